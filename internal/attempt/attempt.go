@@ -1,0 +1,20 @@
+// Package attempt carries the attempt number of a request on its context, so
+// that layers below retry (timeouts, breaker, tracing) can read it without
+// importing the retry package.
+package attempt
+
+import "context"
+
+type key struct{}
+
+// With returns a copy of ctx that records n as the attempt number (0 for the
+// first attempt, 1 for the first resend, ...).
+func With(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, key{}, n)
+}
+
+// From returns the attempt number recorded on ctx, or 0 when none is.
+func From(ctx context.Context) int {
+	n, _ := ctx.Value(key{}).(int)
+	return n
+}

@@ -1,0 +1,97 @@
+// Package redact removes secrets from URLs and headers before they reach an
+// error text, a log record or a span attribute.
+package redact
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Redacted is the placeholder written in place of a secret.
+const Redacted = "REDACTED"
+
+// URL returns u as a string with any user info replaced by REDACTED (user and
+// password both) and the value of every query parameter replaced by REDACTED;
+// parameter names are kept, since they say what was asked without saying who.
+// The fragment is dropped. u is not modified. A nil u gives "".
+func URL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	if u.User == nil && u.RawQuery == "" && u.Fragment == "" {
+		return u.String()
+	}
+	c := *u
+	if c.User != nil {
+		c.User = url.User(Redacted)
+	}
+	c.Fragment, c.RawFragment = "", ""
+	if c.RawQuery != "" {
+		c.RawQuery = query(c.RawQuery)
+	}
+	return c.String()
+}
+
+// query replaces every value of a raw query string, keeping its keys and order,
+// without decoding it (a malformed escape in a value cannot leak).
+func query(raw string) string {
+	var b strings.Builder
+	b.Grow(len(raw))
+	for i, pair := range strings.Split(raw, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		k, _, hasValue := strings.Cut(pair, "=")
+		b.WriteString(k)
+		if hasValue {
+			b.WriteString("=" + Redacted)
+		}
+	}
+	return b.String()
+}
+
+// sensitive lists the canonical names of the headers whose values are never
+// shown.
+var sensitive = map[string]bool{
+	"Authorization":       true,
+	"Proxy-Authorization": true,
+	"Cookie":              true,
+	"Set-Cookie":          true,
+}
+
+// Sensitive reports whether the header named name (any case) always carries a
+// secret: Authorization, Proxy-Authorization, Cookie or Set-Cookie.
+func Sensitive(name string) bool {
+	return sensitive[http.CanonicalHeaderKey(name)]
+}
+
+// Header returns a copy of h in which the values of the sensitive headers, and
+// of the extra header names given, are replaced by REDACTED. A nil h gives nil.
+func Header(h http.Header, extra ...string) http.Header {
+	if h == nil {
+		return nil
+	}
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		if Sensitive(k) || contains(extra, k) {
+			r := make([]string, len(vs))
+			for i := range r {
+				r[i] = Redacted
+			}
+			out[k] = r
+			continue
+		}
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+func contains(names []string, k string) bool {
+	for _, n := range names {
+		if http.CanonicalHeaderKey(n) == k {
+			return true
+		}
+	}
+	return false
+}
