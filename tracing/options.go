@@ -1,0 +1,160 @@
+package tracing
+
+import (
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// DefaultHeader is the header RequestID sets when [WithHeader] is not given.
+const DefaultHeader = "X-Request-ID"
+
+// Option configures [RequestID], [Spans] and [NewObserver]. One Option type
+// serves all three; an option that does not concern a constructor is ignored
+// by it (for example [WithHeader] by Spans). Options are applied in order: when
+// the same option is given twice, the last one wins, except [WithRedactHeaders],
+// whose names add up.
+type Option func(*config)
+
+// config holds every setting, resolved once at construction.
+type config struct {
+	tp      trace.TracerProvider
+	mp      metric.MeterProvider
+	prop    propagation.TextMapPropagator // nil: the global one, or W3C when it is the no-op
+	logger  *slog.Logger                  // nil: silent
+	header  string
+	newID   func() string
+	redact  []string
+	noSpans bool
+	maxKeys int
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		header:  DefaultHeader,
+		newID:   rand.Text,
+		maxKeys: defaultMaxKeys,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if c.tp == nil {
+		c.tp = otel.GetTracerProvider()
+	}
+	if c.mp == nil {
+		c.mp = otel.GetMeterProvider()
+	}
+	return c
+}
+
+// WithTracerProvider sets the provider of the tracer that makes the spans.
+// The default (also for a nil tp) is the global provider, otel.GetTracerProvider,
+// looked up at construction; the global provider forwards to one set later
+// with otel.SetTracerProvider.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.tp = tp }
+}
+
+// WithMeterProvider sets the provider of the meter that records
+// http.client.request.duration (Spans) and the chain.* resilience metrics
+// ([Observer]). The default (also for a nil mp) is the global provider,
+// otel.GetMeterProvider, looked up at construction.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.mp = mp }
+}
+
+// WithPropagators sets the propagator that Spans uses to inject the trace
+// context into each attempt's request. The default (also for a nil p) is the
+// global propagator, otel.GetTextMapPropagator, read at each attempt; while the
+// global propagator is still the no-op default (it was never set), Spans uses
+// W3C TraceContext and Baggage instead, since otherwise no traceparent would
+// be sent at all, and logs a warning once (when a logger is set).
+func WithPropagators(p propagation.TextMapPropagator) Option {
+	return func(c *config) { c.prop = p }
+}
+
+// WithLogger sets the logger that receives one record per attempt (Spans) and
+// the one-time warnings of this package. The default (also for a nil l) is no
+// logging at all: the package is silent unless given a logger.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// WithHeader sets the name of the header RequestID reads and sets. The default
+// is [DefaultHeader], X-Request-ID. The name is canonicalised; an empty name or
+// one that is not a valid header name panics.
+func WithHeader(name string) Option {
+	if !validHeaderName(name) {
+		panic(fmt.Sprintf("tracing: WithHeader(%q): not a valid header name", name))
+	}
+	return func(c *config) { c.header = http.CanonicalHeaderKey(name) }
+}
+
+// WithIDGenerator sets the function RequestID calls to make a new request id
+// when the request carries none. The default is crypto/rand.Text (26 random
+// base32 characters). f must be safe for concurrent use and must return a
+// valid header value; a nil f panics.
+func WithIDGenerator(f func() string) Option {
+	if f == nil {
+		panic("tracing: WithIDGenerator(nil): need a function")
+	}
+	return func(c *config) { c.newID = f }
+}
+
+// WithRedactHeaders names more headers whose values are secret, in addition
+// to Authorization, Proxy-Authorization, Cookie and Set-Cookie, which are
+// always secret. Spans records no header values; the names matter for error
+// texts, from which the values of these headers are removed before they
+// reach a span status or a log record. Given twice, the names add up.
+func WithRedactHeaders(names ...string) Option {
+	return func(c *config) {
+		for _, n := range names {
+			c.redact = append(c.redact, http.CanonicalHeaderKey(n))
+		}
+	}
+}
+
+// WithoutSpans turns off what otelhttp already does, for callers who wrap each
+// attempt with otelhttp.NewTransport themselves (O-10): Spans then starts no
+// span, injects no header and records no http.client.request.duration, and
+// only writes its log record (whose trace id is then the one of the span on
+// the request's context). Place otelhttp inside the retry layer, as Spans, to
+// get a span per attempt. The default is to make spans.
+func WithoutSpans() Option {
+	return func(c *config) { c.noSpans = true }
+}
+
+// WithMaxKeys bounds the number of distinct values an [Observer] records for
+// an attribute whose values come from outside the program: breaker keys (hosts)
+// and retry reasons. Past the bound, new values are recorded as "_OTHER", so a
+// client that talks to many hosts cannot blow up the number of series. The
+// default is 64; n below 1 panics.
+func WithMaxKeys(n int) Option {
+	if n < 1 {
+		panic(fmt.Sprintf("tracing: WithMaxKeys(%d): need at least 1", n))
+	}
+	return func(c *config) { c.maxKeys = n }
+}
+
+// validHeaderName reports whether name is a non-empty HTTP token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if b <= ' ' || b >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, b) >= 0 {
+			return false
+		}
+	}
+	return true
+}
