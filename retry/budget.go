@@ -1,0 +1,113 @@
+package retry
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Budget limits retries to a share of the requests, so that an outage does
+// not multiply the load on a struggling server. It is a token bucket in the
+// spirit of gRPC retry throttling and Finagle's retry budget:
+//
+//   - every request (first attempt) deposits Ratio tokens (default 0.1);
+//   - the bucket also refills by Floor tokens per second (default 10), so a
+//     quiet client can still retry;
+//   - every retry takes one token, and is refused when less than one is left;
+//   - the bucket holds at most max(10·Floor, 10) tokens, so a long healthy
+//     period cannot bank a retry storm, and starts with Floor tokens (one
+//     second of floor).
+//
+// So from a new Budget, over T seconds, retries ≤ Ratio·requests +
+// Floor·(T+1), and during a total outage the server sees about
+// 1 + Ratio attempts per request once the request rate is well above
+// Floor/Ratio.
+//
+// A Budget is safe for concurrent use and meant to be shared: give the same
+// one to every Transport that talks to the same service with [WithBudget]. It
+// starts no goroutine. Counting a request costs one atomic add; the bucket
+// itself is settled under a mutex only when a retry asks for a token.
+type Budget struct {
+	ratio float64
+	floor float64 // tokens per second
+	max   float64
+
+	requests atomic.Int64 // requests ever deposited
+
+	mu      sync.Mutex // guards the fields below
+	tokens  float64
+	settled int64     // requests already turned into tokens
+	last    time.Time // when the floor was last added; zero before the first retry
+}
+
+// BudgetOption configures a [Budget] made by [NewBudget].
+type BudgetOption func(*Budget)
+
+// WithRatio sets the share of requests that may be retried: each request
+// deposits f tokens and each retry takes one. The default is 0.1 (10 %);
+// f must be in [0, 10], 0 leaves only the floor. Given twice, the last wins.
+func WithRatio(f float64) BudgetOption {
+	if !(f >= 0 && f <= 10) {
+		panic(fmt.Sprintf("retry: WithRatio(%v): need 0 ≤ ratio ≤ 10", f))
+	}
+	return func(b *Budget) { b.ratio = f }
+}
+
+// WithFloor sets how many retries per second the budget allows whatever
+// the request rate. The default is 10; perSecond must be ≥ 0 and finite, 0
+// leaves only the ratio. It also sets the bucket size to max(10·perSecond,
+// 10) and the starting balance to perSecond. Given twice, the last wins.
+func WithFloor(perSecond float64) BudgetOption {
+	if !(perSecond >= 0 && perSecond <= math.MaxFloat32) {
+		panic(fmt.Sprintf("retry: WithFloor(%v): need a finite rate ≥ 0", perSecond))
+	}
+	return func(b *Budget) { b.floor = perSecond }
+}
+
+// Default budget settings.
+const (
+	defaultRatio = 0.1
+	defaultFloor = 10
+)
+
+// NewBudget returns a full-default budget when called with no option:
+// ratio 0.1, floor 10 retries per second, at most 100 tokens banked.
+func NewBudget(opts ...BudgetOption) *Budget {
+	b := &Budget{ratio: defaultRatio, floor: defaultFloor}
+	for _, o := range opts {
+		if o != nil {
+			o(b)
+		}
+	}
+	b.max = math.Max(10*b.floor, 10)
+	b.tokens = math.Min(b.floor, b.max)
+	return b
+}
+
+// deposit counts one request.
+func (b *Budget) deposit() { b.requests.Add(1) }
+
+// withdraw takes one token for a retry at now and reports whether it got one.
+func (b *Budget) withdraw(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.requests.Load()
+	b.tokens += float64(r-b.settled) * b.ratio
+	b.settled = r
+	if !b.last.IsZero() {
+		if dt := now.Sub(b.last); dt > 0 {
+			b.tokens += dt.Seconds() * b.floor
+		}
+	}
+	b.last = now
+	if b.tokens > b.max {
+		b.tokens = b.max
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
