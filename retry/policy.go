@@ -52,6 +52,7 @@ type Outcome struct {
 //   - Refused and Reset: yes.
 //   - Timeout in the DNS, connect or TLS handshake phase, or a timeout that
 //     [errclass.Unsent] says never reached the server: yes, for any method.
+//   - Timeout in the total phase: never (the bound over all attempts is spent).
 //   - Any other timeout (response header, attempt, ...): once more at most
 //     (Timeouts == 1), and only for idempotent requests.
 //
@@ -84,6 +85,8 @@ func DefaultPolicy(o Outcome) bool {
 		switch errclass.PhaseOf(o.Err) {
 		case errclass.PhaseDNS, errclass.PhaseConnect, errclass.PhaseTLSHandshake:
 			return true // the request never left: safe for any method
+		case errclass.PhaseTotal:
+			return false // the bound over every attempt is spent
 		default:
 			if !errclass.Unsent(o.Err) {
 				return o.Idempotent && o.Timeouts <= 1

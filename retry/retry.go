@@ -277,7 +277,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("retry: gave up after %d attempts: %v", e.Attempts, e.Err)
+	s := "s"
+	if e.Attempts == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("retry: gave up after %d attempt%s: %v", e.Attempts, s, e.Err)
 }
 
 // Unwrap returns Err.
@@ -405,7 +409,8 @@ func (t *Transport) wait(resp *http.Response, k int, prev time.Duration) (time.D
 }
 
 // pause waits d or until ctx is done, whichever comes first, and returns
-// the context's cause in the second case. Meanwhile it drains at most
+// the context's error in the second case, wrapping its cause too when that
+// differs. Meanwhile it drains at most
 // drainLimit bytes of the discarded response's body on another goroutine;
 // when the wait is over it closes the body, which stops a drain still in
 // progress, and waits for that goroutine, so none outlives the call.
@@ -431,8 +436,11 @@ func pause(ctx context.Context, d time.Duration, discard *http.Response) error {
 			timer.Stop()
 		}
 	}
-	if ctx.Err() != nil {
-		err = context.Cause(ctx)
+	if cerr := ctx.Err(); cerr != nil {
+		err = cerr
+		if cause := context.Cause(ctx); cause != cerr {
+			err = fmt.Errorf("%w (%w)", cerr, cause)
+		}
 	}
 	if rc != nil {
 		rc.Close()
