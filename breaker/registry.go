@@ -1,0 +1,150 @@
+package breaker
+
+import (
+	"cmp"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+const numShards = 32
+
+// registry maps keys to circuits. It is sharded so that calls to different
+// hosts do not share a lock, and the closed path only takes a shard's read
+// lock.
+type registry struct {
+	seed   maphash.Seed
+	size   atomic.Int64
+	sweeps sync.Mutex // one sweep at a time
+	shards [numShards]shard
+}
+
+type shard struct {
+	mu sync.RWMutex // guards m
+	m  map[string]*circuit
+	_  [32]byte // keep shards on separate cache lines
+}
+
+func (r *registry) init() {
+	r.seed = maphash.MakeSeed()
+	for i := range r.shards {
+		r.shards[i].m = make(map[string]*circuit)
+	}
+}
+
+func (r *registry) shard(key string) *shard {
+	return &r.shards[maphash.String(r.seed, key)%numShards]
+}
+
+// lookup returns the circuit of key, or nil.
+func (r *registry) lookup(key string) *circuit {
+	s := r.shard(key)
+	s.mu.RLock()
+	c := s.m[key]
+	s.mu.RUnlock()
+	return c
+}
+
+// get returns the circuit of key, creating it if needed. It returns nil when
+// the registry is full and nothing can be evicted.
+func (r *registry) get(t *Transport, key string, cfg *config, at int64) *circuit {
+	s := r.shard(key)
+	s.mu.RLock()
+	c := s.m[key]
+	s.mu.RUnlock()
+	if c != nil {
+		return c
+	}
+	if r.size.Load() >= int64(cfg.maxKeys) {
+		r.sweep(t, cfg, at)
+	}
+	s.mu.Lock()
+	c = s.m[key]
+	if c == nil && r.size.Load() < int64(cfg.maxKeys) {
+		c = newCircuit(strings.Clone(key), cfg)
+		s.m[c.key] = c
+		r.size.Add(1)
+	}
+	s.mu.Unlock()
+	return c
+}
+
+// sweep drops the least recently used closed circuits that have no call in
+// flight until the registry holds at most 7/8 of cfg.maxKeys; open and
+// half-open circuits stay.
+func (r *registry) sweep(t *Transport, cfg *config, at int64) {
+	r.sweeps.Lock()
+	defer r.sweeps.Unlock()
+	limit := int64(cfg.maxKeys)
+	if r.size.Load() < limit {
+		return // another sweep made room
+	}
+	target := limit - max(limit/8, 1)
+	type candidate struct {
+		c    *circuit
+		last uint64
+	}
+	var cands []candidate
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.RLock()
+		for _, c := range s.m {
+			if st := c.st.Load(); State(st&stateMask) == Closed && uint32(c.flight.Load()) == 0 {
+				cands = append(cands, candidate{c, c.lastSlot(st)})
+			}
+		}
+		s.mu.RUnlock()
+	}
+	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.last, b.last) })
+	var dropped []string
+	for _, cd := range cands {
+		if r.size.Load() <= target {
+			break
+		}
+		if r.evict(cd.c) {
+			dropped = append(dropped, cd.c.key)
+		}
+	}
+	if cfg.onEvict != nil {
+		for _, k := range dropped {
+			cfg.onEvict(k)
+		}
+	}
+}
+
+// evict drops c if it is still closed with no call in flight. An admitter
+// counts itself in flight before it checks c.evicted, and evict marks c
+// before it checks the count, so one of the two always sees the other.
+func (r *registry) evict(c *circuit) bool {
+	s := r.shard(c.key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if State(c.st.Load()&stateMask) != Closed || s.m[c.key] != c {
+		return false
+	}
+	c.evicted.Store(true)
+	if uint32(c.flight.Load()) != 0 {
+		c.evicted.Store(false)
+		return false
+	}
+	delete(s.m, c.key)
+	r.size.Add(-1)
+	return true
+}
+
+// lastSlot returns the newest time slot in which the generation st counted an
+// outcome: the circuit's last use, for eviction order.
+func (c *circuit) lastSlot(st uint64) uint64 {
+	var last uint64
+	for i := range c.buckets {
+		e := c.buckets[i].epoch.Load()
+		if e>>idxBits == epochOf(st, 0)>>idxBits && e&idxMask > last {
+			last = e & idxMask
+		}
+	}
+	return last
+}
