@@ -45,9 +45,11 @@ func serverPort(scheme, port string) int {
 }
 
 // protoVersion returns network.protocol.version for a response's protocol:
-// "1.1", "2", "3", "1.0".
+// "1.1", "2", "3", "1.0"; "" when the response does not say (a fake).
 func protoVersion(major, minor int) string {
 	switch {
+	case major <= 0:
+		return ""
 	case major == 1 && minor == 1:
 		return "1.1"
 	case major == 2:

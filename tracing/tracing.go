@@ -203,8 +203,10 @@ func (a *attemptState) end(err error) {
 		if a.span.IsRecording() {
 			attrs := make([]attribute.KeyValue, 0, 4)
 			if a.status > 0 {
-				attrs = append(attrs, semconv.HTTPResponseStatusCode(a.status),
-					semconv.NetworkProtocolVersion(protoVersion(a.protoMajor, a.protoMinor)))
+				attrs = append(attrs, semconv.HTTPResponseStatusCode(a.status))
+			}
+			if v := protoVersion(a.protoMajor, a.protoMinor); v != "" {
+				attrs = append(attrs, semconv.NetworkProtocolVersion(v))
 			}
 			if failed {
 				attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
@@ -313,9 +315,10 @@ func (a *attemptState) metricAttrs(errType string) []attribute.KeyValue {
 		}
 	}
 	if a.status > 0 {
-		attrs = append(attrs, semconv.HTTPResponseStatusCode(a.status),
-			semconv.NetworkProtocolName("http"),
-			semconv.NetworkProtocolVersion(protoVersion(a.protoMajor, a.protoMinor)))
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(a.status))
+	}
+	if v := protoVersion(a.protoMajor, a.protoMinor); v != "" {
+		attrs = append(attrs, semconv.NetworkProtocolName("http"), semconv.NetworkProtocolVersion(v))
 	}
 	if errType != "" {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))

@@ -208,11 +208,11 @@ func iotestErr(err error) io.Reader          { return errReader{err} }
 // timeoutError stands for this module's phase-attributed timeout errors.
 type timeoutError struct{ phase errclass.Phase }
 
-func (e timeoutError) Error() string                  { return "fake: " + string(e.phase) + " timed out" }
-func (e timeoutError) Timeout() bool                  { return true }
-func (e timeoutError) Class() errclass.Class          { return errclass.Timeout }
-func (e timeoutError) TimeoutPhase() errclass.Phase   { return e.phase }
-func (e timeoutError) Is(target error) bool           { return target == errclass.ErrTimeout }
+func (e timeoutError) Error() string                { return "fake: " + string(e.phase) + " timed out" }
+func (e timeoutError) Timeout() bool                { return true }
+func (e timeoutError) Class() errclass.Class        { return errclass.Timeout }
+func (e timeoutError) TimeoutPhase() errclass.Phase { return e.phase }
+func (e timeoutError) Is(target error) bool         { return target == errclass.ErrTimeout }
 
 func TestErrorType(t *testing.T) {
 	dead := func() string {
