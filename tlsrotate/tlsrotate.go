@@ -1,0 +1,474 @@
+// Package tlsrotate keeps an HTTP client's TLS credentials current: a client
+// certificate (and optionally the CA bundle that verifies servers) that is
+// rotated on disk or by a provider every few hours, with zero failed requests.
+//
+// # Sources
+//
+// A [Source] holds the current credentials as an immutable [Snapshot],
+// published with an atomic pointer swap. [NewFileSource] reads PEM files and
+// watches their directories with fsnotify (atomic renames and Kubernetes
+// "..data" symlink swaps are both directory events), debounces bursts,
+// re-reads all files together, and polls as a fallback. [NewFuncSource] takes
+// material from a function (SPIFFE, Vault). Every candidate is validated
+// before it is used: strict PEM, the key matches the certificate, now is
+// inside the validity window, and the chain verifies to the issuer bundle
+// when there is one. A rejected candidate leaves the last good snapshot in
+// use and is reported as a [*RejectError] whose [Reason] is meant for
+// metrics. [Source.GetClientCertificate] only loads the current pointer: no
+// I/O, no lock, no allocation on the handshake path.
+//
+// # Connections
+//
+// Handshakes that happen after a rotation present the new certificate, but
+// pooled keep-alive connections would keep the old one for as long as they
+// live, and a custom verifier is the only way to change the roots of a live
+// tls.Config. [Transport] (from [New] or [Middleware]) solves both with
+// generations: it keeps one clone of the given *http.Transport per snapshot,
+// each with that snapshot's RootCAs in an otherwise untouched tls.Config (so
+// Go's own chain and hostname verification run, and proxies work), and sends
+// every new request to the newest generation. Under the default [Graceful]
+// policy an older generation is retired: its idle connections are closed at
+// once; it counts its requests in flight (a request is in flight until its
+// response body is read to the end or closed), and when the count reaches
+// zero every connection it dialed is closed, on HTTP/1.1 and HTTP/2 alike; at
+// the drain timeout whatever is left is closed anyway. So no request fails,
+// and the first request that starts after a swap is published goes over a new
+// connection with the new certificate and roots. A rotation of the CA bundle
+// alone is handled the same way (the old connections were verified against
+// roots that may since have been withdrawn).
+//
+// [Configure] is the lighter option for code that must keep its own
+// *http.Transport: it sets GetClientCertificate and, with a CA bundle,
+// verifies servers itself in VerifyConnection against the current roots and
+// the dialed host. It cannot retire pooled connections.
+//
+// Hooks [WithOnRotate] and [WithOnError] report swaps (serials, never key
+// material) and rejections, so that a metrics layer can count them by reason
+// without this package importing one.
+package tlsrotate
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rtchain/chain/internal/body"
+)
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// Transport is an http.RoundTripper that presents the [Source]'s client
+// certificate, verifies servers against its CA bundle (when it has one) and
+// moves traffic to new connections when the source rotates, retiring old
+// connections by the source's [Policy]. It is safe for concurrent use. It
+// starts no goroutine; a drain timer runs only while a generation drains.
+type Transport struct {
+	src      *Source
+	template *http.Transport
+	h2       bool
+
+	cur atomic.Pointer[generation]
+
+	mu   sync.Mutex // guards gens and the replacement of cur
+	gens map[*generation]struct{}
+}
+
+// generation is one clone of the template, tied to one snapshot.
+type generation struct {
+	t        *Transport
+	snap     *Snapshot
+	rt       *http.Transport
+	inflight atomic.Int64 // requests whose response body is still open
+	retired  atomic.Bool
+
+	mu     sync.Mutex // guards conns, closed and timer
+	conns  map[*trackedConn]struct{}
+	closed bool
+	timer  *time.Timer
+}
+
+var errRetired = errors.New("tlsrotate: connection generation already retired")
+
+// New returns a Transport that sends requests through clones of next, which
+// must be an *http.Transport (nil means http.DefaultTransport). next itself
+// is only a template: it is never used for a request and never modified;
+// changes to it after New have no effect. Its TLSClientConfig is cloned with
+// GetClientCertificate set to src's and, when src has a CA bundle, RootCAs set
+// to the current bundle; a ClientSessionCache, if set, is replaced by a fresh
+// cache per generation so that no session of the old certificate is resumed.
+// New panics when next is not an *http.Transport or src is nil.
+func New(next http.RoundTripper, src *Source) *Transport {
+	if src == nil {
+		panic("tlsrotate: New: nil source")
+	}
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	ht, ok := next.(*http.Transport)
+	if !ok {
+		panic(fmt.Sprintf("tlsrotate: New: next must be an *http.Transport, got %T; place tlsrotate innermost", next))
+	}
+	t := &Transport{
+		src:      src,
+		template: ht.Clone(),
+		h2:       h2Enabled(ht),
+		gens:     map[*generation]struct{}{},
+	}
+	g := t.newGeneration(src.Current())
+	t.cur.Store(g)
+	t.gens[g] = struct{}{}
+	src.subscribe(t)
+	return t
+}
+
+// Middleware returns a function that wraps its argument with [New](next, src),
+// for chain.Build. Put it innermost: next must be an *http.Transport.
+func Middleware(src *Source) func(http.RoundTripper) http.RoundTripper {
+	return func(next http.RoundTripper) http.RoundTripper { return New(next, src) }
+}
+
+// h2Enabled reports whether HTTP/2 would be attempted by t, before we add a
+// TLS config and a dialer (which switch the automatic attempt off).
+func h2Enabled(t *http.Transport) bool {
+	if t.ForceAttemptHTTP2 {
+		return true
+	}
+	return t.TLSClientConfig == nil && t.Dial == nil && t.DialContext == nil &&
+		t.DialTLS == nil && t.DialTLSContext == nil && t.TLSNextProto == nil
+}
+
+func (t *Transport) newGeneration(snap *Snapshot) *generation {
+	g := &generation{t: t, snap: snap, conns: map[*trackedConn]struct{}{}}
+	rt := t.template.Clone()
+	cfg := rt.TLSClientConfig
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	cfg.Certificates = nil
+	cfg.GetClientCertificate = t.src.GetClientCertificate
+	if snap.Roots != nil && rt.DialTLSContext == nil && rt.DialTLS == nil {
+		cfg.RootCAs = snap.Roots
+	}
+	if cfg.ClientSessionCache != nil {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(0)
+	}
+	rt.TLSClientConfig = cfg
+	rt.ForceAttemptHTTP2 = t.h2
+	dial := rt.DialContext
+	if dial == nil && rt.Dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	} else if dial == nil {
+		d := rt.Dial
+		dial = func(_ context.Context, network, addr string) (net.Conn, error) { return d(network, addr) }
+		rt.Dial = nil
+	}
+	rt.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return g.track(c)
+	}
+	if tlsDial := rt.DialTLSContext; tlsDial != nil {
+		rt.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := tlsDial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := g.track(c); err != nil {
+				return nil, err
+			}
+			return c, nil // keep the *tls.Conn for HTTP/2 negotiation
+		}
+	}
+	g.rt = rt
+	return g
+}
+
+// current returns the generation of the source's current snapshot, making
+// it (and retiring the previous one) if the source has rotated.
+func (t *Transport) current() *generation {
+	snap := t.src.cur.Load()
+	g := t.cur.Load()
+	if g.snap == snap {
+		return g
+	}
+	t.mu.Lock()
+	g = t.cur.Load()
+	if g.snap.Generation >= snap.Generation {
+		t.mu.Unlock()
+		return g
+	}
+	ng := t.newGeneration(snap)
+	t.cur.Store(ng)
+	t.gens[ng] = struct{}{}
+	if t.src.cfg.policy == None {
+		delete(t.gens, g) // left alone, ends with its connections
+	}
+	t.mu.Unlock()
+	g.retire()
+	return ng
+}
+
+// RoundTrip sends req over the newest generation. The request counts as in
+// flight for that generation until its response body is read to the end or
+// closed. RoundTrip follows the http.RoundTripper contract: it does not
+// modify req, and the underlying transport closes req.Body on every path.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	g := t.acquire()
+	resp, err := g.rt.RoundTrip(req)
+	if err != nil {
+		g.release()
+		return nil, err
+	}
+	if resp == nil {
+		g.release()
+		return nil, errors.New("tlsrotate: transport returned no response and no error")
+	}
+	if resp.Body == nil || resp.Body == http.NoBody {
+		g.release()
+		return resp, nil
+	}
+	resp.Body = body.Wrap(resp.Body, func(error) { g.release() })
+	return resp, nil
+}
+
+// acquire counts a request in the newest generation. If that generation was
+// retired between loading and counting, the count is undone and the next
+// newest is taken, so a retired generation never gains a request after its
+// drain could have started.
+func (t *Transport) acquire() *generation {
+	for {
+		g := t.current()
+		g.inflight.Add(1)
+		if !g.retired.Load() {
+			return g
+		}
+		g.release()
+	}
+}
+
+func (g *generation) release() {
+	if g.inflight.Add(-1) == 0 && g.retired.Load() && g.t.src.cfg.policy == Graceful {
+		g.closeAll()
+	}
+}
+
+// retire stops new requests from using g and closes its connections as the
+// policy says.
+func (g *generation) retire() {
+	g.retired.Store(true)
+	switch g.t.src.cfg.policy {
+	case Immediate:
+		g.closeAll()
+	case Graceful:
+		g.rt.CloseIdleConnections()
+		if g.inflight.Load() == 0 {
+			g.closeAll()
+			return
+		}
+		g.mu.Lock()
+		if !g.closed {
+			g.timer = time.AfterFunc(g.t.src.cfg.drainTimeout, g.closeAll)
+		}
+		g.mu.Unlock()
+	}
+}
+
+// closeAll closes every connection g dialed and forgets g. Connections dialed
+// by g afterwards are closed at once.
+func (g *generation) closeAll() {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return
+	}
+	g.closed = true
+	conns := g.conns
+	g.conns = nil
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	g.mu.Unlock()
+	g.rt.CloseIdleConnections()
+	for c := range conns {
+		c.Conn.Close()
+	}
+	g.t.mu.Lock()
+	delete(g.t.gens, g)
+	g.t.mu.Unlock()
+}
+
+func (g *generation) track(c net.Conn) (net.Conn, error) {
+	tc := &trackedConn{Conn: c, g: g}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		c.Close()
+		return nil, errRetired
+	}
+	g.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+func (g *generation) untrack(c *trackedConn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.conns, c)
+}
+
+// trackedConn is a dialed connection that leaves its generation's set when
+// closed.
+type trackedConn struct {
+	net.Conn
+	g *generation
+}
+
+func (c *trackedConn) Close() error {
+	c.g.untrack(c)
+	return c.Conn.Close()
+}
+
+// CloseIdleConnections closes the idle connections of every generation.
+func (t *Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	gens := make([]*generation, 0, len(t.gens))
+	for g := range t.gens {
+		gens = append(gens, g)
+	}
+	t.mu.Unlock()
+	for _, g := range gens {
+		g.rt.CloseIdleConnections()
+	}
+}
+
+// Unwrap returns the *http.Transport of the newest generation, so that
+// chain.Base reaches a raw transport. Changing it affects only connections
+// made before the next rotation; configure the transport given to [New].
+func (t *Transport) Unwrap() http.RoundTripper { return t.cur.Load().rt }
+
+// Configure wires t to src in place, for code that keeps its own
+// *http.Transport: t.TLSClientConfig (cloned, or created) gets src's
+// GetClientCertificate, so new handshakes present the current certificate.
+// Pooled connections keep the certificate they were made with; use [New] to
+// retire them on rotation.
+//
+// When src has a CA bundle, Configure also sets t.DialTLSContext to a dialer
+// that verifies each server itself, in VerifyConnection (which also runs on
+// resumed sessions), against the roots current at that handshake: the full
+// chain, with the intermediates the server sent and ExtKeyUsageServerAuth,
+// for the host that was dialed (an IP literal is checked against the
+// certificate's IP addresses). It fails closed when there is no host name.
+// Requests through a proxy fail in that mode, since the dialer would not see
+// the target host; use [New] there. HTTP/2 stays on if t would have used it,
+// and t.TLSHandshakeTimeout bounds the handshake.
+func Configure(t *http.Transport, src *Source) {
+	h2 := h2Enabled(t)
+	var cfg *tls.Config
+	if t.TLSClientConfig != nil {
+		cfg = t.TLSClientConfig.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	cfg.Certificates = nil
+	cfg.GetClientCertificate = src.GetClientCertificate
+	t.TLSClientConfig = cfg
+	if src.Current().Roots == nil {
+		return
+	}
+	dial := t.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	fallback := cfg.RootCAs
+	userVerify := cfg.VerifyConnection
+	hsTimeout := t.TLSHandshakeTimeout
+	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("tlsrotate: dial %s: %w", addr, err)
+		}
+		raw, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c := cfg.Clone()
+		if c.ServerName == "" {
+			c.ServerName = host
+		}
+		if c.NextProtos == nil && h2 {
+			c.NextProtos = []string{"h2", "http/1.1"}
+		}
+		c.InsecureSkipVerify = true // VerifyConnection below does the full verification
+		verify := src.verifyServer(host, fallback)
+		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			if err := verify(cs); err != nil {
+				return err
+			}
+			if userVerify != nil {
+				return userVerify(cs)
+			}
+			return nil
+		}
+		if hsTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, hsTimeout)
+			defer cancel()
+		}
+		tc := tls.Client(raw, c)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+	if h2 {
+		t.ForceAttemptHTTP2 = true
+	}
+	if proxy := t.Proxy; proxy != nil {
+		t.Proxy = func(r *http.Request) (*url.URL, error) {
+			u, err := proxy(r)
+			if err == nil && u != nil {
+				return nil, errors.New("tlsrotate: Configure with a CA bundle does not support proxies; use tlsrotate.New")
+			}
+			return u, err
+		}
+	}
+}
+
+// verifyServer returns a VerifyConnection function that verifies the server
+// against the roots current at the handshake (fallback when the snapshot has
+// none) and the dialed host, failing closed.
+func (s *Source) verifyServer(host string, fallback *x509.CertPool) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if host == "" {
+			return errors.New("tlsrotate: no host name to verify the server certificate against")
+		}
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("tlsrotate: server sent no certificate")
+		}
+		roots := fallback
+		if snap := s.cur.Load(); snap.Roots != nil {
+			roots = snap.Roots
+		}
+		opts := x509.VerifyOptions{
+			Roots:         roots,
+			Intermediates: poolOf(cs.PeerCertificates[1:]),
+			DNSName:       host,
+			CurrentTime:   s.cfg.now(),
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+			return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: err}
+		}
+		return nil
+	}
+}
