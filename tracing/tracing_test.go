@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -226,6 +227,12 @@ func TestErrorType(t *testing.T) {
 		return rtFunc(func(*http.Request) (*http.Response, error) { return nil, err })
 	}
 	srv404, _ := recordingServer(t, 404)
+	tlsSrv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshake is expected
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	untrusting := &http.Transport{}
+	defer untrusting.CloseIdleConnections()
 	cases := []struct {
 		name      string
 		base      http.RoundTripper
@@ -235,6 +242,7 @@ func TestErrorType(t *testing.T) {
 	}{
 		{"refused", http.DefaultTransport, dead, tracing.ErrorConnectionRefused, ""},
 		{"404", srv404.Client().Transport, srv404.URL, "404", ""},
+		{"unknown authority", untrusting, tlsSrv.URL, tracing.ErrorServerCertificate, ""},
 		{"timeout", fail(timeoutError{errclass.PhaseResponseHeader}), "http://example.invalid/", tracing.ErrorTimeout, "response_header"},
 		{"deadline", fail(context.DeadlineExceeded), "http://example.invalid/", tracing.ErrorTimeout, ""},
 		{"dns", fail(&net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}), "http://x.invalid/", tracing.ErrorDNS, ""},
