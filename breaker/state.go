@@ -56,7 +56,7 @@ type circuit struct {
 	openUntil atomic.Int64  // when an open circuit turns half-open, on the Transport's timeline
 	flight    atomic.Uint64 // calls started (high 32 bits) and calls in flight (low 32 bits)
 	width     atomic.Int64  // bucket width of the window, in nanoseconds
-	pending   atomic.Bool   // a bad outcome came while the window held too few outcomes to judge
+	pending   atomic.Uint32 // pendingAll | pendingConc: a bad outcome came while too few outcomes were there to judge
 	evicted   atomic.Bool   // dropped from the registry; admitters look the key up again
 	buckets   [numBuckets]bucket
 
@@ -67,6 +67,12 @@ type circuit struct {
 	events   []event    // transitions not yet handed to the hook, oldest first
 	flushing bool       // a caller is handing events to the hook
 }
+
+// Bits of circuit.pending.
+const (
+	pendingAll  = 1 << iota // the window held fewer than MinRequests outcomes
+	pendingConc             // ... or fewer than MinRequests overlapping ones, with an overlapping failure
+)
 
 type event struct {
 	from, to State
@@ -159,20 +165,27 @@ func (c *circuit) done(t *Transport, tk ticket, at int64, o obs, counted bool) {
 	}
 	cfg := t.cfg.Load()
 	bad := o.failed || o.slow || (cfg.p99 > 0 && o.latency >= cfg.p99Eval)
-	if !bad && !rotated && !c.pending.Load() {
+	pending := c.pending.Load()
+	// A success can only trip the circuit by completing a window that was too
+	// small to judge: skip the sum otherwise.
+	if !bad && !rotated && pending&pendingAll == 0 && (pending&pendingConc == 0 || !o.overlapped) {
 		return
 	}
 	sum := c.collect(tk.st, at)
+	var now uint32
 	if sum.requests < uint64(cfg.minRequests) {
-		if bad {
-			c.pending.Store(true)
-		}
-		return
+		now |= pendingAll
 	}
-	if c.pending.Load() {
-		c.pending.Store(false)
+	if cfg.concFailRate > 0 && sum.concFailures > 0 && sum.concurrent < uint64(cfg.minRequests) {
+		now |= pendingConc
 	}
-	if sum.tripped(cfg) {
+	if !bad {
+		now &= pending // a success only clears flags
+	}
+	if now != pending {
+		c.pending.Store(now)
+	}
+	if now&pendingAll == 0 && sum.tripped(cfg) {
 		c.transition(t, tk.st, Open, at, sum.counts())
 	}
 }
@@ -249,7 +262,7 @@ func (c *circuit) set(cfg *config, st uint64, to State, at int64, cause Counts) 
 		c.probes = tally{}
 	case Closed:
 		c.width.Store(cfg.width)
-		c.pending.Store(false)
+		c.pending.Store(0)
 	}
 	c.cause = cause
 	c.st.Store(((st>>stateBits)+1)<<stateBits | uint64(to))
