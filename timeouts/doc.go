@@ -1,0 +1,67 @@
+// Package timeouts bounds every phase of an HTTP exchange separately and, when
+// a bound runs out, says which phase it was.
+//
+// net/http bounds some phases and not others, and its errors rarely say
+// which one ran out. This package gives each phase its own bound and reports
+// every timeout as an *[Error] with a [errclass.Phase] and the bound that
+// applied:
+//
+//	phase            bound                  enforced by            default
+//	dns              WithDNS                NewTransport (dialer)  1s
+//	connect          WithConnect            NewTransport (dialer)  500ms per address
+//	tls_handshake    WithTLSHandshake       NewTransport           2s
+//	write_idle       WithWriteIdle          New / Middleware       30s
+//	response_header  WithResponseHeader     both                   3s
+//	body_idle        WithBodyIdle           New / Middleware       30s
+//	attempt          WithAttempt            New / Middleware       none
+//	total            Total(d)               Total                  none
+//
+// Use the three together; one []Option can be passed to both constructors:
+//
+//	opts := []timeouts.Option{timeouts.WithResponseHeader(5 * time.Second)}
+//	rt := chain.Build(timeouts.NewTransport(opts...),
+//		timeouts.Total(10*time.Second), // outermost
+//		retry.Middleware(),
+//		timeouts.Middleware(opts...), // per attempt, below retry
+//	)
+//
+// # Errors
+//
+// An *Error is a net.Error with Timeout() true, matches
+// [errclass.ErrTimeout] and [context.DeadlineExceeded] with errors.Is, and
+// errclass.Classify returns Timeout for it. The phase and the bound are in
+// its fields and its text ("timeouts: response header not received within
+// 3s"). The same error comes back over HTTP/1.1 and HTTP/2, although the two
+// report an aborted stream differently underneath: the middleware remembers
+// that its own timer fired. The caller's own cancellation stays
+// context.Canceled, and a deadline of the caller's that comes first stays the
+// caller's error: neither is ever reported as a timeout of this package.
+//
+// # Streams
+//
+// The body idle bound runs only while the caller is blocked in Read, so a
+// slow consumer is never cut, and a stream that keeps delivering bytes is
+// never cut however long it runs. With [WithAdaptiveBodyIdle] the bound
+// follows the stream once it has been observed for a few reads. The attempt
+// bound, when set, covers the body too: leave it unset for long streams.
+//
+// # Defaults and WAN links
+//
+// The defaults are for calls inside one data centre, where a name resolves
+// in milliseconds and a connection is set up in a round trip of well under a
+// millisecond. Across regions or the internet, widen the connection bounds
+// to a few round trips plus the tail of the resolver, for example WithDNS(5s),
+// WithConnect(3s) (an unanswered SYN is only resent after 1s), and
+// WithTLSHandshake(5s); set WithResponseHeader from the slowest answer the
+// server is expected to give, plus margin. The idle bounds rarely need
+// widening: they measure silence, not duration.
+//
+// # Cost
+//
+// The middleware starts no goroutine per request and uses one timer per
+// round trip, taken from a pool and stopped when the body reaches EOF, fails
+// or is closed (or when RoundTrip fails, or next panics). The context it
+// gives the next RoundTripper is the exchange itself; it lives until then,
+// so a body read long after RoundTrip returned is never cut by a cancelled
+// context.
+package timeouts
