@@ -1,0 +1,226 @@
+package breaker_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtchain/chain/breaker"
+	"github.com/rtchain/chain/errclass"
+)
+
+// deadAddr returns a loopback address with nothing listening on it.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func loopbackTransport(t *testing.T) *http.Transport {
+	t.Helper()
+	tr := &http.Transport{DisableKeepAlives: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
+func TestRefusedPortTrips(t *testing.T) {
+	addr := deadAddr(t)
+	base := loopbackTransport(t)
+	tr := breaker.New(base, breaker.WithMinRequests(5))
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	for i := range 5 {
+		_, err := client.Get("http://" + addr + "/")
+		require.Error(t, err)
+		require.Equal(t, errclass.Refused, errclass.Classify(err), "attempt %d", i)
+	}
+	require.Equal(t, breaker.Open, tr.State(addr))
+	assert.Equal(t, 5, tr.Counts(addr).Failures)
+
+	_, err := client.Get("http://" + addr + "/")
+	require.ErrorIs(t, err, breaker.ErrOpen)
+	assert.Equal(t, errclass.BreakerOpen, errclass.Classify(err), "class survives *url.Error")
+}
+
+func TestRequestBodyClosedOnEveryPath(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	dead := deadAddr(t)
+	clock := newClock()
+
+	t.Run("success", func(t *testing.T) {
+		tr := breaker.New(loopbackTransport(t))
+		body := newBody("hello")
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, body)
+		resp, err := tr.RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.GreaterOrEqual(t, body.closes.Load(), int64(1))
+	})
+	t.Run("network error", func(t *testing.T) {
+		tr := breaker.New(loopbackTransport(t))
+		body := newBody("hello")
+		req, _ := http.NewRequest(http.MethodPost, "http://"+dead+"/", body)
+		_, err := tr.RoundTrip(req)
+		require.Error(t, err)
+		assert.GreaterOrEqual(t, body.closes.Load(), int64(1))
+	})
+	t.Run("rejected while open", func(t *testing.T) {
+		next := &fakeNext{clock: clock, reply: statusFor}
+		tr := tripped(t, clock, next)
+		calls := next.calls.Load()
+		body := newBody("hello")
+		req, _ := http.NewRequest(http.MethodPost, "http://a/", body)
+		_, err := tr.RoundTrip(req)
+		require.ErrorIs(t, err, breaker.ErrOpen)
+		assert.Equal(t, int64(1), body.closes.Load())
+		assert.Equal(t, calls, next.calls.Load())
+	})
+	t.Run("rejected while half-open", func(t *testing.T) {
+		release := make(chan struct{})
+		next := &fakeNext{clock: clock}
+		next.reply = func(req *http.Request) reply {
+			if req.Header.Get("X-Status") == "503" {
+				return reply{status: 503}
+			}
+			<-release
+			return reply{status: 200}
+		}
+		tr := tripped(t, clock, next, breaker.WithHalfOpenProbes(1))
+		clock.Advance(30 * time.Second)
+		probeDone := make(chan struct{})
+		go func() {
+			defer close(probeDone)
+			resp, err := tr.RoundTrip(newReq(t, "a", "", 0))
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+		require.Eventually(t, func() bool { return tr.Window("a").Requests == 0 && next.calls.Load() == 21 }, 5*time.Second, time.Millisecond)
+		body := newBody("hello")
+		req, _ := http.NewRequest(http.MethodPost, "http://a/", body)
+		_, err := tr.RoundTrip(req)
+		var oe *breaker.OpenError
+		require.ErrorAs(t, err, &oe)
+		assert.Zero(t, oe.RetryIn)
+		assert.Equal(t, int64(1), body.closes.Load())
+		close(release)
+		<-probeDone
+	})
+}
+
+func TestOpenError(t *testing.T) {
+	err := error(&breaker.OpenError{Key: "api.test:443", RetryIn: 2500 * time.Millisecond})
+	assert.Equal(t, "breaker: circuit open for host api.test:443, retry in 2.5s", err.Error())
+	assert.ErrorIs(t, err, breaker.ErrOpen)
+	assert.Equal(t, errclass.BreakerOpen, errclass.Classify(err))
+	assert.NotErrorIs(t, err, errclass.ErrNetwork)
+
+	// The default key is the host: no user info, path or query in the message.
+	clock := newClock()
+	next := &fakeNext{clock: clock, reply: statusFor}
+	tr := breaker.New(next, opts(clock)...)
+	for range 21 {
+		req, _ := http.NewRequest(http.MethodGet, "http://user:hunter2@api.test:8443/p?token=s3cret", nil)
+		req.Header.Set("X-Status", "503")
+		req.Header.Set("Authorization", "Bearer s3cret")
+		_, err = tr.RoundTrip(req)
+	}
+	require.ErrorIs(t, err, breaker.ErrOpen)
+	assert.Equal(t, "breaker: circuit open for host api.test:8443, retry in 30s", err.Error())
+	assert.NotContains(t, err.Error(), "hunter2")
+	assert.NotContains(t, err.Error(), "s3cret")
+}
+
+type idleCounter struct {
+	fakeNext
+	closes int
+}
+
+func (c *idleCounter) CloseIdleConnections() { c.closes++ }
+
+func TestUnwrapAndCloseIdleConnections(t *testing.T) {
+	next := &idleCounter{}
+	tr := breaker.New(next)
+	assert.Same(t, next, tr.Unwrap())
+	(&http.Client{Transport: tr}).CloseIdleConnections()
+	assert.Equal(t, 1, next.closes)
+	assert.Equal(t, http.DefaultTransport, breaker.New(nil).Unwrap())
+
+	mw := breaker.Middleware(breaker.WithMinRequests(3))
+	wrapped := mw(next)
+	assert.Same(t, next, wrapped.(*breaker.Transport).Unwrap())
+}
+
+func TestNilResponseNilErrorIsAnError(t *testing.T) {
+	nilNext := roundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
+	tr := breaker.New(nilNext, breaker.WithMinRequests(2))
+	for range 2 {
+		resp, err := tr.RoundTrip(newReq(t, "a", "", 0))
+		assert.Nil(t, resp)
+		require.Error(t, err)
+	}
+	assert.Equal(t, breaker.Open, tr.State("a"), "counted as failures")
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestInnerBreakerRejectionIsNotCounted(t *testing.T) {
+	inner := roundTripperFunc(func(*http.Request) (*http.Response, error) {
+		return nil, &breaker.OpenError{Key: "a", RetryIn: time.Second}
+	})
+	tr := breaker.New(inner, breaker.WithMinRequests(1))
+	for range 50 {
+		_, err := tr.RoundTrip(newReq(t, "a", "", 0))
+		require.True(t, errors.Is(err, breaker.ErrOpen))
+	}
+	assert.Equal(t, breaker.Closed, tr.State("a"))
+	assert.Equal(t, 0, tr.Window("a").Requests)
+}
+
+func TestInvalidOptionsPanic(t *testing.T) {
+	tests := map[string]func(){
+		"WithWindow":                 func() { breaker.WithWindow(time.Millisecond) },
+		"WithMinRequests":            func() { breaker.WithMinRequests(0) },
+		"WithFailureRate":            func() { breaker.WithFailureRate(1.5) },
+		"WithSlowCall":               func() { breaker.WithSlowCall(time.Second, 0) },
+		"WithP99":                    func() { breaker.WithP99(-1) },
+		"WithConcurrentFailureRate":  func() { breaker.WithConcurrentFailureRate(-0.1) },
+		"WithOpenDuration":           func() { breaker.WithOpenDuration(0) },
+		"WithHalfOpenProbes":         func() { breaker.WithHalfOpenProbes(0) },
+		"WithRecovery":               func() { breaker.WithRecovery(2, 0, 0) },
+		"WithKey":                    func() { breaker.WithKey(nil) },
+		"WithMaxKeys":                func() { breaker.WithMaxKeys(0) },
+		"WithRecovery looser than P99": func() {
+			breaker.New(nil, breaker.WithP99(time.Second), breaker.WithRecovery(0.01, 2*time.Second, 0.03))
+		},
+		"WithRecovery looser than failure rate": func() {
+			breaker.Middleware(breaker.WithFailureRate(0.1), breaker.WithRecovery(0.2, 0, 0.03))
+		},
+	}
+	for name, f := range tests {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				require.NotNil(t, r, "want a panic")
+				assert.Contains(t, r.(string), "breaker: "+strings.Fields(name)[0]+"(")
+			}()
+			f()
+		})
+	}
+}
