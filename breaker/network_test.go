@@ -195,17 +195,17 @@ func TestInnerBreakerRejectionIsNotCounted(t *testing.T) {
 
 func TestInvalidOptionsPanic(t *testing.T) {
 	tests := map[string]func(){
-		"WithWindow":                 func() { breaker.WithWindow(time.Millisecond) },
-		"WithMinRequests":            func() { breaker.WithMinRequests(0) },
-		"WithFailureRate":            func() { breaker.WithFailureRate(1.5) },
-		"WithSlowCall":               func() { breaker.WithSlowCall(time.Second, 0) },
-		"WithP99":                    func() { breaker.WithP99(-1) },
-		"WithConcurrentFailureRate":  func() { breaker.WithConcurrentFailureRate(-0.1) },
-		"WithOpenDuration":           func() { breaker.WithOpenDuration(0) },
-		"WithHalfOpenProbes":         func() { breaker.WithHalfOpenProbes(0) },
-		"WithRecovery":               func() { breaker.WithRecovery(2, 0, 0) },
-		"WithKey":                    func() { breaker.WithKey(nil) },
-		"WithMaxKeys":                func() { breaker.WithMaxKeys(0) },
+		"WithWindow":                func() { breaker.WithWindow(time.Millisecond) },
+		"WithMinRequests":           func() { breaker.WithMinRequests(0) },
+		"WithFailureRate":           func() { breaker.WithFailureRate(1.5) },
+		"WithSlowCall":              func() { breaker.WithSlowCall(time.Second, 0) },
+		"WithP99":                   func() { breaker.WithP99(-1) },
+		"WithConcurrentFailureRate": func() { breaker.WithConcurrentFailureRate(-0.1) },
+		"WithOpenDuration":          func() { breaker.WithOpenDuration(0) },
+		"WithHalfOpenProbes":        func() { breaker.WithHalfOpenProbes(0) },
+		"WithRecovery":              func() { breaker.WithRecovery(2, 0, 0) },
+		"WithKey":                   func() { breaker.WithKey(nil) },
+		"WithMaxKeys":               func() { breaker.WithMaxKeys(0) },
 		"WithRecovery looser than P99": func() {
 			breaker.New(nil, breaker.WithP99(time.Second), breaker.WithRecovery(0.01, 2*time.Second, 0.03))
 		},
