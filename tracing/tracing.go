@@ -46,6 +46,9 @@ var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5,
 // defaultPropagator is used while the global propagator is the no-op default.
 var defaultPropagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
+// clientKind is the start option of every span, allocated once.
+var clientKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
 // errNilResponse replaces the (nil, nil) that a faulty next RoundTripper may
 // return.
 var errNilResponse = errors.New("tracing: next RoundTripper returned a nil response and a nil error")
@@ -111,10 +114,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	a := &attemptState{t: t, start: time.Now(), req: req, parent: req.Context(), resend: resendCount(req)}
 	out := req
 	if !t.noSpans {
-		ctx, span := t.tracer.Start(a.parent, spanName(req.Method),
-			trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(a.start))
+		ctx, span := t.tracer.Start(a.parent, spanName(req.Method), clientKind...)
 		a.span = span
 		if span.IsRecording() {
+			if s, ok := span.(interface{ StartTime() time.Time }); ok {
+				a.start = s.StartTime() // the metric's start is the span's, exactly
+			}
 			span.SetAttributes(a.requestAttrs()...)
 			ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: a.gotConn})
 		}
@@ -223,7 +228,11 @@ func (a *attemptState) end(err error) {
 				a.span.SetStatus(codes.Error, desc)
 			}
 		}
-		a.span.End(trace.WithTimestamp(now))
+		if a.span.IsRecording() {
+			a.span.End(trace.WithTimestamp(now))
+		} else {
+			a.span.End() // nothing to time: spare the option's allocation
+		}
 		if t.duration.Enabled(a.parent) {
 			t.duration.Record(a.parent, now.Sub(a.start).Seconds(), metric.WithAttributes(a.metricAttrs(errType)...))
 		}

@@ -1,0 +1,84 @@
+package tracing_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/rtchain/chain/tracing"
+)
+
+// fixedBase answers every request at once, without a network, so that the
+// benchmarks measure the instrumentation alone.
+var fixedBase = rtFunc(func(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, ProtoMajor: 1, ProtoMinor: 1, Body: http.NoBody, Request: req}, nil
+})
+
+func benchRT(b *testing.B, rt http.RoundTripper) {
+	b.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://127.0.0.1:8080/items/42?q=1", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+}
+
+// setups are the provider combinations the issue asks about: everything
+// no-op; the SDK tracer dropping every span (NeverSample) with a no-op meter;
+// and the SDK tracer and meter both recording.
+func setups(b *testing.B) map[string]struct {
+	tp trace.TracerProvider
+	mp metric.MeterProvider
+} {
+	never := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	always := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	b.Cleanup(func() {
+		_ = never.Shutdown(context.Background())
+		_ = always.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	return map[string]struct {
+		tp trace.TracerProvider
+		mp metric.MeterProvider
+	}{
+		"noop":         {tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider()},
+		"never-sample": {never, metricnoop.NewMeterProvider()},
+		"sdk-all":      {always, mp},
+	}
+}
+
+// BenchmarkOverhead compares Spans with otelhttp.NewTransport alone, on the
+// same base and with the same providers and propagator.
+func BenchmarkOverhead(b *testing.B) {
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	b.Run("base", func(b *testing.B) { benchRT(b, fixedBase) })
+	for _, name := range []string{"noop", "never-sample", "sdk-all"} {
+		s := setups(b)[name]
+		b.Run(name+"/otelhttp", func(b *testing.B) {
+			benchRT(b, otelhttp.NewTransport(fixedBase, otelhttp.WithTracerProvider(s.tp),
+				otelhttp.WithMeterProvider(s.mp), otelhttp.WithPropagators(prop)))
+		})
+		b.Run(name+"/spans", func(b *testing.B) {
+			benchRT(b, tracing.New(fixedBase, tracing.WithTracerProvider(s.tp),
+				tracing.WithMeterProvider(s.mp), tracing.WithPropagators(prop)))
+		})
+	}
+	b.Run("requestid", func(b *testing.B) { benchRT(b, tracing.NewRequestID(fixedBase)) })
+}
