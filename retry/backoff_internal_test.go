@@ -1,7 +1,6 @@
 package retry
 
 import (
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -171,9 +170,13 @@ func TestBudgetOptions(t *testing.T) {
 	assert.True(t, b.withdraw(time.Now()))
 	assert.True(t, b.withdraw(time.Now()))
 	assert.False(t, b.withdraw(time.Now()))
-	assert.Equal(t, 10.0, b.max)
+	assert.Equal(t, int64(10*unit), b.max)
 	b = NewBudget(WithFloor(2))
-	assert.Equal(t, 20.0, b.max)
-	assert.Equal(t, 2.0, b.tokens)
-	assert.True(t, math.IsInf(1/b.ratio, 0) == false)
+	assert.Equal(t, int64(20*unit), b.max)
+	assert.Equal(t, int64(2*unit), b.tokens)
+	b = NewBudget(WithRatio(0.1), WithFloor(0))
+	for i := range 1000 {
+		b.deposit()
+		assert.Equal(t, (i+1)%10 == 0, b.withdraw(time.Now()), "request %d: ten deposits of 0.1 make one token exactly", i)
+	}
 }

@@ -32,15 +32,21 @@ import (
 type Budget struct {
 	ratio float64
 	floor float64 // tokens per second
-	max   float64
+
+	// Token amounts are counted in millionths, so that ten deposits of 0.1
+	// make exactly one token.
+	perRequest int64 // ratio, in millionths
+	max        int64
 
 	requests atomic.Int64 // requests ever deposited
 
 	mu      sync.Mutex // guards the fields below
-	tokens  float64
-	settled int64     // requests already turned into tokens
-	last    time.Time // when the floor was last added; zero before the first retry
+	tokens  int64      // in millionths
+	settled int64      // requests already turned into tokens
+	last    time.Time  // when the floor was last added; zero before the first retry
 }
+
+const unit = 1_000_000 // one token, in millionths
 
 // BudgetOption configures a [Budget] made by [NewBudget].
 type BudgetOption func(*Budget)
@@ -56,12 +62,12 @@ func WithRatio(f float64) BudgetOption {
 }
 
 // WithFloor sets how many retries per second the budget allows whatever
-// the request rate. The default is 10; perSecond must be ≥ 0 and finite, 0
+// the request rate. The default is 10; perSecond must be in [0, 1e6], 0
 // leaves only the ratio. It also sets the bucket size to max(10·perSecond,
 // 10) and the starting balance to perSecond. Given twice, the last wins.
 func WithFloor(perSecond float64) BudgetOption {
-	if !(perSecond >= 0 && perSecond <= math.MaxFloat32) {
-		panic(fmt.Sprintf("retry: WithFloor(%v): need a finite rate ≥ 0", perSecond))
+	if !(perSecond >= 0 && perSecond <= 1e6) {
+		panic(fmt.Sprintf("retry: WithFloor(%v): need 0 ≤ rate ≤ 1e6", perSecond))
 	}
 	return func(b *Budget) { b.floor = perSecond }
 }
@@ -81,8 +87,9 @@ func NewBudget(opts ...BudgetOption) *Budget {
 			o(b)
 		}
 	}
-	b.max = math.Max(10*b.floor, 10)
-	b.tokens = math.Min(b.floor, b.max)
+	b.perRequest = int64(math.Round(b.ratio * unit))
+	b.max = int64(math.Max(10*b.floor, 10) * unit)
+	b.tokens = int64(b.floor * unit)
 	return b
 }
 
@@ -94,20 +101,20 @@ func (b *Budget) withdraw(now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := b.requests.Load()
-	b.tokens += float64(r-b.settled) * b.ratio
+	if n := r - b.settled; n > 0 {
+		b.tokens += min(n, b.max/max(b.perRequest, 1)+1) * b.perRequest
+	}
 	b.settled = r
 	if !b.last.IsZero() {
 		if dt := now.Sub(b.last); dt > 0 {
-			b.tokens += dt.Seconds() * b.floor
+			b.tokens += int64(math.Min(dt.Seconds()*b.floor*unit, float64(b.max)))
 		}
 	}
 	b.last = now
-	if b.tokens > b.max {
-		b.tokens = b.max
-	}
-	if b.tokens < 1 {
+	b.tokens = min(b.tokens, b.max)
+	if b.tokens < unit {
 		return false
 	}
-	b.tokens--
+	b.tokens -= unit
 	return true
 }

@@ -538,7 +538,7 @@ func TestOptionPanics(t *testing.T) {
 		{"cap", func() { retry.WithRetryAfterCap(-1) }, "retry: WithRetryAfterCap(-1ns): need a duration ≥ 0"},
 		{"header", func() { retry.WithAttemptHeader("") }, `retry: WithAttemptHeader(""): need a header name`},
 		{"ratio", func() { retry.WithRatio(-0.5) }, "retry: WithRatio(-0.5): need 0 ≤ ratio ≤ 10"},
-		{"floor", func() { retry.WithFloor(-1) }, "retry: WithFloor(-1): need a finite rate ≥ 0"},
+		{"floor", func() { retry.WithFloor(-1) }, "retry: WithFloor(-1): need 0 ≤ rate ≤ 1e6"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { assert.PanicsWithValue(t, tt.want, tt.f) })
