@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/rtchain/chain/transporttest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// shortConfig is the scenario run scaled down for tests.
+func shortConfig() scenarioConfig {
+	cfg := defaultScenarioConfig()
+	cfg.plainBound = time.Second
+	cfg.headerTimeout = 200 * time.Millisecond
+	cfg.bodyIdle = 300 * time.Millisecond
+	cfg.backoff, cfg.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	cfg.breakerMin, cfg.breakerCalls = 3, 10
+	cfg.trickleEvery, cfg.trickleBytes = 50*time.Millisecond, 12
+	return cfg
+}
+
+func TestScenarioTable(t *testing.T) {
+	var out bytes.Buffer
+	code := runScenarios(context.Background(), &out, shortConfig())
+	table := out.String()
+	t.Log("\n" + table)
+	require.Equal(t, 0, code, "exit code")
+	for _, sc := range scenarios() {
+		line := lineOf(table, sc.name)
+		require.NotEmpty(t, line, "row for %q", sc.name)
+		require.True(t, strings.HasSuffix(strings.TrimSpace(line), "ok"), "row %q does not end in ok", line)
+	}
+	// Plain net/http hangs where chain bounds the wait.
+	require.Contains(t, lineOf(table, "slow header"), "hung > 1s")
+	require.Contains(t, lineOf(table, "stalled body"), "hung > 1s")
+	require.Contains(t, lineOf(table, "blackhole"), "hung > 1s")
+	require.Contains(t, lineOf(table, "503 then 200"), " 503 ")
+	require.Contains(t, table, "chain behaved as expected in every scenario")
+}
+
+// TestScenarioFailureExits1 checks that a scenario chain gets wrong fails the
+// run: with a body idle bound longer than the plain bound, the stalled body
+// is not cut in time.
+func TestScenarioFailureExits1(t *testing.T) {
+	cfg := shortConfig()
+	cfg.bodyIdle = 2 * cfg.plainBound
+	cfg.only = map[string]bool{"stalled body": true}
+	var out bytes.Buffer
+	require.Equal(t, 1, runScenarios(context.Background(), &out, cfg), out.String())
+	require.Contains(t, out.String(), "FAIL")
+}
+
+// requireField checks that s has a line "name   value...".
+func requireField(t *testing.T, s, name, value string) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\s+` + regexp.QuoteMeta(value))
+	require.Regexp(t, re, s)
+}
+
+// lineOf returns the first line of s that starts with prefix.
+func lineOf(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}
+
+func TestProbeURL(t *testing.T) {
+	srv := transporttest.NewSequence(transporttest.Reply{Body: "hello", Header: http.Header{"X-Test": {"1"}}})
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{srv.URL + "/path?token=secret", "-v", "-H", "Authorization: Bearer secret"}, &out, &errOut)
+	t.Log(out.String())
+	require.Equal(t, 0, code, errOut.String())
+	s := out.String()
+	for _, want := range []string{"GET http://", "token=REDACTED", "connect", "first byte", "body", "200 OK", "5 bytes", "request id", "X-Test: 1", "attempt 1"} {
+		require.Contains(t, s, want)
+	}
+	requireField(t, s, "attempts", "1")
+	require.NotContains(t, s, "secret")
+	seen := srv.Seen()
+	require.Len(t, seen, 1)
+	require.Equal(t, "Bearer secret", seen[0].Header.Get("Authorization"))
+	require.NotEmpty(t, seen[0].Header.Get("X-Request-ID"))
+}
+
+func TestProbeURLRetriesAndBody(t *testing.T) {
+	srv := transporttest.NewSequence(
+		transporttest.Reply{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"0"}}},
+		transporttest.Reply{Body: "ok"},
+	)
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"-X", "PUT", "-d", "payload", srv.URL}, &out, &errOut)
+	require.Equal(t, 0, code, out.String()+errOut.String())
+	requireField(t, out.String(), "attempts", "2")
+	seen := srv.Seen()
+	require.Len(t, seen, 2)
+	for _, r := range seen {
+		require.Equal(t, "PUT", r.Method)
+		require.Equal(t, "payload", string(r.Body))
+	}
+}
+
+func TestProbeURLRefused(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"-attempts", "2", "http://" + transporttest.DeadAddr()}, &out, &errOut)
+	require.Equal(t, 1, code, out.String())
+	requireField(t, out.String(), "class", "refused")
+	requireField(t, out.String(), "attempts", "2")
+}
+
+func TestProbeURLHeaderTimeout(t *testing.T) {
+	srv := transporttest.NewSlowHeader(time.Minute)
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"-attempts", "1", "-header-timeout", "100ms", srv.URL}, &out, &errOut)
+	require.Equal(t, 1, code, out.String())
+	requireField(t, out.String(), "class", "timeout")
+	requireField(t, out.String(), "phase", "response_header")
+}
+
+func TestLoad(t *testing.T) {
+	srv := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"-n", "40", "-c", "4", srv.URL}, &out, &errOut)
+	t.Log(out.String())
+	require.Equal(t, 0, code, errOut.String())
+	s := out.String()
+	require.Contains(t, s, "40 requests")
+	require.Contains(t, s, "p50")
+	require.Contains(t, s, "outcomes  ok 40")
+	require.Contains(t, s, "statuses  200 40")
+	require.Contains(t, s, "retries   0")
+	require.Equal(t, 40, srv.Requests())
+	require.NotContains(t, s, "\r", "no progress bar when stdout is not a terminal")
+}
+
+func TestLoadFailingHost(t *testing.T) {
+	srv := transporttest.NewSequence(transporttest.Reply{Status: http.StatusServiceUnavailable})
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"-n", "60", "-c", "2", "-attempts", "2", srv.URL}, &out, &errOut)
+	t.Log(out.String())
+	require.Equal(t, 1, code)
+	s := out.String()
+	require.Contains(t, s, "60 requests")
+	require.Contains(t, s, "closed→open")
+	require.Contains(t, s, "breaker_open")
+	require.Less(t, srv.Requests(), 120, "the breaker spared the server")
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-attempts", "0", "http://127.0.0.1:1"},
+		{"ftp://127.0.0.1/"},
+		{"http://127.0.0.1:1", "http://127.0.0.1:2"},
+		{"-nope", "http://127.0.0.1:1"},
+		{"serve"},
+		{"serve", "no-such-kind"},
+	} {
+		var out, errOut bytes.Buffer
+		require.Equal(t, 2, run(context.Background(), args, &out, &errOut), "args %q", args)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestServe(t *testing.T) {
+	cases := []struct {
+		kind   string
+		status int
+		body   string
+	}{
+		{"ok", http.StatusOK, "ok\n"},
+		{"503", http.StatusServiceUnavailable, ""},
+		{"retry-after", http.StatusServiceUnavailable, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			urls := make(chan string, 1)
+			var out, errOut syncBuffer
+			done := make(chan int)
+			go func() {
+				done <- run0(ctx, []string{"serve", tc.kind, "-addr", "127.0.0.1:0"}, &out, &errOut, func(u string) { urls <- u })
+			}()
+			var u string
+			select {
+			case u = <-urls:
+			case code := <-done:
+				t.Fatalf("serve exited with %d: %s", code, errOut.String())
+			}
+			require.True(t, strings.HasPrefix(u, "http://127.0.0.1:"), u)
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr}).Get(u)
+			require.NoError(t, err)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, tc.status, resp.StatusCode)
+			require.Equal(t, tc.body, string(b))
+			tr.CloseIdleConnections()
+			cancel()
+			require.Equal(t, 0, <-done)
+			require.Contains(t, out.String(), "serving "+tc.kind+" on "+u)
+			require.Contains(t, out.String(), "stopped after 1 requests on 1 connections")
+		})
+	}
+}
+
+// run0 is run with the serve mode's ready hook.
+func run0(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(string)) int {
+	return runServe(ctx, args[1:], stdout, stderr, ready)
+}
+
+func TestServeBlackholeHangsPlainClient(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	urls := make(chan string, 1)
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- runServe(ctx, []string{"blackhole", "-addr", "127.0.0.1:0"}, &out, &errOut, func(u string) { urls <- u })
+	}()
+	u := <-urls
+	rctx, rcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer rcancel()
+	req, _ := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	_, err := tr.RoundTrip(req)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	cancel()
+	require.Equal(t, 0, <-done)
+}

@@ -1,0 +1,60 @@
+// Package standard builds the recommended chain stack in one call, with
+// documented defaults, so that
+//
+//	client := standard.Client()
+//
+// gets a bound on every phase of a request, retries with a budget, a
+// circuit breaker per host and a request id, and OpenTelemetry spans and
+// metrics as soon as a provider is given.
+//
+// # The layers, outermost first
+//
+//	tracing.RequestID  one X-Request-ID per logical request, the same on every
+//	                   attempt; outermost, so retries and logs share it.
+//	timeouts.Total     one deadline over every attempt and every wait (only
+//	                   with WithTotal); above retry, so that retry sees the
+//	                   deadline and never starts a wait that cannot finish.
+//	retry              the attempt loop: DefaultPolicy, exponential backoff
+//	                   with full jitter, Retry-After, and a retry Budget
+//	                   shared by the whole stack; above the breaker, so that
+//	                   every attempt is counted by the breaker and an open
+//	                   breaker's rejection (never retried) ends the loop.
+//	breaker            one circuit per host; below retry so that each attempt
+//	                   counts, above the spans so that a rejection, which
+//	                   never touches the network, makes no client span.
+//	tracing.Spans      one OTel client span per attempt with
+//	                   http.request.resend_count, the duration metric, one
+//	                   slog record per attempt (only with WithTracerProvider,
+//	                   WithMeterProvider or WithLogger); below retry so that
+//	                   attempts are not collapsed into one span.
+//	timeouts           per attempt: response header, body idle, write idle,
+//	                   attempt deadline; innermost, so that what it measures
+//	                   is the wire and not our own waits.
+//	tlsrotate          rotating client certificates (only with WithTLS).
+//	base               *http.Transport from timeouts.NewTransport: bounds on
+//	                   DNS, connect and the TLS handshake, HTTP/2 ping health
+//	                   checks; WithBase replaces it.
+//
+// # Defaults
+//
+// Each layer keeps its own package's defaults (see their docs), except:
+//
+//   - the response header timeout is [DefaultResponseHeader] (net/http has
+//     none) and the body idle timeout [DefaultBodyIdle];
+//   - the retry layer takes its tokens from one [retry.Budget] per Stack
+//     (ratio 0.1, floor 10 retries per second), reachable with
+//     [Stack.Budget]; pass a shared one with WithRetry(retry.WithBudget(b)).
+//
+// Options given to WithTimeouts, WithRetry, WithBreaker and WithTracing are
+// applied after these defaults, so they override them (the packages'
+// "given twice, the last wins" rule).
+//
+// # Pieces
+//
+// [New] returns a [*Stack], which is the RoundTripper and gives access to its
+// pieces: [Stack.Breaker] to read circuit states, [Stack.Base] for the
+// *http.Transport at the bottom, [Stack.Retry], [Stack.Budget],
+// [Stack.Timeouts] and [Stack.Observer]. [Transport] returns the same
+// *Stack as an http.RoundTripper. chain.Base also reaches the base
+// transport through every layer.
+package standard
