@@ -170,7 +170,7 @@ func (s *Source) start() error {
 		}
 		time.Sleep(s.cfg.debounce)
 	}
-	go s.run()
+	go s.run(s.newWatcher()) // watches are in place before the constructor returns
 	return nil
 }
 

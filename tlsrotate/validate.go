@@ -82,9 +82,10 @@ func (m *Material) hash() [32]byte {
 	return out
 }
 
-// ParseBundle parses a PEM bundle strictly: every block must be a CERTIFICATE
-// that parses, nothing but whitespace may surround the blocks, and there must
-// be at least one. (x509.CertPool.AppendCertsFromPEM skips what it cannot
+// ParseBundle parses a PEM bundle strictly: every PEM block must be a
+// CERTIFICATE that parses, nothing but whitespace may follow the last block,
+// and there must be at least one. Text before a block (comments, openssl's
+// "subject=" lines) is skipped, as pem.Decode does. (x509.CertPool.AppendCertsFromPEM skips what it cannot
 // parse, so a bundle cut off inside its second certificate would pass.)
 func ParseBundle(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate

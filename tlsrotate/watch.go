@@ -22,18 +22,10 @@ func dirOf(path string) string {
 
 // run is the background goroutine: file-system events (debounced), polling
 // and retries after rejections all end in a reload of all files together.
-func (s *Source) run() {
+func (s *Source) run(w *fsnotify.Watcher) {
 	defer close(s.done)
-	var w *fsnotify.Watcher
-	if s.cfg.fsnotify && len(s.dirs) > 0 {
-		var err error
-		if w, err = fsnotify.NewWatcher(); err != nil {
-			s.report(fmt.Errorf("tlsrotate: file watcher unavailable, polling only: %w", err))
-			w = nil
-		} else {
-			defer w.Close()
-			s.rewatch(w)
-		}
+	if w != nil {
+		defer w.Close()
 	}
 	var events <-chan fsnotify.Event
 	var errs <-chan error
@@ -94,6 +86,22 @@ func (s *Source) run() {
 			check()
 		}
 	}
+}
+
+// newWatcher returns a watcher on the source's directories, or nil (after
+// reporting why) when there is nothing to watch or watching is off or
+// impossible; polling remains.
+func (s *Source) newWatcher() *fsnotify.Watcher {
+	if !s.cfg.fsnotify || len(s.dirs) == 0 {
+		return nil
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		s.report(fmt.Errorf("tlsrotate: file watcher unavailable, polling only: %w", err))
+		return nil
+	}
+	s.rewatch(w)
+	return w
 }
 
 // rewatch (re-)adds a watch on every directory. Adding a watched directory

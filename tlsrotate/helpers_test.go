@@ -1,0 +1,212 @@
+package tlsrotate_test
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/rtchain/chain/tlsrotate"
+	"github.com/rtchain/chain/transporttest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// env is one mutual-TLS setup: a CA, a directory with the client's files, a
+// server that requires client certificates and a source watching the files.
+type env struct {
+	t    *testing.T
+	ca   *transporttest.CA
+	dir  string
+	cert string // path of tls.crt
+	key  string // path of tls.key
+	caf  string // path of ca.crt
+	srv  *transporttest.TLSServer
+	src  *tlsrotate.Source
+
+	mu        sync.Mutex
+	rotations []tlsrotate.Rotation
+	errs      []error
+	rotated   chan tlsrotate.Rotation
+	rejected  chan error
+}
+
+type envOpts struct {
+	h2         bool
+	kubernetes bool
+	noCA       bool
+}
+
+func newEnv(t *testing.T, eo envOpts, opts ...tlsrotate.Option) *env {
+	t.Helper()
+	e := &env{t: t, ca: transporttest.NewCA("test-ca"), dir: t.TempDir(),
+		rotated: make(chan tlsrotate.Rotation, 64), rejected: make(chan error, 64)}
+	e.cert = filepath.Join(e.dir, transporttest.CertFileName)
+	e.key = filepath.Join(e.dir, transporttest.KeyFileName)
+	e.caf = filepath.Join(e.dir, transporttest.CAFileName)
+	p := e.ca.IssueClient("client", time.Hour)
+	if eo.kubernetes {
+		require.NoError(t, transporttest.WriteKubernetes(e.dir, transporttest.KubernetesPair(p, e.ca)))
+	} else {
+		require.NoError(t, transporttest.WritePair(e.dir, p))
+		require.NoError(t, transporttest.WriteFileAtomic(e.caf, e.ca.CertPEM))
+	}
+	e.srv = transporttest.NewUnstartedTLSServer(e.ca, streamingHandler())
+	e.srv.EnableHTTP2 = eo.h2
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	all := []tlsrotate.Option{
+		tlsrotate.WithPollInterval(time.Hour),
+		tlsrotate.WithOnRotate(func(r tlsrotate.Rotation) {
+			e.mu.Lock()
+			e.rotations = append(e.rotations, r)
+			e.mu.Unlock()
+			select {
+			case e.rotated <- r:
+			default:
+			}
+		}),
+		tlsrotate.WithOnError(func(err error) {
+			e.mu.Lock()
+			e.errs = append(e.errs, err)
+			e.mu.Unlock()
+			select {
+			case e.rejected <- err:
+			default:
+			}
+		}),
+	}
+	if !eo.noCA {
+		all = append(all, tlsrotate.WithCAFile(e.caf))
+	}
+	src, err := tlsrotate.NewFileSource(e.cert, e.key, append(all, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { src.Close() })
+	e.src = src
+	return e
+}
+
+// client returns a client over tlsrotate.New; with no CA file in the source
+// the base transport trusts the test CA itself.
+func (e *env) client() (*http.Client, *tlsrotate.Transport) {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	if e.src.Current().Roots == nil {
+		base.TLSClientConfig = tlsConfigWithRoots(e.ca)
+	}
+	tr := tlsrotate.New(base, e.src)
+	e.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 20 * time.Second}, tr
+}
+
+// waitRotation waits (generously) for the next rotation.
+func (e *env) waitRotation() tlsrotate.Rotation {
+	e.t.Helper()
+	select {
+	case r := <-e.rotated:
+		return r
+	case <-time.After(10 * time.Second):
+		e.t.Fatalf("no rotation within 10s; errors: %v", e.errors())
+		return tlsrotate.Rotation{}
+	}
+}
+
+func (e *env) waitRejection() error {
+	e.t.Helper()
+	select {
+	case err := <-e.rejected:
+		return err
+	case <-time.After(10 * time.Second):
+		e.t.Fatal("no rejection reported within 10s")
+		return nil
+	}
+}
+
+func (e *env) errors() []error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]error(nil), e.errs...)
+}
+
+// serial does GET / and returns the body: the serial of the client
+// certificate the server saw on that request's connection.
+func serial(t *testing.T, c *http.Client, url string) string {
+	t.Helper()
+	s, err := trySerial(c, url)
+	require.NoError(t, err)
+	return s
+}
+
+func trySerial(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url + "/")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != 200 {
+		return "", &statusErr{resp.StatusCode}
+	}
+	return string(b), nil
+}
+
+type statusErr struct{ code int }
+
+func (e *statusErr) Error() string { return http.StatusText(e.code) }
+
+// streamingHandler answers "/" with the client serial, and "/stream" with the
+// serial, a newline, then one line per "tick" until "n" lines were sent,
+// waiting for the request context or 50 ms between lines.
+func streamingHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, transporttest.ClientSerial(r))
+	})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, transporttest.ClientSerial(r)+"\n")
+		w.(http.Flusher).Flush()
+		for i := 0; i < 20; i++ {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			io.WriteString(w, "tick\n")
+			w.(http.Flusher).Flush()
+		}
+	})
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, transporttest.ClientSerial(r)+"\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	return mux
+}
+
+// eventually polls cond every 20 ms for at most d.
+func eventually(t *testing.T, d time.Duration, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf(msg, args...)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+}
+
+func tlsConfigWithRoots(ca *transporttest.CA) *tls.Config { return &tls.Config{RootCAs: ca.Pool()} }
