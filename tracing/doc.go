@@ -51,9 +51,13 @@
 // leaves the status unset, without error.type. An error's text reaches the
 // span status only after every secret of the request was removed from it.
 //
-// A span whose response body is never closed nor read to the end stays open:
-// there is no finalizer, following the conventions' advice against
-// asynchronous clean-up. Close response bodies, as net/http requires anyway.
+// A response body that is never closed nor read to the end keeps its span
+// open until the request's context ends (is cancelled or passes its
+// deadline), when the span ends with that outcome: the end of the context is
+// the bound, and a request with a context that never ends (Background) keeps
+// its span open until the body is closed. There is no finalizer, following
+// the conventions' advice against asynchronous clean-up. Close response
+// bodies, as net/http requires anyway.
 //
 // The trace context is injected into a clone of each attempt's request, so
 // the caller's request is never changed; the header is set, never added

@@ -140,7 +140,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close() // a response with an error breaks the contract; do not leak it
 		}
-		a.end(err)
+		a.finish(err)
 		return nil, err
 	}
 	a.status = resp.StatusCode
@@ -149,6 +149,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = http.NoBody
 	}
 	resp.Body = body.Wrap(resp.Body, a.bodyDone)
+	if a.parent.Done() != nil {
+		// The bound on a span whose body is never closed: the end of the
+		// request's context, when the transport abandons the body anyway.
+		a.stop = context.AfterFunc(a.parent, a.contextDone)
+	}
 	return resp, nil
 }
 
@@ -179,6 +184,8 @@ type attemptState struct {
 	parent     context.Context // the caller's context
 	span       trace.Span      // nil with WithoutSpans
 	body       *requestBody    // the request body wrapper, or nil
+	stop       func() bool // stops the context.AfterFunc, or nil
+	ended      atomic.Bool // finish ran
 	resend     int
 	status     int
 	protoMajor int
@@ -190,13 +197,24 @@ func (a *attemptState) bodyDone(err error) {
 	if err == io.EOF {
 		err = nil
 	}
-	a.end(err)
+	if a.stop != nil {
+		a.stop()
+	}
+	a.finish(err)
 }
 
-// end finishes the attempt: err is the transport error or the response body
+// contextDone ends the attempt when the request's context ends before the
+// response body did.
+// It does not touch a.stop, which RoundTrip may still be setting.
+func (a *attemptState) contextDone() { a.finish(a.parent.Err()) }
+
+// finish ends the attempt, once: err is the transport error or the response body
 // read error, nil when the exchange completed or the body was closed early.
 // The span end and the duration measurement share one timestamp.
-func (a *attemptState) end(err error) {
+func (a *attemptState) finish(err error) {
+	if !a.ended.CompareAndSwap(false, true) {
+		return
+	}
 	now := time.Now()
 	t := a.t
 	errType, failed := errorType(a.parent, a.status, err, a.body != nil && a.body.failed.Load())
