@@ -184,8 +184,8 @@ type attemptState struct {
 	parent     context.Context // the caller's context
 	span       trace.Span      // nil with WithoutSpans
 	body       *requestBody    // the request body wrapper, or nil
-	stop       func() bool // stops the context.AfterFunc, or nil
-	ended      atomic.Bool // finish ran
+	stop       func() bool     // stops the context.AfterFunc, or nil
+	ended      atomic.Bool     // finish ran
 	resend     int
 	status     int
 	protoMajor int
