@@ -96,6 +96,9 @@ const (
 func newCircuit(key string, cfg *config) *circuit {
 	c := &circuit{key: key}
 	c.width.Store(cfg.width)
+	for i := range c.buckets {
+		c.buckets[i].epoch.Store(noEpoch) // so that the first record rotates and marks it used
+	}
 	return c
 }
 
@@ -159,16 +162,16 @@ func (c *circuit) done(t *Transport, tk ticket, at int64, o obs, counted bool) {
 	if !counted || c.st.Load() != tk.st {
 		return
 	}
-	rotated, ok := c.record(t, tk.st, at, o)
-	if !ok {
+	if !c.record(t, tk.st, at, o) {
 		return
 	}
 	cfg := t.cfg.Load()
 	bad := o.failed || o.slow || (cfg.p99 > 0 && o.latency >= cfg.p99Eval)
 	pending := c.pending.Load()
-	// A success can only trip the circuit by completing a window that was too
-	// small to judge: skip the sum otherwise.
-	if !bad && !rotated && pending&pendingAll == 0 && (pending&pendingConc == 0 || !o.overlapped) {
+	// A success can trip the circuit only by completing a window that was too
+	// small to judge: skip the sum otherwise. (Old successes that age out can
+	// raise a rate too; the next bad outcome judges that.)
+	if !bad && pending&pendingAll == 0 && (pending&pendingConc == 0 || !o.overlapped) {
 		return
 	}
 	sum := c.collect(tk.st, at)

@@ -22,6 +22,8 @@ const (
 
 	idxBits = 40 // bits of the time-slot index in an epoch; the rest is the generation
 	idxMask = 1<<idxBits - 1
+
+	noEpoch = ^uint64(0) // the epoch of a bucket never used (generation 2^24-1 at slot 2^40-1)
 )
 
 // binOf returns the histogram bin of latency d.
@@ -72,9 +74,13 @@ type bucket struct {
 	concurrent   atomic.Uint32
 	concFailures atomic.Uint32
 	hist         [numBins]atomic.Uint32 // the sum of the bins is the number of outcomes
+	used         bool                   // it may hold counts; guarded by the circuit's mu
 }
 
 func (b *bucket) clear() {
+	if !b.used {
+		return
+	}
 	b.failures.Store(0)
 	b.slow.Store(0)
 	b.concurrent.Store(0)
@@ -177,9 +183,8 @@ func epochOf(st uint64, idx uint64) uint64 {
 }
 
 // record adds o to the window of the closed generation st at time at. It
-// reports whether it started a new bucket (old outcomes aged out) and whether
-// it counted o at all (not when the generation ended meanwhile).
-func (c *circuit) record(t *Transport, st uint64, at int64, o obs) (rotated, ok bool) {
+// reports whether it counted o (not when the generation ended meanwhile).
+func (c *circuit) record(t *Transport, st uint64, at int64, o obs) bool {
 	w := c.width.Load()
 	if cur := t.cfg.Load().width; cur != w {
 		c.rebucket(st, at, cur)
@@ -189,9 +194,8 @@ func (c *circuit) record(t *Transport, st uint64, at int64, o obs) (rotated, ok 
 	b := &c.buckets[idx%numBuckets]
 	if want := epochOf(st, idx); b.epoch.Load() != want {
 		if !c.rotate(b, st, want) {
-			return false, false
+			return false
 		}
-		rotated = true
 	}
 	b.hist[binOf(o.latency)].Add(1)
 	if o.failed {
@@ -206,7 +210,7 @@ func (c *circuit) record(t *Transport, st uint64, at int64, o obs) (rotated, ok 
 			b.concFailures.Add(1)
 		}
 	}
-	return rotated, true
+	return true
 }
 
 // rotate clears b for the slot want, unless the generation st has ended.
@@ -218,6 +222,7 @@ func (c *circuit) rotate(b *bucket, st, want uint64) bool {
 	}
 	if b.epoch.Load() != want {
 		b.clear()
+		b.used = true
 		b.epoch.Store(want)
 	}
 	return true
@@ -262,6 +267,7 @@ func (c *circuit) rebucket(st uint64, at int64, w int64) {
 	c.width.Store(w)
 	idx := uint64(at / w)
 	b := &c.buckets[idx%numBuckets]
+	b.used = true
 	for j, n := range sum.hist {
 		b.hist[j].Store(uint32(n))
 	}
