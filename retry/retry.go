@@ -35,6 +35,17 @@
 // now. Cancelling the context during a wait returns at once with an error
 // that matches the context's error.
 //
+// A malformed, negative or overflowing Retry-After is ignored (the backoff
+// applies); a date in the past means no wait.
+//
+// # Budget
+//
+// Every Transport counts its requests in a [Budget] and takes a token from
+// it for each retry: by default its own [NewBudget]() (retries up to 10 % of
+// requests plus 10 per second), or one shared between Transports with
+// [WithBudget]. When the budget is spent, the last response or error goes
+// back as it is.
+//
 // Waits use the time package's timers, so tests drive them exactly inside a
 // [testing/synctest] bubble; the random source of the jitter can be replaced
 // with [WithRandom].
@@ -44,8 +55,8 @@
 // The response returned is never read: after the last attempt the caller
 // gets the last response, body intact, with a nil error. Every response
 // that is not returned is drained (at most 64 KiB, and only while the wait
-// before the next attempt lasts) and closed, so its connection can be
-// reused. When attempts run out on errors, the error returned is an
+// before the next attempt lasts, on a goroutine that ends before the next
+// attempt starts) and closed, so its connection can be reused. When attempts run out on errors, the error returned is an
 // [*Error] that says how many attempts were made and wraps the last error,
 // so errors.Is, errors.As and [errclass.Classify] see through it.
 //
@@ -410,10 +421,11 @@ func (t *Transport) wait(resp *http.Response, k int, prev time.Duration) (time.D
 
 // pause waits d or until ctx is done, whichever comes first, and returns
 // the context's error in the second case, wrapping its cause too when that
-// differs. Meanwhile it drains at most
-// drainLimit bytes of the discarded response's body on another goroutine;
-// when the wait is over it closes the body, which stops a drain still in
-// progress, and waits for that goroutine, so none outlives the call.
+// differs. Meanwhile it drains at most drainLimit bytes of the discarded
+// response's body on another goroutine (a read cannot be bounded in time
+// otherwise); when the wait is over it closes the body, which stops a drain
+// still in progress, and waits for that goroutine, so none outlives the
+// call. With no wait at all the body is closed undrained.
 func pause(ctx context.Context, d time.Duration, discard *http.Response) error {
 	var rc io.ReadCloser
 	if discard != nil {
