@@ -2,7 +2,9 @@ package tracing_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -24,8 +26,12 @@ var fixedBase = rtFunc(func(req *http.Request) (*http.Response, error) {
 })
 
 func benchRT(b *testing.B, rt http.RoundTripper) {
+	benchURL(b, rt, "http://127.0.0.1:8080/items/42?q=1")
+}
+
+func benchURL(b *testing.B, rt http.RoundTripper, url string) {
 	b.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://127.0.0.1:8080/items/42?q=1", nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,6 +41,7 @@ func benchRT(b *testing.B, rt http.RoundTripper) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
 }
@@ -81,4 +88,25 @@ func BenchmarkOverhead(b *testing.B) {
 		})
 	}
 	b.Run("requestid", func(b *testing.B) { benchRT(b, tracing.NewRequestID(fixedBase)) })
+}
+
+// BenchmarkLoopback is BenchmarkOverhead's never-sample case over a real
+// loopback server: the share of the instrumentation in a whole round trip.
+func BenchmarkLoopback(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	base := srv.Client().Transport
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	s := setups(b)["never-sample"]
+	b.Run("base", func(b *testing.B) { benchURL(b, base, srv.URL+"/items/42?q=1") })
+	b.Run("otelhttp", func(b *testing.B) {
+		benchURL(b, otelhttp.NewTransport(base, otelhttp.WithTracerProvider(s.tp),
+			otelhttp.WithMeterProvider(s.mp), otelhttp.WithPropagators(prop)), srv.URL+"/items/42?q=1")
+	})
+	b.Run("spans", func(b *testing.B) {
+		benchURL(b, tracing.New(base, tracing.WithTracerProvider(s.tp),
+			tracing.WithMeterProvider(s.mp), tracing.WithPropagators(prop)), srv.URL+"/items/42?q=1")
+	})
 }
