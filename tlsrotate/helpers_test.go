@@ -117,6 +117,17 @@ func (e *env) waitRotation() tlsrotate.Rotation {
 	}
 }
 
+// drainRotations forgets rotations reported so far.
+func (e *env) drainRotations() {
+	for {
+		select {
+		case <-e.rotated:
+		default:
+			return
+		}
+	}
+}
+
 func (e *env) waitRejection() error {
 	e.t.Helper()
 	select {

@@ -3,8 +3,8 @@ package tlsrotate_test
 import (
 	"bufio"
 	"crypto/tls"
-	"io"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"

@@ -85,8 +85,9 @@ func (m *Material) hash() [32]byte {
 // ParseBundle parses a PEM bundle strictly: every PEM block must be a
 // CERTIFICATE that parses, nothing but whitespace may follow the last block,
 // and there must be at least one. Text before a block (comments, openssl's
-// "subject=" lines) is skipped, as pem.Decode does. (x509.CertPool.AppendCertsFromPEM skips what it cannot
-// parse, so a bundle cut off inside its second certificate would pass.)
+// "subject=" lines) is skipped, as pem.Decode does. (AppendCertsFromPEM of
+// x509.CertPool skips what it cannot parse, so a bundle cut off inside its
+// second certificate would pass there.)
 func ParseBundle(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	rest := data

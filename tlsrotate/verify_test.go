@@ -1,0 +1,151 @@
+package tlsrotate_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtchain/chain/tlsrotate"
+	"github.com/rtchain/chain/transporttest"
+)
+
+// clients returns, for each wiring mode, a client on e.src.
+func clients(t *testing.T, e *env) map[string]*http.Client {
+	t.Helper()
+	newTr, _ := e.client()
+	cfgTr := http.DefaultTransport.(*http.Transport).Clone()
+	tlsrotate.Configure(cfgTr, e.src)
+	t.Cleanup(cfgTr.CloseIdleConnections)
+	return map[string]*http.Client{"New": newTr, "Configure": {Transport: cfgTr, Timeout: 20 * time.Second}}
+}
+
+func isUnknownAuthority(err error) bool {
+	var ua x509.UnknownAuthorityError
+	return errors.As(err, &ua)
+}
+
+// TestCARotationWithOverlap is H2/R-10: a server certificate from a new CA
+// fails before the bundle update, works after it (old and new CA overlap),
+// and the old CA's servers keep working during the overlap.
+func TestCARotationWithOverlap(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http1", true: "http2"}[h2], func(t *testing.T) {
+			e := newEnv(t, envOpts{h2: h2})
+			for mode, c := range clients(t, e) {
+				t.Run(mode, func(t *testing.T) {
+					e.srv.SetCertificate(e.ca.IssueServer())
+					e.srv.CloseClientConnections()
+					c.CloseIdleConnections()
+					require.NoError(t, transporttest.WriteFileAtomic(e.caf, e.ca.CertPEM))
+					require.NoError(t, e.src.Reload())
+					require.Equal(t, e.src.Current().Serial(), serial(t, c, e.srv.URL))
+
+					newCA := transporttest.NewCA("new-ca")
+					e.srv.SetCertificate(newCA.IssueServer())
+					e.srv.CloseClientConnections()
+					c.CloseIdleConnections()
+					_, err := trySerial(c, e.srv.URL)
+					require.Error(t, err, "a server from a CA not yet trusted must fail")
+					assert.True(t, isUnknownAuthority(err), "got %v, want x509.UnknownAuthorityError", err)
+
+					e.drainRotations()
+					overlap := append(append([]byte{}, e.ca.CertPEM...), newCA.CertPEM...)
+					require.NoError(t, transporttest.WriteFileAtomic(e.caf, overlap))
+					r := e.waitRotation()
+					require.True(t, r.RootsChanged)
+					assert.Equal(t, e.src.Current().Serial(), serial(t, c, e.srv.URL), "first request after the CA update succeeds")
+
+					e.srv.SetCertificate(e.ca.IssueServer()) // back to the old CA: still trusted during overlap
+					e.srv.CloseClientConnections()
+					c.CloseIdleConnections()
+					assert.Equal(t, e.src.Current().Serial(), serial(t, c, e.srv.URL))
+				})
+			}
+		})
+	}
+}
+
+// TestConfigureVerifiesDialedIP is R-11: an IP-literal URL whose certificate
+// is for a different IP fails in both modes (ServerName is empty for IPs;
+// the dialed address is what is checked).
+func TestConfigureVerifiesDialedIP(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.srv.SetCertificate(e.ca.Issue(transporttest.CertSpec{Server: true, IPAddresses: []net.IP{net.IPv4(10, 0, 0, 1)}}))
+	for mode, c := range clients(t, e) {
+		_, err := trySerial(c, e.srv.URL)
+		require.Error(t, err, mode)
+		var he x509.HostnameError
+		assert.True(t, errors.As(err, &he), "%s: got %v, want x509.HostnameError", mode, err)
+		assert.Contains(t, err.Error(), "127.0.0.1", mode)
+	}
+	// A certificate with the right IP but for client use is refused too.
+	e.srv.SetCertificate(e.ca.Issue(transporttest.CertSpec{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}))
+	for mode, c := range clients(t, e) {
+		_, err := trySerial(c, e.srv.URL)
+		require.Error(t, err, mode)
+		assert.True(t, strings.Contains(err.Error(), "usage"), "%s: got %v", mode, err)
+	}
+}
+
+// TestConfigureVerifiesResumedSessions is R-11: with a session cache, a
+// resumed session is verified against the roots current at resumption.
+func TestConfigureVerifiesResumedSessions(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{ClientSessionCache: tls.NewLRUClientSessionCache(8)}
+	tlsrotate.Configure(tr, e.src)
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	serial(t, c, e.srv.URL)
+	tr.CloseIdleConnections()
+	serial(t, c, e.srv.URL)
+	hs := e.srv.Handshakes()
+	require.True(t, hs[len(hs)-1].Resumed, "sanity: the session was resumed")
+
+	// Now trust only another CA: the resumed session must fail verification.
+	newCA := transporttest.NewCA("new-ca")
+	writeCAOnly(t, e, newCA)
+	tr.CloseIdleConnections()
+	_, err := trySerial(c, e.srv.URL)
+	require.Error(t, err)
+	assert.True(t, isUnknownAuthority(err), "got %v", err)
+}
+
+// writeCAOnly replaces the CA bundle with ca's certificate, keeping the
+// client pair valid by issuing it from ca as well (the bundle is the issuer).
+func writeCAOnly(t *testing.T, e *env, ca *transporttest.CA) {
+	t.Helper()
+	p := ca.IssueClient("client", time.Hour)
+	require.NoError(t, transporttest.WriteFileAtomic(e.caf, ca.CertPEM))
+	require.NoError(t, transporttest.WritePair(e.dir, p))
+	require.NoError(t, e.src.Reload())
+	require.Equal(t, p.Serial(), e.src.Current().Serial())
+}
+
+func TestConfigureRejectsProxies(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = func(*http.Request) (*url.URL, error) { return url.Parse("http://127.0.0.1:1") }
+	tlsrotate.Configure(tr, e.src)
+	_, err := (&http.Client{Transport: tr}).Get(e.srv.URL)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "proxies")
+}
+
+func TestNewPanicsOnWrongNext(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	assert.PanicsWithValue(t, "tlsrotate: New: next must be an *http.Transport, got *tlsrotate_test.countingRT; place tlsrotate innermost",
+		func() { tlsrotate.New(&countingRT{}, e.src) })
+	assert.Panics(t, func() { tlsrotate.New(nil, nil) })
+}
+
+type countingRT struct{ http.RoundTripper }
