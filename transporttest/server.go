@@ -76,6 +76,7 @@ type Server struct {
 	rawConn func(c *conn)
 
 	hs      *httptest.Server // the running server, set by start
+	handler http.Handler     // Config.Handler wrapped to record, set by start
 	ctx     context.Context  // done when Close starts
 	cancel  context.CancelFunc
 	started atomic.Bool
@@ -176,6 +177,7 @@ func (s *Server) start(useTLS bool) {
 	cfg.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(inner, w, r)
 	})
+	s.handler = cfg.Handler
 	userCtx := cfg.ConnContext
 	cfg.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 		if cc := unwrapConn(c); cc != nil {
@@ -194,6 +196,7 @@ func (s *Server) start(useTLS bool) {
 	if s.TLS != nil {
 		hs.TLS = s.TLS.Clone()
 	}
+	s.hs = hs // before the server's goroutines start; they read it
 	if useTLS {
 		hs.StartTLS()
 	} else {
@@ -206,7 +209,6 @@ func (s *Server) start(useTLS bool) {
 			t.DialContext = d.DialContext
 		}
 	}
-	s.hs = hs
 	s.URL = hs.URL
 }
 

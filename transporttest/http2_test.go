@@ -1,0 +1,194 @@
+package transporttest_test
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtchain/chain/transporttest"
+)
+
+func TestHTTP2(t *testing.T) {
+	srv := transporttest.NewHTTP2(transporttest.Reply{Status: 503}, transporttest.Reply{Body: "ok"})
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	for _, want := range []int{503, 200, 200} {
+		resp, err := c.Get(srv.URL)
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode)
+		assert.Equal(t, 2, resp.ProtoMajor)
+	}
+	seen := srv.Seen()
+	require.Len(t, seen, 3)
+	assert.Equal(t, "HTTP/2.0", seen[0].Proto)
+	require.NotNil(t, seen[0].TLS)
+	assert.Equal(t, "h2", seen[0].TLS.NegotiatedProtocol)
+	assert.Equal(t, 1, srv.Connections(), "one multiplexed connection")
+	assert.Equal(t, seen[0].ConnID, seen[2].ConnID)
+	assert.NotNil(t, srv.Certificate())
+}
+
+// TestHTTP2Fixtures runs stalling fixtures over HTTP/2, as the timeouts
+// package does (T-7, T-12).
+func TestHTTP2Fixtures(t *testing.T) {
+	t.Run("SlowHeader", func(t *testing.T) {
+		srv := transporttest.NewUnstartedSlowHeader(2 * time.Second)
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		tr := srv.Client().Transport.(*http.Transport).Clone()
+		tr.ResponseHeaderTimeout = 100 * time.Millisecond
+		t.Cleanup(tr.CloseIdleConnections)
+		start := time.Now()
+		_, _, err := get(t, &http.Client{Transport: tr}, srv.URL, 10*time.Second)
+		require.Error(t, err)
+		assert.Less(t, time.Since(start), 1500*time.Millisecond)
+		assert.Equal(t, "HTTP/2.0", srv.Seen()[0].Proto)
+	})
+	t.Run("Stall", func(t *testing.T) {
+		srv := transporttest.NewUnstartedStall(3)
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		_, body, err := get(t, srv.Client(), srv.URL, 300*time.Millisecond)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, "abc", body)
+	})
+	t.Run("ResetMidBody", func(t *testing.T) {
+		srv := transporttest.NewUnstartedResetMidBody(4)
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		status, _, err := get(t, srv.Client(), srv.URL, 5*time.Second)
+		require.Error(t, err, "the stream is reset")
+		assert.Equal(t, 200, status)
+	})
+}
+
+// TestFreezeDeadHTTP2 is the D4/T-15 fixture: a connection that stops
+// answering frames is detected by the client's ping health check, and the
+// next request dials a new connection.
+func TestFreezeDeadHTTP2(t *testing.T) {
+	srv := transporttest.NewHTTP2(transporttest.Reply{Body: "ok"})
+	t.Cleanup(srv.Close)
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	tr.HTTP2 = &http.HTTP2Config{SendPingTimeout: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr}
+
+	_, body, err := get(t, c, srv.URL, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "ok", body)
+
+	srv.Freeze()
+	start := time.Now()
+	_, _, err = get(t, c, srv.URL, 10*time.Second)
+	elapsed := time.Since(start)
+	require.Error(t, err, "the frozen connection never answers")
+	assert.NotErrorIs(t, err, context.DeadlineExceeded, "the health check, not the context, ended the request")
+	assert.Less(t, elapsed, 5*time.Second)
+
+	_, body, err = get(t, c, srv.URL, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "ok", body)
+	assert.Equal(t, 2, srv.Connections(), "a new connection after the dead one")
+}
+
+func TestFreezeHTTP1(t *testing.T) {
+	srv := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	t.Cleanup(srv.Close)
+	c := newClient(t)
+	_, _, err := get(t, c, srv.URL, 5*time.Second)
+	require.NoError(t, err)
+	srv.Freeze()
+	_, _, err = get(t, c, srv.URL, 200*time.Millisecond)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestGoAway(t *testing.T) {
+	srv := transporttest.NewGoAway(2, transporttest.Reply{Body: "ok"})
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	var reused []bool
+	for range 5 {
+		var info httptrace.GotConnInfo
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { info = i },
+		})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, "ok", string(b))
+		assert.Equal(t, 2, resp.ProtoMajor)
+		reused = append(reused, info.Reused)
+		// Let the GOAWAY reach the client before the next request, so the
+		// count of connections is exact.
+		if len(reused)%2 == 0 {
+			require.Eventually(t, func() bool { return srv.OpenConnections() == 0 }, 5*time.Second, 5*time.Millisecond)
+		}
+	}
+	assert.Equal(t, []bool{false, true, false, true, false}, reused)
+	assert.Equal(t, 3, srv.Connections())
+	seen := srv.Seen()
+	require.Len(t, seen, 5)
+	assert.Equal(t, seen[0].ConnID, seen[1].ConnID)
+	assert.NotEqual(t, seen[1].ConnID, seen[2].ConnID)
+}
+
+func TestGoAwayConcurrent(t *testing.T) {
+	srv := transporttest.NewGoAway(3, transporttest.Reply{Body: "ok"})
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			_, body, err := get(t, c, srv.URL, 10*time.Second)
+			if assert.NoError(t, err, "the transport retries streams refused by GOAWAY") {
+				assert.Equal(t, "ok", body)
+			}
+		})
+	}
+	wg.Wait()
+	assert.GreaterOrEqual(t, srv.Connections(), 7, "at most 3 requests per connection")
+	assert.Equal(t, 20, srv.Requests())
+}
+
+func TestGoAwayHTTP1(t *testing.T) {
+	srv := transporttest.NewUnstartedGoAway(1)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := newClient(t)
+	for range 3 {
+		resp, err := c.Get(srv.URL)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.True(t, resp.Close, "Connection: close on the last response")
+	}
+	assert.Equal(t, 3, srv.Connections())
+}
+
+func TestGoAwayCloseWhileBusy(t *testing.T) {
+	srv := transporttest.NewUnstartedGoAway(1)
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	c := srv.Client()
+	_, _, err := get(t, c, srv.URL, 5*time.Second)
+	require.NoError(t, err)
+	srv.Close()
+	assert.Zero(t, srv.OpenConnections())
+}
