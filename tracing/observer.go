@@ -32,6 +32,8 @@ const (
 	retryBackoffKey   = attribute.Key("chain.retry.backoff")
 	certNotAfterKey   = attribute.Key("chain.tls.not_after")
 	certGenerationKey = attribute.Key("chain.tls.generation")
+	certOldSerialKey  = attribute.Key("chain.tls.old_serial")
+	certNewSerialKey  = attribute.Key("chain.tls.new_serial")
 )
 
 // Observer turns the events of the other concern packages (retry, breaker,
@@ -48,7 +50,29 @@ const (
 //	chain.tls.rejections       counter   {rejection} chain.tls.reason
 //
 // Its methods take plain values, so that a caller wires them into the other
-// packages' hooks with small closures. Cardinality stays bounded: breaker keys
+// packages' hooks with small closures (the standard package does this):
+//
+//	retry.WithOnRetry(func(e retry.Event) {
+//		obs.Retry(e.Request.Context(), e.Attempt, e.Wait, e.Reason)
+//	})
+//	breaker.WithOnStateChange(func(key string, from, to breaker.State) {
+//		obs.BreakerTransition(key, from.String(), to.String())
+//	})
+//	breaker.WithOnReject(obs.BreakerRejection)
+//	timeouts.WithOnTimeout(func(req *http.Request, err *timeouts.Error) {
+//		obs.Timeout(req.Context(), err.Phase)
+//	})
+//	tlsrotate.WithOnRotate(func(r tlsrotate.Rotation) {
+//		obs.CertRotated(context.Background(), r.Generation, r.OldSerial, r.NewSerial, r.NotAfter)
+//	})
+//	tlsrotate.WithOnError(func(err error) {
+//		var re *tlsrotate.RejectError
+//		if errors.As(err, &re) {
+//			obs.CertRejected(string(re.Reason))
+//		}
+//	})
+//
+// Cardinality stays bounded: breaker keys
 // (one per host) and retry reasons are recorded as they are for the first
 // WithMaxKeys distinct values (64 by default) and as "_OTHER" after that;
 // states, phases and rejection reasons outside their documented lists become
@@ -158,17 +182,20 @@ func (o *Observer) Timeout(ctx context.Context, phase errclass.Phase) {
 }
 
 // CertRotated records that a new client certificate, valid until notAfter,
-// became current, as generation gen of the credential. It adds a
-// "credentials.rotated" event to the span on ctx when that span is recording.
-// No key material or serial number goes to a metric.
-func (o *Observer) CertRotated(ctx context.Context, gen int64, notAfter time.Time) {
+// became current as generation gen of the credential, replacing the
+// certificate with serial number oldSerial by the one with newSerial. It adds
+// a "credentials.rotated" event (generation, serials, not_after) to the span
+// on ctx when that span is recording. Serial numbers go to the event only,
+// never to a metric; no key material is taken at all.
+func (o *Observer) CertRotated(ctx context.Context, gen uint64, oldSerial, newSerial string, notAfter time.Time) {
 	if o == nil {
 		return
 	}
 	o.rotations.Add(ctx, 1)
 	o.notAfter.Record(ctx, notAfter.Unix())
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.AddEvent(rotatedEventName, trace.WithAttributes(certGenerationKey.Int64(gen),
+		span.AddEvent(rotatedEventName, trace.WithAttributes(certGenerationKey.Int64(int64(gen)),
+			certOldSerialKey.String(oldSerial), certNewSerialKey.String(newSerial),
 			certNotAfterKey.Int64(notAfter.Unix())))
 	}
 }

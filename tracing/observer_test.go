@@ -60,7 +60,16 @@ func TestObserver(t *testing.T) {
 	o.Timeout(ctx, errclass.PhaseBodyIdle)
 	o.Timeout(ctx, errclass.Phase("made up"))
 	notAfter := time.Unix(2000000000, 0)
-	o.CertRotated(ctx, 3, notAfter)
+	spanCtx, span := r.tp.Tracer("test").Start(ctx, "logical")
+	o.CertRotated(spanCtx, 3, "1001", "1002", notAfter)
+	span.End()
+	ended := r.spans.Ended()
+	require.Len(t, ended, 1)
+	require.Len(t, ended[0].Events(), 1)
+	ev := ended[0].Events()[0]
+	assert.Equal(t, "credentials.rotated", ev.Name)
+	assert.Equal(t, []string{"chain.tls.generation=3", "chain.tls.old_serial=1001", "chain.tls.new_serial=1002",
+		"chain.tls.not_after=2000000000"}, emit(ev.Attributes))
 	o.CertRejected("key_mismatch")
 	o.CertRejected("/etc/secret/path: permission denied")
 
@@ -100,7 +109,7 @@ func TestNilObserver(t *testing.T) {
 		o.BreakerTransition("k", "closed", "open")
 		o.BreakerRejection("k")
 		o.Timeout(context.Background(), errclass.PhaseTotal)
-		o.CertRotated(context.Background(), 1, time.Now())
+		o.CertRotated(context.Background(), 1, "1", "2", time.Now())
 		o.CertRejected("expired")
 	})
 }
@@ -112,6 +121,14 @@ func decode(enc string) [][2]string {
 		if k, v, ok := strings.Cut(part, "="); ok {
 			out = append(out, [2]string{k, v})
 		}
+	}
+	return out
+}
+
+func emit(kvs []attribute.KeyValue) []string {
+	var out []string
+	for _, kv := range kvs {
+		out = append(out, string(kv.Key)+"="+kv.Value.Emit())
 	}
 	return out
 }
