@@ -275,7 +275,7 @@ func WithClock(f func() time.Time) Option {
 
 // WithMaxKeys bounds the number of breakers kept (default 1024). When a new key
 // would exceed it, the least recently used closed breakers with no call in
-// flight are dropped (an eighth of n at a time); open and half-open breakers
+// flight are dropped (a quarter of n at a time); open and half-open breakers
 // are never dropped. If none can be dropped, calls for the new key go through
 // without a breaker until room is made. n must be at least 1.
 func WithMaxKeys(n int) Option {

@@ -72,7 +72,7 @@ func (r *registry) get(t *Transport, key string, cfg *config, at int64) *circuit
 }
 
 // sweep drops the least recently used closed circuits that have no call in
-// flight until the registry holds at most 7/8 of cfg.maxKeys; open and
+// flight until the registry holds at most 3/4 of cfg.maxKeys; open and
 // half-open circuits stay.
 func (r *registry) sweep(t *Transport, cfg *config, at int64) {
 	r.sweeps.Lock()
@@ -81,7 +81,7 @@ func (r *registry) sweep(t *Transport, cfg *config, at int64) {
 	if r.size.Load() < limit {
 		return // another sweep made room
 	}
-	target := limit - max(limit/8, 1)
+	target := limit - max(limit/4, 1)
 	type candidate struct {
 		c    *circuit
 		last uint64
@@ -91,8 +91,8 @@ func (r *registry) sweep(t *Transport, cfg *config, at int64) {
 		s := &r.shards[i]
 		s.mu.RLock()
 		for _, c := range s.m {
-			if st := c.st.Load(); State(st&stateMask) == Closed && uint32(c.flight.Load()) == 0 {
-				cands = append(cands, candidate{c, c.lastSlot(st)})
+			if State(c.st.Load()&stateMask) == Closed && uint32(c.flight.Load()) == 0 {
+				cands = append(cands, candidate{c, c.lastUse.Load()})
 			}
 		}
 		s.mu.RUnlock()
@@ -134,17 +134,4 @@ func (r *registry) evict(c *circuit) bool {
 	delete(s.m, c.key)
 	r.size.Add(-1)
 	return true
-}
-
-// lastSlot returns the newest time slot in which the generation st counted an
-// outcome: the circuit's last use, for eviction order.
-func (c *circuit) lastSlot(st uint64) uint64 {
-	var last uint64
-	for i := range c.buckets {
-		e := c.buckets[i].epoch.Load()
-		if e>>idxBits == epochOf(st, 0)>>idxBits && e&idxMask > last {
-			last = e & idxMask
-		}
-	}
-	return last
 }

@@ -58,6 +58,7 @@ type circuit struct {
 	width     atomic.Int64  // bucket width of the window, in nanoseconds
 	pending   atomic.Uint32 // pendingAll | pendingConc: a bad outcome came while too few outcomes were there to judge
 	evicted   atomic.Bool   // dropped from the registry; admitters look the key up again
+	lastUse   atomic.Uint64 // the newest time slot of the window that holds outcomes, for eviction order
 	buckets   [numBuckets]bucket
 
 	mu       sync.Mutex // guards changes of st and buckets' clearing, and the fields below

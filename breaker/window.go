@@ -224,6 +224,7 @@ func (c *circuit) rotate(b *bucket, st, want uint64) bool {
 		b.clear()
 		b.used = true
 		b.epoch.Store(want)
+		c.lastUse.Store(want & idxMask)
 	}
 	return true
 }

@@ -1,0 +1,126 @@
+package breaker_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtchain/chain/breaker"
+)
+
+func TestUpdateKeepsWindowAndState(t *testing.T) {
+	clock := newClock()
+	next := &fakeNext{clock: clock, reply: statusFor}
+	tr := breaker.New(next, opts(clock, append(quiet(), breaker.WithFailureRate(0.9), breaker.WithRecovery(0.01, 0, 0))...)...)
+	do(t, tr, "a", "200", 0, 8)
+	do(t, tr, "a", "503", 0, 12)
+	require.Equal(t, breaker.Closed, tr.State("a"), "60% is under 0.9")
+
+	tr.Update(breaker.WithWindow(2 * time.Minute)) // the counts are folded, not lost
+	require.Equal(t, 20, tr.Window("a").Requests)
+	require.Equal(t, 12, tr.Window("a").Failures)
+	do(t, tr, "a", "200", 0, 1)
+	require.Equal(t, 21, tr.Window("a").Requests, "the folded counts stay in the window")
+
+	tr.Update(breaker.WithFailureRate(0.5))
+	do(t, tr, "a", "503", 0, 1)
+	require.Equal(t, breaker.Open, tr.State("a"), "13 of 22 trips at the new rate")
+	assert.Equal(t, 22, tr.Counts("a").Requests)
+
+	tr.Update(breaker.WithFailureRate(0.9), breaker.WithOpenDuration(time.Minute))
+	assert.Equal(t, breaker.Open, tr.State("a"), "Update keeps the state")
+	_, err := tr.RoundTrip(newReq(t, "a", "200", 0))
+	var oe *breaker.OpenError
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, 30*time.Second, oe.RetryIn, "the running open period keeps its end")
+
+	// After the open period, the probes close it.
+	clock.Advance(30 * time.Second)
+	do(t, tr, "a", "200", 0, 5)
+	require.Equal(t, breaker.Closed, tr.State("a"))
+}
+
+func TestUpdateInvalidPanicsAndChangesNothing(t *testing.T) {
+	clock := newClock()
+	next := &fakeNext{clock: clock, reply: statusFor}
+	tr := breaker.New(next, opts(clock, breaker.WithMinRequests(5))...)
+	require.Panics(t, func() { tr.Update(breaker.WithMinRequests(2), breaker.WithRecovery(0.9, 0, 0)) })
+	do(t, tr, "a", "503", 0, 4)
+	assert.Equal(t, breaker.Closed, tr.State("a"), "MinRequests is still 5")
+	do(t, tr, "a", "503", 0, 1)
+	assert.Equal(t, breaker.Open, tr.State("a"))
+}
+
+func TestUpdateUnderLoad(t *testing.T) {
+	// Real clock, real concurrency: run with -race.
+	var changes atomic.Int64
+	next := &fakeNext{reply: statusFor}
+	tr := breaker.New(next,
+		breaker.WithMinRequests(5), breaker.WithOpenDuration(time.Millisecond),
+		breaker.WithWindow(time.Second), breaker.WithHalfOpenProbes(2),
+		breaker.WithOnStateChange(func(string, breaker.State, breaker.State) { changes.Add(1) }))
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	readers.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tr.Update(
+				breaker.WithFailureRate(0.3+float64(i%5)/10),
+				breaker.WithWindow(time.Duration(1+i%3)*time.Second),
+				breaker.WithSlowCall(time.Duration(i%2)*time.Millisecond, 0.9),
+				breaker.WithHalfOpenProbes(1+i%3),
+			)
+			for h := range 4 {
+				key := fmt.Sprintf("h%d", h)
+				_ = tr.State(key)
+				_ = tr.Counts(key)
+				_ = tr.Window(key)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	})
+	var load sync.WaitGroup
+	var ok, rejected atomic.Int64
+	for g := range 8 {
+		load.Go(func() {
+			for i := range 400 {
+				status := "200"
+				if (i*7+g)%4 == 0 {
+					status = "503"
+				}
+				resp, err := tr.RoundTrip(hostReq(fmt.Sprintf("h%d", (i+g)%4), status))
+				switch {
+				case err == nil:
+					resp.Body.Close()
+					ok.Add(1)
+				case isOpen(err):
+					rejected.Add(1)
+				default:
+					t.Errorf("unexpected error %v", err)
+				}
+			}
+		})
+	}
+	load.Wait()
+	close(stop)
+	readers.Wait()
+	assert.Equal(t, int64(8*400), ok.Load()+rejected.Load())
+	assert.Equal(t, ok.Load(), next.calls.Load(), "only admitted calls reach next")
+	t.Logf("admitted %d, rejected %d, transitions %d", ok.Load(), rejected.Load(), changes.Load())
+
+	// After the load, settings still apply as set.
+	tr.Update(breaker.WithFailureRate(0.5), breaker.WithMinRequests(10), breaker.WithOpenDuration(time.Hour))
+	for range 10 {
+		tr.RoundTrip(hostReq("fresh", "503"))
+	}
+	assert.Equal(t, breaker.Open, tr.State("fresh"))
+}
