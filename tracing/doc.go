@@ -57,7 +57,8 @@
 // the bound, and a request with a context that never ends (Background) keeps
 // its span open until the body is closed. There is no finalizer, following
 // the conventions' advice against asynchronous clean-up. Close response
-// bodies, as net/http requires anyway.
+// bodies, as net/http requires anyway. [WithEndAtHeaders] ends spans when
+// RoundTrip returns instead, for long streams.
 //
 // The trace context is injected into a clone of each attempt's request, so
 // the caller's request is never changed; the header is set, never added

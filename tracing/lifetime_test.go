@@ -91,3 +91,14 @@ func TestSilentWithoutLogger(t *testing.T) {
 	require.Len(t, r.spans.Ended(), 1, "the request went through the layer")
 	assert.Empty(t, buf.String(), "the package logged without a logger")
 }
+
+func TestEndAtHeaders(t *testing.T) {
+	r := newRig(t)
+	resp := get(t, context.Background(), tracing.New(okBase, r.opts(tracing.WithEndAtHeaders())...), "http://example.invalid/")
+	require.Len(t, r.spans.Ended(), 1, "span open after RoundTrip returned")
+	assert.Len(t, r.histogram(t), 1)
+	assert.Len(t, r.logRecords(t), 1)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	assert.Len(t, r.spans.Ended(), 1)
+}

@@ -25,15 +25,16 @@ type Option func(*config)
 
 // config holds every setting, resolved once at construction.
 type config struct {
-	tp      trace.TracerProvider
-	mp      metric.MeterProvider
-	prop    propagation.TextMapPropagator // nil: the global one, or W3C when it is the no-op
-	logger  *slog.Logger                  // nil: silent
-	header  string
-	newID   func() string
-	redact  []string
-	noSpans bool
-	maxKeys int
+	tp           trace.TracerProvider
+	mp           metric.MeterProvider
+	prop         propagation.TextMapPropagator // nil: the global one, or W3C when it is the no-op
+	logger       *slog.Logger                  // nil: silent
+	header       string
+	newID        func() string
+	redact       []string
+	noSpans      bool
+	endAtHeaders bool
+	maxKeys      int
 }
 
 func newConfig(opts []Option) config {
@@ -131,6 +132,16 @@ func WithRedactHeaders(names ...string) Option {
 // get a span per attempt. The default is to make spans.
 func WithoutSpans() Option {
 	return func(c *config) { c.noSpans = true }
+}
+
+// WithEndAtHeaders makes Spans end each span, record its duration and write
+// its log record when RoundTrip returns (the response headers arrived), as
+// otelhttp times its metric, instead of when the response body reaches EOF,
+// fails or is closed (the default). The response body is then returned
+// unwrapped, and errors while reading it are not seen by this package. Use it
+// for long streams whose spans should not last as long as the stream.
+func WithEndAtHeaders() Option {
+	return func(c *config) { c.endAtHeaders = true }
 }
 
 // WithMaxKeys bounds the number of distinct values an [Observer] records for

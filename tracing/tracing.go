@@ -59,12 +59,13 @@ var errNilResponse = errors.New("tracing: next RoundTripper returned a nil respo
 // each attempt is its own span. It is safe for concurrent use.
 type Transport struct {
 	layer.Next
-	tracer   trace.Tracer
-	duration metric.Float64Histogram
-	prop     propagation.TextMapPropagator // nil: global, or defaultPropagator
-	logger   *slog.Logger                  // nil: silent
-	redact   []string
-	noSpans  bool
+	tracer       trace.Tracer
+	duration     metric.Float64Histogram
+	prop         propagation.TextMapPropagator // nil: global, or defaultPropagator
+	logger       *slog.Logger                  // nil: silent
+	redact       []string
+	noSpans      bool
+	endAtHeaders bool
 
 	globalSet atomic.Bool // the global propagator was seen set: trust it from now on
 	warned    atomic.Bool // the no-op global propagator warning was logged
@@ -82,16 +83,17 @@ func Spans(opts ...Option) func(http.RoundTripper) http.RoundTripper {
 // nil next means [http.DefaultTransport]). See the package documentation for
 // the span, metric and log record it makes. The options that concern it are
 // WithTracerProvider, WithMeterProvider, WithPropagators, WithLogger,
-// WithRedactHeaders and WithoutSpans.
+// WithRedactHeaders, WithoutSpans and WithEndAtHeaders.
 func New(next http.RoundTripper, opts ...Option) *Transport {
 	c := newConfig(opts)
 	t := &Transport{
-		Next:    layer.Of(next),
-		tracer:  c.tp.Tracer(instrumentationName, trace.WithSchemaURL(semconv.SchemaURL)),
-		prop:    c.prop,
-		logger:  c.logger,
-		redact:  c.redact,
-		noSpans: c.noSpans,
+		Next:         layer.Of(next),
+		tracer:       c.tp.Tracer(instrumentationName, trace.WithSchemaURL(semconv.SchemaURL)),
+		prop:         c.prop,
+		logger:       c.logger,
+		redact:       c.redact,
+		noSpans:      c.noSpans,
+		endAtHeaders: c.endAtHeaders,
 	}
 	meter := c.mp.Meter(instrumentationName, metric.WithSchemaURL(semconv.SchemaURL))
 	h, err := meter.Float64Histogram("http.client.request.duration",
@@ -147,6 +149,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	a.protoMajor, a.protoMinor = resp.ProtoMajor, resp.ProtoMinor
 	if resp.Body == nil {
 		resp.Body = http.NoBody
+	}
+	if t.endAtHeaders {
+		a.finish(nil)
+		return resp, nil
 	}
 	resp.Body = body.Wrap(resp.Body, a.bodyDone)
 	if a.parent.Done() != nil {
