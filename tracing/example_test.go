@@ -49,7 +49,7 @@ func Example() {
 		resend := "-"
 		for _, kv := range s.Attributes() {
 			if kv.Key == "http.request.resend_count" {
-				resend = kv.Value.Emit()
+				resend = kv.Value.String()
 			}
 		}
 		fmt.Printf("span %s %s resend_count=%s\n", s.Name(), s.SpanKind(), resend)

@@ -128,7 +128,7 @@ func decode(enc string) [][2]string {
 func emit(kvs []attribute.KeyValue) []string {
 	var out []string
 	for _, kv := range kvs {
-		out = append(out, string(kv.Key)+"="+kv.Value.Emit())
+		out = append(out, string(kv.Key)+"="+kv.Value.String())
 	}
 	return out
 }

@@ -67,7 +67,7 @@ func TestNoSecretAnywhere(t *testing.T) {
 	for _, s := range r.spans.Ended() {
 		recorded = append(recorded, s.Name(), s.Status().Description)
 		for _, kv := range s.Attributes() {
-			recorded = append(recorded, string(kv.Key)+"="+kv.Value.Emit())
+			recorded = append(recorded, string(kv.Key)+"="+kv.Value.String())
 		}
 		for _, e := range s.Events() {
 			recorded = append(recorded, e.Name)
@@ -75,7 +75,7 @@ func TestNoSecretAnywhere(t *testing.T) {
 				retryEvents++
 			}
 			for _, kv := range e.Attributes {
-				recorded = append(recorded, string(kv.Key)+"="+kv.Value.Emit())
+				recorded = append(recorded, string(kv.Key)+"="+kv.Value.String())
 			}
 		}
 	}
