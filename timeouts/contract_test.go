@@ -157,7 +157,9 @@ func TestRequestBodyClosedEveryPath(t *testing.T) {
 			},
 			want: func(t *testing.T, err error) { requireCanceled(t, err) }},
 		{name: "nil response", next: rtFunc(func(*http.Request) (*http.Response, error) { return nil, nil }),
-			want: func(t *testing.T, err error) { assert.ErrorContains(t, err, "timeouts: next RoundTripper returned neither") }},
+			want: func(t *testing.T, err error) {
+				assert.ErrorContains(t, err, "timeouts: next RoundTripper returned neither")
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

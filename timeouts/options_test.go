@@ -19,13 +19,13 @@ import (
 // Invalid values panic at construction with a message naming the option.
 func TestOptionPanics(t *testing.T) {
 	cases := map[string]func(){
-		"timeouts: WithDNS(0s): must be positive":                     func() { timeouts.WithDNS(0) },
-		"timeouts: WithConnect(-1s): must be positive":                func() { timeouts.WithConnect(-time.Second) },
-		"timeouts: WithTLSHandshake(0s): must be positive":            func() { timeouts.WithTLSHandshake(0) },
-		"timeouts: WithResponseHeader(-1ns): must not be negative":    func() { timeouts.WithResponseHeader(-1) },
-		"timeouts: WithBodyIdle(-1ns): must not be negative":          func() { timeouts.WithBodyIdle(-1) },
-		"timeouts: WithWriteIdle(-1ns): must not be negative":         func() { timeouts.WithWriteIdle(-1) },
-		"timeouts: WithAttempt(-1ns): must not be negative":           func() { timeouts.WithAttempt(-1) },
+		"timeouts: WithDNS(0s): must be positive":                  func() { timeouts.WithDNS(0) },
+		"timeouts: WithConnect(-1s): must be positive":             func() { timeouts.WithConnect(-time.Second) },
+		"timeouts: WithTLSHandshake(0s): must be positive":         func() { timeouts.WithTLSHandshake(0) },
+		"timeouts: WithResponseHeader(-1ns): must not be negative": func() { timeouts.WithResponseHeader(-1) },
+		"timeouts: WithBodyIdle(-1ns): must not be negative":       func() { timeouts.WithBodyIdle(-1) },
+		"timeouts: WithWriteIdle(-1ns): must not be negative":      func() { timeouts.WithWriteIdle(-1) },
+		"timeouts: WithAttempt(-1ns): must not be negative":        func() { timeouts.WithAttempt(-1) },
 		"timeouts: WithAdaptiveBodyIdle(0.5, 1s, 2s): factor must be a finite number of at least 1": func() {
 			timeouts.WithAdaptiveBodyIdle(0.5, time.Second, 2*time.Second)
 		},
