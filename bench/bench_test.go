@@ -26,9 +26,7 @@ var resilient = Config{
 func overheadContenders() []Contender {
 	cs := []Contender{Plain}
 	cs = append(cs, Ours...)
-	if OursStandard.Wrap != nil {
-		cs = append(cs, OursStandard)
-	}
+	cs = append(cs, OursStandard)
 	cs = append(cs, RetryPeers...)
 	cs = append(cs, BreakerPeers...)
 	cs = append(cs, FailsafeRetryBreaker, OtelHTTP)
@@ -36,10 +34,7 @@ func overheadContenders() []Contender {
 }
 
 func resilienceContenders() []Contender {
-	cs := []Contender{Plain}
-	if OursStandard.Wrap != nil {
-		cs = append(cs, OursStandard)
-	}
+	cs := []Contender{Plain, OursStandard, Ours[0]}
 	cs = append(cs, RetryPeers...)
 	cs = append(cs, FailsafeRetryBreaker)
 	cs = append(cs, BreakerPeers[0])
