@@ -40,7 +40,8 @@ func NewRequestID(next http.RoundTripper, opts ...Option) *RequestIDTransport {
 }
 
 // RoundTrip sends a clone of req that carries the request id, through the
-// next RoundTripper. The request body is the next RoundTripper's to close.
+// next RoundTripper. The request body is the next RoundTripper's to close. A
+// (nil, nil) from next becomes an error.
 func (t *RequestIDTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	id := req.Header.Get(t.header)
@@ -54,13 +55,26 @@ func (t *RequestIDTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if RequestIDFrom(ctx) != id {
 		ctx = context.WithValue(ctx, requestIDKey{}, id)
 	} else if !set {
-		return t.RT().RoundTrip(req) // nothing to add
+		return t.send(req) // nothing to add
 	}
 	out := req.Clone(ctx)
 	if set {
 		out.Header.Set(t.header, id)
 	}
-	return t.RT().RoundTrip(out)
+	return t.send(out)
+}
+
+// send passes req to the next RoundTripper, turning a (nil, nil) answer into
+// an error.
+func (t *RequestIDTransport) send(req *http.Request) (*http.Response, error) {
+	resp, err := t.RT().RoundTrip(req)
+	if resp == nil && err == nil {
+		if req.Body != nil {
+			req.Body.Close() // a next layer this broken may not have closed it
+		}
+		return nil, errNilResponse
+	}
+	return resp, err
 }
 
 type requestIDKey struct{}

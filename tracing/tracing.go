@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -137,6 +138,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.RT().RoundTrip(out)
 	if err == nil && resp == nil {
 		err = errNilResponse
+		if out.Body != nil {
+			out.Body.Close() // a next layer this broken may not have closed it
+		}
 	}
 	if err != nil {
 		if resp != nil && resp.Body != nil {
@@ -320,10 +324,7 @@ func (a *attemptState) requestAttrs() []attribute.KeyValue {
 		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(req.Method))
 	}
 	if req.URL != nil {
-		attrs = append(attrs, semconv.ServerAddress(req.URL.Hostname()))
-		if p := serverPort(req.URL.Scheme, req.URL.Port()); p > 0 {
-			attrs = append(attrs, semconv.ServerPort(p))
-		}
+		attrs = appendServer(attrs, req.URL)
 		attrs = append(attrs, semconv.URLFull(redact.URL(req.URL)))
 	}
 	if a.resend > 0 {
@@ -342,10 +343,7 @@ func (a *attemptState) metricAttrs(errType string) []attribute.KeyValue {
 	attrs := make([]attribute.KeyValue, 0, 7)
 	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(knownMethod(req.Method)))
 	if req.URL != nil {
-		attrs = append(attrs, semconv.ServerAddress(req.URL.Hostname()))
-		if p := serverPort(req.URL.Scheme, req.URL.Port()); p > 0 {
-			attrs = append(attrs, semconv.ServerPort(p))
-		}
+		attrs = appendServer(attrs, req.URL)
 	}
 	if a.status > 0 {
 		attrs = append(attrs, semconv.HTTPResponseStatusCode(a.status))
@@ -355,6 +353,15 @@ func (a *attemptState) metricAttrs(errType string) []attribute.KeyValue {
 	}
 	if errType != "" {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
+	}
+	return attrs
+}
+
+// appendServer appends server.address and server.port for u.
+func appendServer(attrs []attribute.KeyValue, u *url.URL) []attribute.KeyValue {
+	attrs = append(attrs, semconv.ServerAddress(u.Hostname()))
+	if p := serverPort(u.Scheme, u.Port()); p > 0 {
+		attrs = append(attrs, semconv.ServerPort(p))
 	}
 	return attrs
 }

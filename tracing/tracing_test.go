@@ -481,10 +481,11 @@ func TestRequestBodyClosed(t *testing.T) {
 		_ = req.Body.Close()
 		return nil, errors.New("boom")
 	})
+	nilResp := rtFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
 	for _, tc := range []struct {
 		name string
 		base http.RoundTripper
-	}{{"success", srv.Client().Transport}, {"error", fail}} {
+	}{{"success", srv.Client().Transport}, {"error", fail}, {"nil response", nilResp}} {
 		for _, layer := range []string{"spans", "requestid", "spans-nospan"} {
 			t.Run(tc.name+"/"+layer, func(t *testing.T) {
 				r := newRig(t)
