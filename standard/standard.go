@@ -149,7 +149,14 @@ func WithLogger(l *slog.Logger) Option {
 // WithTLS puts a tlsrotate layer on the base transport, so that client
 // certificates (and the CA bundle, when the source has one) come from src and
 // rotate without failing requests. The base must then be an *http.Transport
-// (the default is). Off by default. Given twice, the last wins.
+// (the default is); tlsrotate sends through clones of it, one per
+// certificate generation. The caller keeps src and closes it. To count
+// rotations in the Observer's metrics, build src with
+//
+//	tlsrotate.WithOnRotate(func(r tlsrotate.Rotation) { obs.CertRotated(ctx, int64(r.Generation), r.NotAfter) })
+//
+// where obs is a tracing.Observer on the same meter provider. Off by
+// default. Given twice, the last wins.
 func WithTLS(src *tlsrotate.Source) Option {
 	return func(c *config) { c.tls = src }
 }
@@ -191,6 +198,7 @@ type Stack struct {
 	budget   *retry.Budget
 	breaker  *breaker.Transport
 	timeouts *timeouts.Transport
+	tls      *tlsrotate.Transport
 	observer *tracing.Observer
 }
 
@@ -225,7 +233,8 @@ func New(opts ...Option) *Stack {
 		s.base = t
 	}
 	if c.tls != nil {
-		rt = tlsrotate.New(rt, c.tls)
+		s.tls = tlsrotate.New(rt, c.tls)
+		rt = s.tls
 	}
 
 	rt = s.layer(&c, LayerTimeouts, rt, func(next http.RoundTripper) http.RoundTripper {
@@ -320,8 +329,19 @@ func (s *Stack) CloseIdleConnections() {
 
 // Base returns the *http.Transport at the bottom of the stack: the one made
 // by timeouts.NewTransport, or the one given to WithBase; nil when WithBase
-// gave another kind of RoundTripper.
-func (s *Stack) Base() *http.Transport { return s.base }
+// gave another kind of RoundTripper. Change its fields before the first
+// request, as with any *http.Transport.
+//
+// With WithTLS, requests go through clones of that transport, one per
+// certificate generation; Base then returns the newest clone, and changes
+// to it last only until the next rotation.
+func (s *Stack) Base() *http.Transport {
+	if s.tls != nil {
+		t, _ := s.tls.Unwrap().(*http.Transport)
+		return t
+	}
+	return s.base
+}
 
 // Breaker returns the breaker layer, to read circuit states
 // (Breaker().State(host)) or change thresholds at run time; nil when the

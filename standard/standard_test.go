@@ -477,7 +477,12 @@ func TestWithoutAndReplaceLayers(t *testing.T) {
 
 func httptestRequest(t *testing.T) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://svc.test/", nil)
+	return mustGet(t, "http://svc.test/")
+}
+
+func mustGet(t *testing.T, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
 	require.NoError(t, err)
 	return req
 }
