@@ -65,6 +65,7 @@ type Transport struct {
 	cfg  atomic.Pointer[config]
 	base time.Time // the origin of the timeline: the clock's reading at construction
 	reg  registry
+	last atomic.Pointer[circuit] // the newest circuit: a lookup-free path for clients of one host
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -76,7 +77,10 @@ var errNilResponse = errors.New("breaker: next RoundTripper returned no response
 // [http.DefaultTransport]) with the given options. An invalid option panics.
 func New(next http.RoundTripper, opts ...Option) *Transport {
 	cfg := build(defaultConfig(), opts)
-	t := &Transport{Next: layer.Of(next), base: cfg.clock()}
+	t := &Transport{Next: layer.Of(next), base: time.Now()}
+	if cfg.clock != nil {
+		t.base = cfg.clock()
+	}
 	t.cfg.Store(cfg)
 	t.reg.init()
 	return t
@@ -144,10 +148,17 @@ func (t *Transport) Window(key string) Counts {
 
 // now returns the current time on the Transport's timeline: nanoseconds since
 // construction, by the configured clock.
-func (t *Transport) now() int64 { return t.since(t.cfg.Load().clock()) }
+func (t *Transport) now() int64 { return t.tick(t.cfg.Load()) }
 
-func (t *Transport) since(tm time.Time) int64 {
-	d := tm.Sub(t.base)
+// tick reads the clock of cfg. The default reads only the monotonic clock
+// (time.Since), which costs half of a time.Now.
+func (t *Transport) tick(cfg *config) int64 {
+	var d time.Duration
+	if cfg.clock == nil {
+		d = time.Since(t.base)
+	} else {
+		d = cfg.clock().Sub(t.base)
+	}
 	if d < 0 {
 		return 0
 	}
@@ -160,18 +171,19 @@ func (t *Transport) since(tm time.Time) int64 {
 // returns what the next RoundTripper returns and counts the outcome.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	cfg := t.cfg.Load()
-	start := cfg.clock()
-	at := t.since(start)
+	at := t.tick(cfg)
 	key := cfg.key(req)
-	for range 3 {
-		c := t.reg.get(t, key, cfg, at)
-		if c == nil {
-			break
+	for i := range 3 {
+		c := t.last.Load()
+		if i > 0 || c == nil || c.key != key {
+			if c = t.reg.get(t, key, cfg, at); c == nil {
+				break
+			}
 		}
 		tk, retryIn, v := c.admit(t, cfg, at)
 		switch v {
 		case admitted:
-			return t.call(c, tk, start, req)
+			return t.call(c, tk, at, req)
 		case rejected:
 			if req.Body != nil {
 				req.Body.Close()
@@ -189,7 +201,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // call sends an admitted request and reports its outcome to c, even when the
 // next RoundTripper panics.
-func (t *Transport) call(c *circuit, tk ticket, start time.Time, req *http.Request) (resp *http.Response, err error) {
+func (t *Transport) call(c *circuit, tk ticket, start int64, req *http.Request) (resp *http.Response, err error) {
 	finished := false
 	defer func() {
 		if !finished {
@@ -199,11 +211,11 @@ func (t *Transport) call(c *circuit, tk ticket, start time.Time, req *http.Reque
 	resp, err = t.RT().RoundTrip(req)
 	finished = true
 	cfg := t.cfg.Load()
-	end := cfg.clock()
+	end := t.tick(cfg)
 	if resp == nil && err == nil {
 		err = errNilResponse
 	}
-	o := obs{latency: end.Sub(start)}
+	o := obs{latency: time.Duration(end - start)}
 	counted := true
 	if err != nil && neutral(req, err) {
 		counted = false
@@ -213,7 +225,7 @@ func (t *Transport) call(c *circuit, tk ticket, start time.Time, req *http.Reque
 		o.failed = err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
 	}
 	o.slow = cfg.slowCall > 0 && o.latency >= cfg.slowCall
-	c.done(t, tk, t.since(end), o, counted)
+	c.done(t, tk, end, o, counted)
 	return resp, err
 }
 

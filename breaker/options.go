@@ -33,7 +33,7 @@ type config struct {
 	onState      func(key string, from, to State)
 	onReject     func(key string)
 	onEvict      func(key string)
-	clock        func() time.Time
+	clock        func() time.Time // nil: the monotonic clock of the time package
 	maxKeys      int
 }
 
@@ -65,7 +65,6 @@ func defaultConfig() config {
 		recFailRate:  defaultRecoveryFailRate,
 		recP99:       defaultRecoveryP99,
 		recConcFail:  defaultRecoveryConcFail,
-		clock:        time.Now,
 		maxKeys:      defaultMaxKeys,
 	}
 }
@@ -260,17 +259,12 @@ func WithOnEvict(f func(key string)) Option {
 	return func(c *config) { c.onEvict = f }
 }
 
-// WithClock sets the clock (default [time.Now]). Every time the breaker uses,
+// WithClock sets the clock (default: the time package's monotonic clock). Every time the breaker uses,
 // latencies included, comes from it; there is no background goroutine, so a
 // fake clock drives every transition. It is read at construction; Update keeps
-// the original clock. A nil f means time.Now.
+// the original clock. A nil f means the default.
 func WithClock(f func() time.Time) Option {
-	return func(c *config) {
-		if f == nil {
-			f = time.Now
-		}
-		c.clock = f
-	}
+	return func(c *config) { c.clock = f }
 }
 
 // WithMaxKeys bounds the number of breakers kept (default 1024). When a new key

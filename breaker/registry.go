@@ -66,6 +66,7 @@ func (r *registry) get(t *Transport, key string, cfg *config, at int64) *circuit
 		c = newCircuit(strings.Clone(key), cfg)
 		s.m[c.key] = c
 		r.size.Add(1)
+		t.last.Store(c)
 	}
 	s.mu.Unlock()
 	return c
