@@ -63,7 +63,7 @@ func newEnv(t *testing.T, eo envOpts, opts ...tlsrotate.Option) *env {
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	all := []tlsrotate.Option{
-		tlsrotate.WithPollInterval(time.Hour),
+		tlsrotate.WithPollInterval(10 * time.Minute), // long: only fsnotify finds changes quickly
 		tlsrotate.WithOnRotate(func(r tlsrotate.Rotation) {
 			e.mu.Lock()
 			e.rotations = append(e.rotations, r)

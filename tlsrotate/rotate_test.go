@@ -84,7 +84,7 @@ func TestDirectoryReplacedIsHandled(t *testing.T) {
 	require.NoError(t, os.Mkdir(dir, 0o755))
 	require.NoError(t, transporttest.WritePair(dir, ca.IssueClient("a", time.Hour)))
 	src, err := tlsrotate.NewFileSource(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"),
-		tlsrotate.WithPollInterval(time.Hour), tlsrotate.WithOnError(func(err error) { t.Logf("%v: %v", time.Now().Format("05.000"), err) }))
+		tlsrotate.WithPollInterval(10*time.Minute), tlsrotate.WithOnError(func(err error) { t.Logf("%v: %v", time.Now().Format("05.000"), err) }))
 	require.NoError(t, err)
 	defer src.Close()
 

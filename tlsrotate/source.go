@@ -60,6 +60,8 @@ type Source struct {
 	cfg   config
 	names names
 	dirs  []string // directories to watch (file sources)
+
+	watched map[string]bool // directories with a watch; only the run goroutine uses it
 	load  func(context.Context) (*Material, error)
 
 	cur atomic.Pointer[Snapshot]
@@ -152,7 +154,7 @@ func newSource(opts []Option) *Source {
 		o(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Source{cfg: cfg, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	return &Source{cfg: cfg, ctx: ctx, cancel: cancel, done: make(chan struct{}), watched: map[string]bool{}}
 }
 
 // start loads the first snapshot (retrying up to the start timeout) and

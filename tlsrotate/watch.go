@@ -1,7 +1,9 @@
 package tlsrotate
 
 import (
+	"crypto/x509"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"time"
 
@@ -42,22 +44,30 @@ func (s *Source) run(w *fsnotify.Watcher) {
 	retry.Stop()
 	defer retry.Stop()
 	var backoff time.Duration
+	var warned uint64 // generation last warned about as expiring
 
 	check := func() {
 		if w != nil {
 			s.rewatch(w)
 		}
-		if _, err := s.reload(); err != nil {
-			if s.ctx.Err() != nil {
-				return
-			}
+		_, err := s.reload()
+		if s.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
 			s.report(err)
 			backoff = min(max(2*backoff, minRetry), s.cfg.poll)
 			retry.Reset(backoff)
-			return
+		} else {
+			backoff = 0
+			retry.Stop()
 		}
-		backoff = 0
-		retry.Stop()
+		if snap := s.cur.Load(); snap.Generation != warned {
+			if left := snap.Leaf.NotAfter.Sub(s.cfg.now()); left < 2*s.cfg.poll+s.cfg.drainTimeout {
+				warned = snap.Generation
+				s.report(&ExpiringError{Serial: snap.Serial(), NotAfter: snap.Leaf.NotAfter, Left: left})
+			}
+		}
 	}
 
 	for {
@@ -104,11 +114,61 @@ func (s *Source) newWatcher() *fsnotify.Watcher {
 	return w
 }
 
-// rewatch (re-)adds a watch on every directory. Adding a watched directory
-// again is harmless; a directory that was removed and re-created gets a new
-// watch; one that does not exist now is tried again at the next check.
+// rewatch (re-)adds a watch on every directory that holds a file, and on the
+// directory each file's symlinks resolve to, when that is elsewhere. Adding a
+// watched directory again is harmless; a directory that was removed and
+// re-created gets a new watch; one that does not exist now is tried again at
+// the next check. Watches on symlink targets that are no longer targets are
+// dropped.
 func (s *Source) rewatch(w *fsnotify.Watcher) {
+	want := map[string]bool{}
 	for _, d := range s.dirs {
-		_ = w.Add(d)
+		want[d] = true
 	}
+	for _, f := range []string{s.names.cert, s.names.key, s.names.ca, s.names.issuer} {
+		if f == "" {
+			continue
+		}
+		if r, err := filepath.EvalSymlinks(f); err == nil {
+			want[dirOf(r)] = true
+		}
+	}
+	for d := range s.watched {
+		if !want[d] {
+			_ = w.Remove(d)
+			delete(s.watched, d)
+		}
+	}
+	for d := range want {
+		if w.Add(d) == nil {
+			s.watched[d] = true
+		}
+	}
+}
+
+// ExpiringError warns, through [WithOnError], that the current client
+// certificate expires in less than twice the poll interval plus the drain
+// timeout: a rotation is overdue. It is reported once per snapshot; the
+// certificate stays in use.
+type ExpiringError struct {
+	Serial   string        // serial (decimal) of the current certificate
+	NotAfter time.Time     // its expiry
+	Left     time.Duration // time left when the warning was made
+}
+
+func (e *ExpiringError) Error() string {
+	return fmt.Sprintf("tlsrotate: client certificate (serial %s) expires in %v, at %s, and no rotation has come",
+		e.Serial, e.Left.Round(time.Second), e.NotAfter.UTC().Format(time.RFC3339))
+}
+
+// RenewAt returns when a provider should renew leaf: at a random point
+// between 70 % and 90 % of its validity period (client-go's rule), so that a
+// fleet does not renew at once. rnd returns a float64 in [0, 1); nil means
+// math/rand/v2.Float64.
+func RenewAt(leaf *x509.Certificate, rnd func() float64) time.Time {
+	if rnd == nil {
+		rnd = rand.Float64
+	}
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	return leaf.NotBefore.Add(life*7/10 + time.Duration(rnd()*float64(life/5)))
 }
