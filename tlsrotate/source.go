@@ -62,7 +62,7 @@ type Source struct {
 	dirs  []string // directories to watch (file sources)
 
 	watched map[string]bool // directories with a watch; only the run goroutine uses it
-	load  func(context.Context) (*Material, error)
+	load    func(context.Context) (*Material, error)
 
 	cur atomic.Pointer[Snapshot]
 

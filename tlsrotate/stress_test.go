@@ -151,4 +151,3 @@ func TestRenewAt(t *testing.T) {
 		require.False(t, at.Before(nb.Add(70*time.Hour)) || at.After(nb.Add(90*time.Hour)), "%v", at)
 	}
 }
-
