@@ -231,7 +231,11 @@ func span(from, to time.Time) string {
 	return ms(to.Sub(from))
 }
 
+// ms formats d in milliseconds with one decimal, or in seconds from 1 s up.
 func ms(d time.Duration) string {
+	if d >= time.Second {
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
 	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 }
 
