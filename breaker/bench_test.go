@@ -107,3 +107,15 @@ func BenchmarkClosedFailing(b *testing.B) {
 		breaker.WithFailure(func(*http.Response, error) bool { return true }))
 	run(b, tr, benchReq(b, "a.test"))
 }
+
+var sinkD time.Duration
+
+// BenchmarkTwoClockReads is the floor of the closed path: it reads the
+// monotonic clock twice (start and end of a call), as the breaker does.
+func BenchmarkTwoClockReads(b *testing.B) {
+	base := time.Now()
+	for b.Loop() {
+		sinkD += time.Since(base)
+		sinkD += time.Since(base)
+	}
+}

@@ -42,8 +42,17 @@
 //
 // Time comes from [WithClock]; no goroutine is started, and every transition
 // is computed from the clock when a call or a method looks. The closed path
-// takes no lock beyond a shard's read lock of the registry and allocates
-// nothing; a rejection allocates only its error.
+// takes no lock (at most a shard's read lock of the registry, when a client
+// talks to several hosts) and allocates nothing; a rejection allocates only
+// its error. Outcomes are counted in per-bucket atomic counters, so
+// concurrent calls do not queue behind one mutex.
+//
+// # Registry
+//
+// Breakers are made on demand, one per key, up to [WithMaxKeys] (default
+// 1024). Past that, the least recently used closed breakers with no call in
+// flight are dropped ([WithOnEvict] tells); open and half-open breakers are
+// never dropped.
 package breaker
 
 import (
@@ -183,7 +192,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		tk, retryIn, v := c.admit(t, cfg, at)
 		switch v {
 		case admitted:
-			return t.call(c, tk, at, req)
+			return t.call(cfg, c, tk, at, req)
 		case rejected:
 			if req.Body != nil {
 				req.Body.Close()
@@ -201,16 +210,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // call sends an admitted request and reports its outcome to c, even when the
 // next RoundTripper panics.
-func (t *Transport) call(c *circuit, tk ticket, start int64, req *http.Request) (resp *http.Response, err error) {
+func (t *Transport) call(cfg *config, c *circuit, tk ticket, start int64, req *http.Request) (resp *http.Response, err error) {
 	finished := false
 	defer func() {
 		if !finished {
-			c.done(t, tk, t.now(), obs{}, false)
+			c.done(t, cfg, tk, t.now(), obs{}, false)
 		}
 	}()
 	resp, err = t.RT().RoundTrip(req)
 	finished = true
-	cfg := t.cfg.Load()
 	end := t.tick(cfg)
 	if resp == nil && err == nil {
 		err = errNilResponse
@@ -225,7 +233,7 @@ func (t *Transport) call(c *circuit, tk ticket, start int64, req *http.Request) 
 		o.failed = err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
 	}
 	o.slow = cfg.slowCall > 0 && o.latency >= cfg.slowCall
-	c.done(t, tk, end, o, counted)
+	c.done(t, cfg, tk, end, o, counted)
 	return resp, err
 }
 

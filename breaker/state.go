@@ -150,10 +150,11 @@ func (c *circuit) admit(t *Transport, cfg *config, at int64) (tk ticket, retryIn
 	}
 }
 
-// done ends an admitted call at time at with outcome o; counted is false for a
-// call with no outcome (cancelled by its caller, or next panicked), which only
-// frees its place.
-func (c *circuit) done(t *Transport, tk ticket, at int64, o obs, counted bool) {
+// done ends an admitted call at time at with outcome o, judged with cfg (the
+// settings the call started with); counted is false for a call with no
+// outcome (cancelled by its caller, or next panicked), which only frees its
+// place.
+func (c *circuit) done(t *Transport, cfg *config, tk ticket, at int64, o obs, counted bool) {
 	after := c.flight.Add(^uint64(0))
 	o.overlapped = uint32(tk.seq) > 1 || after>>32 != tk.seq>>32
 	if State(tk.st&stateMask) == HalfOpen {
@@ -163,10 +164,9 @@ func (c *circuit) done(t *Transport, tk ticket, at int64, o obs, counted bool) {
 	if !counted || c.st.Load() != tk.st {
 		return
 	}
-	if !c.record(t, tk.st, at, o) {
+	if !c.record(t, cfg, tk.st, at, o) {
 		return
 	}
-	cfg := t.cfg.Load()
 	bad := o.failed || o.slow || (cfg.p99 > 0 && o.latency >= cfg.p99Eval)
 	pending := c.pending.Load()
 	// A success can trip the circuit only by completing a window that was too

@@ -184,10 +184,12 @@ func epochOf(st uint64, idx uint64) uint64 {
 
 // record adds o to the window of the closed generation st at time at. It
 // reports whether it counted o (not when the generation ended meanwhile).
-func (c *circuit) record(t *Transport, st uint64, at int64, o obs) bool {
+func (c *circuit) record(t *Transport, cfg *config, st uint64, at int64, o obs) bool {
 	w := c.width.Load()
-	if cur := t.cfg.Load().width; cur != w {
-		c.rebucket(st, at, cur)
+	if cfg.width != w {
+		// The window changed; cfg may be older than the current settings,
+		// which are the ones to move to.
+		c.rebucket(st, at, t.cfg.Load().width)
 		w = c.width.Load()
 	}
 	idx := uint64(at / w)
