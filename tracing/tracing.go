@@ -214,13 +214,14 @@ func (a *attemptState) bodyDone(err error) {
 }
 
 // contextDone ends the attempt when the request's context ends before the
-// response body did.
-// It does not touch a.stop, which RoundTrip may still be setting.
+// response body did. It does not touch a.stop, which RoundTrip may still be
+// setting.
 func (a *attemptState) contextDone() { a.finish(a.parent.Err()) }
 
-// finish ends the attempt, once: err is the transport error or the response body
-// read error, nil when the exchange completed or the body was closed early.
-// The span end and the duration measurement share one timestamp.
+// finish ends the attempt, once: err is the transport error, the response
+// body's read error or the context's error, and nil when the exchange
+// completed or the body was closed early. The span end and the duration
+// measurement share one timestamp, and the span's start is the metric's.
 func (a *attemptState) finish(err error) {
 	if !a.ended.CompareAndSwap(false, true) {
 		return
@@ -255,8 +256,6 @@ func (a *attemptState) finish(err error) {
 				}
 				a.span.SetStatus(codes.Error, desc)
 			}
-		}
-		if a.span.IsRecording() {
 			a.span.End(trace.WithTimestamp(now))
 		} else {
 			a.span.End() // nothing to time: spare the option's allocation
