@@ -140,6 +140,14 @@ func (c *circuit) admit(t *Transport, cfg *config, at int64) (tk ticket, retryIn
 				continue
 			}
 			if c.probing+int(c.probes.requests) >= cfg.probes {
+				// Update may have lowered the number of probes below those
+				// already counted: decide now rather than wait forever.
+				if to := c.judge(cfg); c.probing == 0 && to != HalfOpen {
+					c.set(cfg, st, to, at, c.probes.counts())
+					c.mu.Unlock()
+					c.flush()
+					continue
+				}
 				c.mu.Unlock()
 				return tk, 0, rejected
 			}
@@ -207,27 +215,36 @@ func (c *circuit) probeDone(t *Transport, tk ticket, at int64, o obs, counted bo
 		c.mu.Unlock()
 		return
 	}
-	p := &c.probes
-	p.add(o)
-	n := float64(cfg.probes)
-	to := HalfOpen
-	switch {
-	case float64(p.failures)/n > cfg.recFailRate || float64(p.concFailures)/n > cfg.recConcFail:
-		to = Open
-	case p.requests >= uint64(cfg.probes):
-		to = Closed
-		if cfg.p99 > 0 && cfg.recP99 > 0 && p.p99() > cfg.recP99 ||
-			cfg.slowCall > 0 && float64(p.slow)/float64(p.requests) >= cfg.slowRate {
-			to = Open
-		}
-	}
+	c.probes.add(o)
+	to := c.judge(cfg)
 	if to == HalfOpen {
 		c.mu.Unlock()
 		return
 	}
-	c.set(cfg, tk.st, to, at, p.counts())
+	c.set(cfg, tk.st, to, at, c.probes.counts())
 	c.mu.Unlock()
 	c.flush()
+}
+
+// judge returns the state a half-open circuit moves to after the probes
+// counted so far: Open as soon as the failures exceed what the recovery
+// failure rates allow among cfg.probes probes; once cfg.probes are counted,
+// Closed if their latency meets the recovery thresholds too, else Open;
+// HalfOpen while undecided. c.mu is held.
+func (c *circuit) judge(cfg *config) State {
+	p := &c.probes
+	n := float64(cfg.probes)
+	switch {
+	case float64(p.failures)/n > cfg.recFailRate || float64(p.concFailures)/n > cfg.recConcFail:
+		return Open
+	case p.requests >= uint64(cfg.probes):
+		if cfg.p99 > 0 && cfg.recP99 > 0 && p.p99() > cfg.recP99 ||
+			cfg.slowCall > 0 && float64(p.slow)/float64(p.requests) >= cfg.slowRate {
+			return Open
+		}
+		return Closed
+	}
+	return HalfOpen
 }
 
 // transition moves the circuit from the generation st to state to, unless st

@@ -124,3 +124,15 @@ func TestUpdateUnderLoad(t *testing.T) {
 	}
 	assert.Equal(t, breaker.Open, tr.State("fresh"))
 }
+
+func TestUpdateLoweringProbesDecides(t *testing.T) {
+	clock := newClock()
+	next := &fakeNext{clock: clock, reply: statusFor}
+	tr := tripped(t, clock, next, breaker.WithHalfOpenProbes(5))
+	clock.Advance(30 * time.Second)
+	do(t, tr, "a", "200", 0, 3)
+	require.Equal(t, breaker.HalfOpen, tr.State("a"))
+	tr.Update(breaker.WithHalfOpenProbes(2))
+	assert.Equal(t, 0, do(t, tr, "a", "200", 0, 1), "3 good probes of 2 needed: the circuit closes")
+	assert.Equal(t, breaker.Closed, tr.State("a"))
+}
