@@ -48,6 +48,7 @@ const (
 	DefaultDebounce     = 100 * time.Millisecond
 	DefaultClockSkew    = 5 * time.Minute
 	DefaultDrainTimeout = 30 * time.Second
+	DefaultExpiryMargin = time.Minute
 )
 
 type config struct {
@@ -57,6 +58,7 @@ type config struct {
 	debounce     time.Duration
 	skew         time.Duration
 	drainTimeout time.Duration
+	expiryMargin time.Duration
 	policy       Policy
 	fsnotify     bool
 	startTimeout time.Duration
@@ -71,6 +73,7 @@ func defaults() config {
 		debounce:     DefaultDebounce,
 		skew:         DefaultClockSkew,
 		drainTimeout: DefaultDrainTimeout,
+		expiryMargin: DefaultExpiryMargin,
 		policy:       Graceful,
 		fsnotify:     true,
 		now:          time.Now,
@@ -167,6 +170,21 @@ func WithDrainTimeout(d time.Duration) Option {
 		panic(fmt.Sprintf("tlsrotate: WithDrainTimeout(%v): need a positive duration", d))
 	}
 	return func(c *config) { c.drainTimeout = d }
+}
+
+// WithExpiryMargin sets how long before the client certificate's NotAfter a
+// [Transport] stops sending requests on connections made with it, whatever
+// the policy: it moves to new connections (presenting the newer certificate if
+// one came, the same one otherwise) and retires the old ones as the policy
+// says; if the margin has already passed when a connection is made, the
+// connection is retired at NotAfter itself. So no request is sent on a
+// connection whose certificate has expired. Default [DefaultExpiryMargin]
+// (1 minute); d must not be negative.
+func WithExpiryMargin(d time.Duration) Option {
+	if d < 0 {
+		panic(fmt.Sprintf("tlsrotate: WithExpiryMargin(%v): must not be negative", d))
+	}
+	return func(c *config) { c.expiryMargin = d }
 }
 
 // WithStartTimeout makes the constructor wait up to d for valid material

@@ -238,7 +238,7 @@ func TestInflightStreamOnOldConnectionCompletes(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "http1", true: "http2"}[h2], func(t *testing.T) {
 			e := newEnv(t, envOpts{h2: h2})
-			c, _ := e.client()
+			c, tr := e.client()
 			oldSerial := e.src.Current().Serial()
 			require.Equal(t, oldSerial, serial(t, c, e.srv.URL)) // a pooled connection exists
 
@@ -269,6 +269,7 @@ func TestInflightStreamOnOldConnectionCompletes(t *testing.T) {
 			require.NoError(t, resp.Body.Close())
 			eventually(t, 5*time.Second, func() bool { return e.srv.LiveConns()[oldSerial] == 0 },
 				"old-certificate connection still open after its stream ended: %v", e.srv.LiveConns())
+			assert.Equal(t, map[uint64]int{2: 1}, tr.LiveConnections(), "only the new generation's connection is left")
 		})
 	}
 }

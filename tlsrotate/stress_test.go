@@ -3,6 +3,7 @@ package tlsrotate_test
 import (
 	"crypto/x509"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -150,4 +151,47 @@ func TestRenewAt(t *testing.T) {
 		at := tlsrotate.RenewAt(leaf, nil)
 		require.False(t, at.Before(nb.Add(70*time.Hour)) || at.After(nb.Add(90*time.Hour)), "%v", at)
 	}
+}
+
+// TestNoRequestOnExpiredConnection is R-8: a 3 s certificate that is never
+// rotated, requests every 100 ms over HTTP/2 keep-alive. Requests stop
+// going over the old connection at NotAfter, so the server sees none on a
+// connection whose certificate has expired (later handshakes are refused).
+func TestNoRequestOnExpiredConnection(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	dir := t.TempDir()
+	p := ca.IssueClient("short", 3*time.Second)
+	require.NoError(t, transporttest.WritePair(dir, p))
+	srv := transporttest.NewUnstartedTLSServer(ca, nil)
+	srv.EnableHTTP2 = true
+	srv.Start()
+	defer srv.Close()
+	src, err := tlsrotate.NewFileSource(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"),
+		tlsrotate.WithOnError(func(error) {}))
+	require.NoError(t, err)
+	defer src.Close()
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = tlsConfigWithRoots(ca)
+	tr := tlsrotate.New(base, src)
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+
+	notAfter := p.Leaf.NotAfter
+	okAfter := 0
+	for time.Now().Before(notAfter.Add(time.Second)) {
+		start := time.Now()
+		if _, err := trySerial(c, srv.URL); err == nil && start.After(notAfter) {
+			okAfter++
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	assert.Zero(t, okAfter, "requests started after NotAfter must not succeed on an old connection")
+	reqs := srv.Requests()
+	require.NotEmpty(t, reqs)
+	conns := map[uint64]bool{}
+	for _, r := range reqs {
+		conns[r.Conn] = true
+		assert.True(t, r.At.Before(notAfter.Add(100*time.Millisecond)), "request at %v on a connection whose certificate expired at %v", r.At, notAfter)
+	}
+	assert.Len(t, conns, 1, "one HTTP/2 connection while the certificate was valid")
 }

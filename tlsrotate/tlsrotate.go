@@ -85,6 +85,7 @@ type Transport struct {
 type generation struct {
 	t        *Transport
 	snap     *Snapshot
+	expireAt time.Time // zero: never; see expiry
 	rt       *http.Transport
 	inflight atomic.Int64 // requests whose response body is still open
 	retired  atomic.Bool
@@ -146,7 +147,8 @@ func h2Enabled(t *http.Transport) bool {
 }
 
 func (t *Transport) newGeneration(snap *Snapshot) *generation {
-	g := &generation{t: t, snap: snap, conns: map[*trackedConn]struct{}{}}
+	g := &generation{t: t, snap: snap, conns: map[*trackedConn]struct{}{},
+		expireAt: expiry(snap, t.src.cfg.now(), t.src.cfg.expiryMargin)}
 	rt := t.template.Clone()
 	cfg := rt.TLSClientConfig
 	if cfg == nil {
@@ -198,14 +200,18 @@ func (t *Transport) newGeneration(snap *Snapshot) *generation {
 func (t *Transport) current() *generation {
 	snap := t.src.cur.Load()
 	g := t.cur.Load()
-	if g.snap == snap {
+	if g.snap == snap && !g.expired(t.src.cfg.now()) {
 		return g
 	}
 	t.mu.Lock()
 	g = t.cur.Load()
-	if g.snap.Generation >= snap.Generation {
+	switch {
+	case g.snap.Generation > snap.Generation:
 		t.mu.Unlock()
-		return g
+		return g // a newer snapshot was loaded meanwhile
+	case g.snap == snap && !g.expired(t.src.cfg.now()):
+		t.mu.Unlock()
+		return g // someone else replaced it
 	}
 	ng := t.newGeneration(snap)
 	t.cur.Store(ng)
@@ -216,6 +222,49 @@ func (t *Transport) current() *generation {
 	t.mu.Unlock()
 	g.retire()
 	return ng
+}
+
+// expired reports whether g's connections carry a certificate within the
+// expiry margin of its NotAfter (or past it), so that they must not take
+// new requests.
+func (g *generation) expired(now time.Time) bool {
+	return !g.expireAt.IsZero() && !now.Before(g.expireAt)
+}
+
+// expiry returns when a generation made now for snap must stop taking
+// requests: the expiry margin before NotAfter; if that has passed, NotAfter
+// itself (one last replacement); if that has passed too, never (handshakes
+// with this certificate fail at the server anyway; a rotation is overdue).
+func expiry(snap *Snapshot, now time.Time, margin time.Duration) time.Time {
+	if at := snap.Leaf.NotAfter.Add(-margin); now.Before(at) {
+		return at
+	}
+	if at := snap.Leaf.NotAfter; now.Before(at) {
+		return at
+	}
+	return time.Time{}
+}
+
+// LiveConnections returns how many connections this transport has open,
+// by the generation of the snapshot they were made with (a gauge for
+// dashboards: old generations should drain to zero after a rotation).
+// HTTP/2 connections count once however many streams they carry.
+func (t *Transport) LiveConnections() map[uint64]int {
+	t.mu.Lock()
+	gens := make([]*generation, 0, len(t.gens))
+	for g := range t.gens {
+		gens = append(gens, g)
+	}
+	t.mu.Unlock()
+	m := map[uint64]int{}
+	for _, g := range gens {
+		g.mu.Lock()
+		if n := len(g.conns); n > 0 {
+			m[g.snap.Generation] += n
+		}
+		g.mu.Unlock()
+	}
+	return m
 }
 
 // RoundTrip sends req over the newest generation. The request counts as in

@@ -50,10 +50,11 @@ type Handshake struct {
 
 // TLSRequest is one request the server received.
 type TLSRequest struct {
-	Serial string // serial of the client certificate of the connection
-	Proto  string // "HTTP/1.1" or "HTTP/2.0"
-	Conn   uint64 // connection id, from 1 in accept order
-	Path   string // URL path
+	Serial string    // serial of the client certificate of the connection
+	Proto  string    // "HTTP/1.1" or "HTTP/2.0"
+	Conn   uint64    // connection id, from 1 in accept order
+	Path   string    // URL path
+	At     time.Time // when the handler was called
 }
 
 type connIDKey struct{}
@@ -79,7 +80,7 @@ func NewUnstartedTLSServer(ca *CA, handler http.Handler) *TLSServer {
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := r.Context().Value(connIDKey{}).(uint64)
 		s.mu.Lock()
-		s.requests = append(s.requests, TLSRequest{Serial: ClientSerial(r), Proto: r.Proto, Conn: id, Path: r.URL.Path})
+		s.requests = append(s.requests, TLSRequest{Serial: ClientSerial(r), Proto: r.Proto, Conn: id, Path: r.URL.Path, At: time.Now()})
 		s.mu.Unlock()
 		handler.ServeHTTP(w, r)
 	}))

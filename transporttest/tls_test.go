@@ -83,7 +83,8 @@ func TestTLSServerRequiresAndRecordsClientCertificates(t *testing.T) {
 
 			reqs := s.Requests()
 			require.Len(t, reqs, 1)
-			assert.Equal(t, transporttest.TLSRequest{Serial: p.Serial(), Proto: proto, Conn: reqs[0].Conn, Path: "/x"}, reqs[0])
+			assert.Equal(t, transporttest.TLSRequest{Serial: p.Serial(), Proto: proto, Conn: reqs[0].Conn, Path: "/x", At: reqs[0].At}, reqs[0])
+			assert.WithinDuration(t, time.Now(), reqs[0].At, 5*time.Second)
 			assert.NotZero(t, reqs[0].Conn)
 			hs := s.Handshakes()
 			require.NotEmpty(t, hs)
