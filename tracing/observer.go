@@ -16,38 +16,39 @@ import (
 // defaultMaxKeys is the default of WithMaxKeys.
 const defaultMaxKeys = 64
 
-// Attribute keys of the resilience metrics. Their values are bounded: states,
-// phases and rejection reasons come from closed lists, breaker keys and retry
-// reasons are limited by [WithMaxKeys].
+// Attribute keys and names of the resilience metrics and span events. Their
+// values are bounded: states, phases and rejection reasons come from closed
+// lists, breaker keys and retry reasons are limited by WithMaxKeys.
 const (
-	RetryReasonKey    = attribute.Key("chain.retry.reason")
-	BreakerKeyKey     = attribute.Key("chain.breaker.key")
-	BreakerFromKey    = attribute.Key("chain.breaker.from")
-	BreakerToKey      = attribute.Key("chain.breaker.to")
-	CertRejectReason  = attribute.Key("chain.tls.reason")
-	otherValue        = "_OTHER"
-	retryEventName    = "retry"
-	rotatedEventName  = "credentials.rotated"
+	retryReasonKey    = attribute.Key("chain.retry.reason")
+	breakerKeyKey     = attribute.Key("chain.breaker.key")
+	breakerFromKey    = attribute.Key("chain.breaker.from")
+	breakerToKey      = attribute.Key("chain.breaker.to")
+	certReasonKey     = attribute.Key("chain.tls.reason")
 	retryAttemptKey   = attribute.Key("chain.retry.attempt")
 	retryBackoffKey   = attribute.Key("chain.retry.backoff")
 	certNotAfterKey   = attribute.Key("chain.tls.not_after")
 	certGenerationKey = attribute.Key("chain.tls.generation")
 	certOldSerialKey  = attribute.Key("chain.tls.old_serial")
 	certNewSerialKey  = attribute.Key("chain.tls.new_serial")
+	otherValue        = "_OTHER"
+	retryEventName    = "retry"
+	rotatedEventName  = "credentials.rotated"
 )
 
 // Observer turns the events of the other concern packages (retry, breaker,
 // timeouts, tlsrotate), which do not import OpenTelemetry, into metrics in
 // this library's own chain.* namespace, never in http.* (O-11):
 //
-//	chain.retry.attempts       counter   {retry}     chain.retry.reason
-//	chain.breaker.transitions  counter   {transition} chain.breaker.key, .from, .to
-//	chain.breaker.open         up-down   {breaker}   (no attribute: number of open breakers)
-//	chain.breaker.rejections   counter   {request}   chain.breaker.key
-//	chain.timeouts             counter   {timeout}   chain.timeout.phase
-//	chain.tls.rotations        counter   {rotation}
-//	chain.tls.not_after        gauge     s           (Unix time the current certificate expires)
-//	chain.tls.rejections       counter   {rejection} chain.tls.reason
+//	name                       kind      unit          attributes
+//	chain.retry.attempts       counter   {retry}       chain.retry.reason
+//	chain.breaker.transitions  counter   {transition}  chain.breaker.key, chain.breaker.from, chain.breaker.to
+//	chain.breaker.open         up-down   {breaker}     none: the number of open breakers
+//	chain.breaker.rejections   counter   {request}     chain.breaker.key
+//	chain.timeouts             counter   {timeout}     chain.timeout.phase
+//	chain.tls.rotations        counter   {rotation}    none
+//	chain.tls.not_after        gauge     s             none: Unix time the current certificate expires
+//	chain.tls.rejections       counter   {rejection}   chain.tls.reason
 //
 // Its methods take plain values, so that a caller wires them into the other
 // packages' hooks with small closures (the standard package does this):
@@ -130,18 +131,18 @@ func NewObserver(opts ...Option) *Observer {
 
 // Retry records that the retry layer is about to resend a request: attempt is
 // the number of the attempt to come (1 for the first resend), wait the backoff
-// before it, reason a short fixed name such as "status_503" or "reset" (not an
-// error text). It adds a "retry" event to the span on ctx when that span is
+// before it, reason a short fixed name such as "503" or "reset" (an errclass
+// class name or a status code, as retry's Event.Reason; never an error text). It adds a "retry" event to the span on ctx when that span is
 // recording (the caller's span, since retry sits above the attempt spans).
 func (o *Observer) Retry(ctx context.Context, attempt int, wait time.Duration, reason string) {
 	if o == nil {
 		return
 	}
 	r := o.reasons.value(reason)
-	o.retries.Add(ctx, 1, metric.WithAttributes(RetryReasonKey.String(r)))
+	o.retries.Add(ctx, 1, metric.WithAttributes(retryReasonKey.String(r)))
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent(retryEventName, trace.WithAttributes(retryAttemptKey.Int(attempt),
-			retryBackoffKey.Float64(wait.Seconds()), RetryReasonKey.String(r)))
+			retryBackoffKey.Float64(wait.Seconds()), retryReasonKey.String(r)))
 	}
 }
 
@@ -154,8 +155,8 @@ func (o *Observer) BreakerTransition(key, from, to string) {
 	}
 	from, to = breakerState(from), breakerState(to)
 	ctx := context.Background()
-	o.transitions.Add(ctx, 1, metric.WithAttributes(BreakerKeyKey.String(o.keys.value(key)),
-		BreakerFromKey.String(from), BreakerToKey.String(to)))
+	o.transitions.Add(ctx, 1, metric.WithAttributes(breakerKeyKey.String(o.keys.value(key)),
+		breakerFromKey.String(from), breakerToKey.String(to)))
 	switch {
 	case to == "open" && from != "open":
 		o.open.Add(ctx, 1)
@@ -169,7 +170,7 @@ func (o *Observer) BreakerRejection(key string) {
 	if o == nil {
 		return
 	}
-	o.rejections.Add(context.Background(), 1, metric.WithAttributes(BreakerKeyKey.String(o.keys.value(key))))
+	o.rejections.Add(context.Background(), 1, metric.WithAttributes(breakerKeyKey.String(o.keys.value(key))))
 }
 
 // Timeout records a timeout that fired in phase; an unknown phase is recorded
@@ -212,7 +213,7 @@ func (o *Observer) CertRejected(reason string) {
 	default:
 		reason = otherValue
 	}
-	o.certRejects.Add(context.Background(), 1, metric.WithAttributes(CertRejectReason.String(reason)))
+	o.certRejects.Add(context.Background(), 1, metric.WithAttributes(certReasonKey.String(reason)))
 }
 
 func breakerState(s string) string {

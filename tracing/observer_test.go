@@ -78,7 +78,7 @@ func TestObserver(t *testing.T) {
 	keys := map[string]bool{}
 	for enc := range trans {
 		for _, kv := range decode(enc) {
-			if kv[0] == string(tracing.BreakerKeyKey) {
+			if kv[0] == "chain.breaker.key" {
 				keys[kv[1]] = true
 			}
 		}
