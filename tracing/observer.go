@@ -132,7 +132,8 @@ func NewObserver(opts ...Option) *Observer {
 // Retry records that the retry layer is about to resend a request: attempt is
 // the number of the attempt to come (1 for the first resend), wait the backoff
 // before it, reason a short fixed name such as "503" or "reset" (an errclass
-// class name or a status code, as retry's Event.Reason; never an error text). It adds a "retry" event to the span on ctx when that span is
+// class name or a status code, as retry's Event.Reason; never an error
+// text). It adds a "retry" event to the span on ctx when that span is
 // recording (the caller's span, since retry sits above the attempt spans).
 func (o *Observer) Retry(ctx context.Context, attempt int, wait time.Duration, reason string) {
 	if o == nil {
