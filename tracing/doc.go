@@ -18,6 +18,12 @@
 //		tracing.Spans(tracing.WithLogger(logger)),
 //	)
 //
+// The attempt spans are children of the span on the caller's context. With
+// [WithLogicalSpan], RequestID also starts one INTERNAL span per logical
+// request ("chain.request", no HTTP attribute) that parents the attempts and
+// receives the "retry" events an [Observer] adds; without it, those events go
+// to the caller's span when there is one.
+//
 // # Spans
 //
 // Spans is written directly against the OpenTelemetry API, not on otelhttp,

@@ -119,8 +119,9 @@ func spanAttr(s sdktrace.ReadOnlySpan, key attribute.Key) (attribute.Value, bool
 // retryLoop is a tiny stand-in for the retry package: it resends on 503, up to
 // max attempts, putting the attempt number on each attempt's context.
 type retryLoop struct {
-	next http.RoundTripper
-	max  int
+	next    http.RoundTripper
+	max     int
+	onRetry func(ctx context.Context, attempt int) // optional hook, like retry.WithOnRetry
 }
 
 func (l retryLoop) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -132,6 +133,9 @@ func (l retryLoop) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		if l.onRetry != nil {
+			l.onRetry(req.Context(), n+1)
+		}
 	}
 }
 

@@ -34,6 +34,7 @@ type config struct {
 	redact       []string
 	noSpans      bool
 	endAtHeaders bool
+	logicalSpan  bool
 	maxKeys      int
 }
 
@@ -142,6 +143,19 @@ func WithoutSpans() Option {
 // for long streams whose spans should not last as long as the stream.
 func WithEndAtHeaders() Option {
 	return func(c *config) { c.endAtHeaders = true }
+}
+
+// WithLogicalSpan makes RequestID start one INTERNAL span per logical request,
+// named [LogicalSpanName] ("chain.request") and carrying chain.request.id, so
+// that the attempt spans of Spans are siblings under it even when the caller
+// has no span, and so that an [Observer] adds its "retry" events to it (retry
+// passes the context RequestID made). It ends when the final response body
+// reaches EOF, fails or is closed, when the request's context ends, or at once
+// on an error; its status is Error, with error.type, when the final outcome
+// failed. It has no HTTP attribute, so it is never counted as an HTTP client
+// span. The default is no logical span: the caller's own span is the parent.
+func WithLogicalSpan() Option {
+	return func(c *config) { c.logicalSpan = true }
 }
 
 // WithMaxKeys bounds the number of distinct values an [Observer] records for

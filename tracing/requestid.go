@@ -2,10 +2,21 @@ package tracing
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"sync/atomic"
 
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rtchain/chain/internal/body"
 	"github.com/rtchain/chain/internal/layer"
 )
+
+// LogicalSpanName is the name of the INTERNAL span that RequestID makes with
+// [WithLogicalSpan].
+const LogicalSpanName = "chain.request"
 
 // RequestIDTransport sets a request id header once per logical request. Place
 // it outside the retry layer, so that every attempt of one request carries the
@@ -14,6 +25,7 @@ type RequestIDTransport struct {
 	layer.Next
 	header string
 	newID  func() string
+	tracer trace.Tracer // nil: no logical span
 }
 
 var _ http.RoundTripper = (*RequestIDTransport)(nil)
@@ -32,11 +44,18 @@ func RequestID(opts ...Option) func(http.RoundTripper) http.RoundTripper {
 // one (it is kept as it is); the id on the request's context (an outer
 // RequestID already chose one); a new one from the generator of
 // [WithIDGenerator]. The caller's request is never modified: the id is set on a
-// clone. A nil next means [http.DefaultTransport]. Options other than
-// WithHeader and WithIDGenerator are ignored.
+// clone. A nil next means [http.DefaultTransport].
+//
+// With [WithLogicalSpan], it also makes one INTERNAL span per logical request
+// (see there), from the provider of [WithTracerProvider]. Other options are
+// ignored.
 func NewRequestID(next http.RoundTripper, opts ...Option) *RequestIDTransport {
 	c := newConfig(opts)
-	return &RequestIDTransport{Next: layer.Of(next), header: c.header, newID: c.newID}
+	t := &RequestIDTransport{Next: layer.Of(next), header: c.header, newID: c.newID}
+	if c.logicalSpan {
+		t.tracer = c.tp.Tracer(instrumentationName, trace.WithSchemaURL(semconv.SchemaURL))
+	}
+	return t
 }
 
 // RoundTrip sends a clone of req that carries the request id, through the
@@ -54,14 +73,23 @@ func (t *RequestIDTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	if RequestIDFrom(ctx) != id {
 		ctx = context.WithValue(ctx, requestIDKey{}, id)
-	} else if !set {
+	} else if !set && t.tracer == nil {
 		return t.send(req) // nothing to add
+	}
+	var span trace.Span
+	if t.tracer != nil {
+		ctx, span = t.tracer.Start(ctx, LogicalSpanName, trace.WithSpanKind(trace.SpanKindInternal),
+			trace.WithAttributes(RequestIDKey.String(id)))
 	}
 	out := req.Clone(ctx)
 	if set {
 		out.Header.Set(t.header, id)
 	}
-	return t.send(out)
+	resp, err := t.send(out)
+	if span != nil {
+		resp = endLogical(span, req.Context(), resp, err)
+	}
+	return resp, err
 }
 
 // send passes req to the next RoundTripper, turning a (nil, nil) answer into
@@ -75,6 +103,49 @@ func (t *RequestIDTransport) send(req *http.Request) (*http.Response, error) {
 		return nil, errNilResponse
 	}
 	return resp, err
+}
+
+// endLogical arranges for the logical span to end with the request: at once
+// on an error, else when the response body ends or the caller's context does.
+// Its status is Error, with error.type, when the final outcome failed; it
+// carries no HTTP attribute, so it is never mistaken for a client span.
+func endLogical(span trace.Span, parent context.Context, resp *http.Response, err error) *http.Response {
+	var ended atomic.Bool
+	end := func(err error) {
+		if !ended.CompareAndSwap(false, true) {
+			return
+		}
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		if errType, failed := errorType(parent, status, err, false); failed {
+			span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+			span.SetStatus(codes.Error, "")
+		}
+		span.End()
+	}
+	if err != nil {
+		end(err)
+		return resp
+	}
+	var stop func() bool
+	if parent.Done() != nil {
+		stop = context.AfterFunc(parent, func() { end(parent.Err()) })
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	resp.Body = body.Wrap(resp.Body, func(err error) {
+		if stop != nil {
+			stop()
+		}
+		if err == io.EOF {
+			err = nil
+		}
+		end(err)
+	})
+	return resp
 }
 
 type requestIDKey struct{}
