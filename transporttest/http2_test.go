@@ -153,6 +153,8 @@ func TestGoAwayConcurrent(t *testing.T) {
 	srv := transporttest.NewGoAway(3, transporttest.Reply{Body: "ok"})
 	t.Cleanup(srv.Close)
 	c := srv.Client()
+	// net/http retries streams a GOAWAY left unprocessed; from its second
+	// retry of a request it backs off for a second, so this takes a few.
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {

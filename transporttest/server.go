@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -436,7 +437,7 @@ func (l *listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		s := l.s
-		c := &conn{Conn: nc, s: s, id: int(s.connections.Add(1)), dead: make(chan struct{})}
+		c := &conn{Conn: nc, s: s, id: int(s.connections.Add(1)), dead: make(chan struct{}), dlChanged: make(chan struct{})}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -468,14 +469,70 @@ type conn struct {
 	closeOnce sync.Once
 	dead      chan struct{} // closed by Close
 	frozen    atomic.Bool   // see Server.Freeze
+
+	dlMu         sync.Mutex    // guards readDeadline and dlChanged
+	readDeadline time.Time     // as last set, for frozen reads
+	dlChanged    chan struct{} // closed (and replaced) when it changes
 }
 
 func (c *conn) Read(p []byte) (int, error) {
 	if c.frozen.Load() {
-		<-c.dead
-		return 0, net.ErrClosed
+		return 0, c.frozenRead()
 	}
 	return c.Conn.Read(p)
+}
+
+// frozenRead blocks like a read from a dead path: until the connection is
+// closed or its read deadline passes (net/http uses a past deadline to
+// abort its background read).
+func (c *conn) frozenRead() error {
+	for {
+		c.dlMu.Lock()
+		dl, changed := c.readDeadline, c.dlChanged
+		c.dlMu.Unlock()
+		var t *time.Timer
+		var expired <-chan time.Time
+		if !dl.IsZero() {
+			d := time.Until(dl)
+			if d <= 0 {
+				return os.ErrDeadlineExceeded
+			}
+			t = time.NewTimer(d)
+			expired = t.C
+		}
+		var err error
+		select {
+		case <-c.dead:
+			err = net.ErrClosed
+		case <-expired:
+			err = os.ErrDeadlineExceeded
+		case <-changed:
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (c *conn) SetDeadline(t time.Time) error {
+	c.noteReadDeadline(t)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.noteReadDeadline(t)
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *conn) noteReadDeadline(t time.Time) {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.readDeadline = t
+	close(c.dlChanged)
+	c.dlChanged = make(chan struct{})
 }
 
 func (c *conn) Write(p []byte) (int, error) {

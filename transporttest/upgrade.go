@@ -44,20 +44,21 @@ func NewUnstartedUpgradeEcho() *Server {
 		if err := writeRaw(buf, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+proto+"\r\n\r\n"); err != nil {
 			return
 		}
-		io.Copy(countingWriter{w: c, n: &s.bodyBytes}, buf.Reader)
+		// Count before echoing, so a client that has read the echo sees it counted.
+		io.Copy(c, countingReader{r: buf.Reader, n: &s.bodyBytes})
 	}))
 	return s
 }
 
-// countingWriter adds what it writes to n.
-type countingWriter struct {
-	w io.Writer
+// countingReader adds what it reads to n.
+type countingReader struct {
+	r io.Reader
 	n *atomic.Int64
 }
 
-func (cw countingWriter) Write(p []byte) (int, error) {
-	n, err := cw.w.Write(p)
-	cw.n.Add(int64(n))
+func (cr countingReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	cr.n.Add(int64(n))
 	return n, err
 }
 
