@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"sync"
 	"testing"
@@ -102,4 +103,24 @@ func TestConcurrentUse(t *testing.T) {
 		count += p.Count
 	}
 	assert.Equal(t, uint64(client), count, "one measurement per span")
+}
+
+func TestProtocolVersionHTTP2(t *testing.T) {
+	r := newRig(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	resp := get(t, context.Background(), tracing.New(srv.Client().Transport, r.opts()...), srv.URL)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	require.Equal(t, 2, resp.ProtoMajor)
+	spans := r.spans.Ended()
+	require.Len(t, spans, 1)
+	v, _ := spanAttr(spans[0], "network.protocol.version")
+	assert.Equal(t, "2", v.AsString())
+	port, _ := spanAttr(spans[0], "server.port")
+	assert.Positive(t, port.AsInt64())
 }
