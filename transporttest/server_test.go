@@ -3,6 +3,7 @@ package transporttest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -412,4 +413,153 @@ func TestAddr(t *testing.T) {
 	t.Cleanup(srv.Close)
 	assert.Equal(t, "http://"+srv.Addr(), srv.URL)
 	assert.True(t, strings.HasPrefix(srv.Addr(), "127.0.0.1:") || strings.HasPrefix(srv.Addr(), "[::1]:"))
+}
+
+// closeWithin closes srv and fails the test if Close takes longer than d.
+func closeWithin(t *testing.T, srv *transporttest.Server, d time.Duration) {
+	t.Helper()
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(d):
+		t.Fatalf("Close did not return within %v", d)
+	}
+	assert.Zero(t, srv.OpenConnections())
+}
+
+func TestCloseReleasesHTTP2AndFrozen(t *testing.T) {
+	h2 := func(s *transporttest.Server) *transporttest.Server {
+		s.EnableHTTP2 = true
+		s.StartTLS()
+		return s
+	}
+	for name, newSrv := range map[string]func() *transporttest.Server{
+		"h2/SlowHeader": func() *transporttest.Server { return h2(transporttest.NewUnstartedSlowHeader(time.Hour)) },
+		"h2/Stall":      func() *transporttest.Server { return h2(transporttest.NewUnstartedStall(1)) },
+		"h2/NoRead":     func() *transporttest.Server { return h2(transporttest.NewUnstartedNoRead()) },
+		"h2/GoAway":     func() *transporttest.Server { return h2(transporttest.NewUnstartedGoAway(5)) },
+		"tls/Blackhole": func() *transporttest.Server {
+			s := transporttest.NewUnstartedBlackhole()
+			s.StartTLS()
+			return s
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newSrv()
+			errc := make(chan error, 1)
+			go func() {
+				resp, err := srv.Client().Post(srv.URL, "text/plain", strings.NewReader("body"))
+				if err == nil {
+					_, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				errc <- err
+			}()
+			require.Eventually(t, func() bool { return srv.Connections() == 1 }, 5*time.Second, 5*time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
+			if name == "h2/GoAway" {
+				srv.Freeze() // a dead connection with a request in flight
+			}
+			closeWithin(t, srv, 5*time.Second)
+			select {
+			case <-errc:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the client was not released by Close")
+			}
+		})
+	}
+}
+
+func TestCloseUnreadLargeReply(t *testing.T) {
+	srv := transporttest.NewSequence(transporttest.Reply{Body: strings.Repeat("x", 32<<20)})
+	resp, err := newClient(t).Get(srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	// The handler is blocked writing a body nobody reads: Close gives it
+	// its grace period, then closes the connection.
+	closeWithin(t, srv, 5*time.Second)
+	_, err = io.ReadAll(resp.Body)
+	assert.Error(t, err, "the unread body is cut")
+}
+
+func TestCloseWaitsForRequestInFlight(t *testing.T) {
+	srv := transporttest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(100 * time.Millisecond) // not a stall: an ordinary slow handler
+		io.WriteString(w, "finished")
+	}))
+	type result struct {
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := srv.Client().Get(srv.URL)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{string(b), err}
+	}()
+	require.Eventually(t, func() bool { return srv.Requests() == 1 }, 5*time.Second, time.Millisecond)
+	closeWithin(t, srv, 5*time.Second)
+	r := <-done
+	require.NoError(t, r.err)
+	assert.Equal(t, "finished", r.body)
+}
+
+func TestServerRefusesAfterClose(t *testing.T) {
+	srv := transporttest.NewSequence()
+	url := srv.URL
+	srv.Close()
+	_, _, err := get(t, newClient(t), url, 5*time.Second)
+	require.Error(t, err)
+}
+
+func TestParallelServers(t *testing.T) {
+	for i := range 8 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			srv := transporttest.NewSequence(transporttest.Reply{Body: fmt.Sprint(i)})
+			t.Cleanup(srv.Close)
+			for range 5 {
+				_, body, err := get(t, srv.Client(), srv.URL, 5*time.Second)
+				require.NoError(t, err)
+				assert.Equal(t, fmt.Sprint(i), body)
+			}
+			assert.Equal(t, 5, srv.Requests(), "counters are per server")
+		})
+	}
+}
+
+func TestConcurrentCounters(t *testing.T) {
+	srv := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	t.Cleanup(srv.Close)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			resp, err := srv.Client().Post(srv.URL, "text/plain", strings.NewReader("12345"))
+			if assert.NoError(t, err) {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			_ = srv.Seen()
+			_ = srv.OpenConnections()
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 20, srv.Requests())
+	assert.Equal(t, int64(100), srv.BodyBytes())
+	assert.Len(t, srv.Seen(), 20)
+	assert.LessOrEqual(t, srv.Connections(), 20)
+}
+
+func TestStartTwicePanics(t *testing.T) {
+	srv := transporttest.NewSequence()
+	t.Cleanup(srv.Close)
+	assert.Panics(t, srv.Start)
+	assert.PanicsWithValue(t, "transporttest: NewSlowReader: chunk must be at least 1", func() { transporttest.NewSlowReader(0, time.Millisecond) })
+	assert.Panics(t, func() { transporttest.NewGoAway(0) })
 }
