@@ -119,3 +119,10 @@ func BenchmarkTwoClockReads(b *testing.B) {
 		sinkD += time.Since(base)
 	}
 }
+
+// BenchmarkClosedFixedClock is the closed path with a clock that costs
+// nothing: the breaker's own work, without the two clock reads.
+func BenchmarkClosedFixedClock(b *testing.B) {
+	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	run(b, breaker.New(newInstant(), breaker.WithClock(func() time.Time { return fixed })), benchReq(b, "a.test"))
+}

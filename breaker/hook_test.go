@@ -99,7 +99,7 @@ func TestHookOrderUnderConcurrency(t *testing.T) {
 		wg.Go(func() {
 			for i := range 300 {
 				status := "200"
-				if (i+g)%3 == 0 {
+				if (i+g)%5 < 3 {
 					status = "503"
 				}
 				if i%50 == 0 {

@@ -51,15 +51,19 @@ const (
 // happens under mu. A new generation starts with every transition, and an
 // outcome is counted only in the generation it started in.
 type circuit struct {
+	// Read on every call, written rarely.
 	key       string
 	st        atomic.Uint64 // generation<<stateBits | State
 	openUntil atomic.Int64  // when an open circuit turns half-open, on the Transport's timeline
-	flight    atomic.Uint64 // calls started (high 32 bits) and calls in flight (low 32 bits)
 	width     atomic.Int64  // bucket width of the window, in nanoseconds
 	pending   atomic.Uint32 // pendingAll | pendingConc: a bad outcome came while too few outcomes were there to judge
 	evicted   atomic.Bool   // dropped from the registry; admitters look the key up again
 	lastUse   atomic.Uint64 // the newest time slot of the window that holds outcomes, for eviction order
-	buckets   [numBuckets]bucket
+	_         [64]byte      // keep the counters below off the cache line of the fields above
+
+	// Written on every call.
+	flight  atomic.Uint64 // calls started (high 32 bits) and calls in flight (low 32 bits)
+	buckets [numBuckets]bucket
 
 	mu       sync.Mutex // guards changes of st and buckets' clearing, and the fields below
 	probing  int        // probes in flight
