@@ -275,24 +275,29 @@ func TestInflightStreamOnOldConnectionCompletes(t *testing.T) {
 }
 
 func TestDrainTimeoutClosesStuckConnection(t *testing.T) {
-	e := newEnv(t, envOpts{h2: true}, tlsrotate.WithDrainTimeout(300*time.Millisecond))
-	c, _ := e.client()
-	oldSerial := e.src.Current().Serial()
-	resp, err := c.Get(e.srv.URL + "/hang")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
-	_, err = br.ReadString('\n')
-	require.NoError(t, err)
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http1", true: "http2"}[h2], func(t *testing.T) {
+			e := newEnv(t, envOpts{h2: h2}, tlsrotate.WithDrainTimeout(300*time.Millisecond))
+			c, tr := e.client()
+			oldSerial := e.src.Current().Serial()
+			resp, err := c.Get(e.srv.URL + "/hang")
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			br := bufio.NewReader(resp.Body)
+			_, err = br.ReadString('\n')
+			require.NoError(t, err)
 
-	require.NoError(t, transporttest.WritePair(e.dir, e.ca.IssueClient("client", time.Hour)))
-	require.NoError(t, e.src.Reload())
-	start := time.Now()
-	_, err = br.ReadString('\n')
-	require.Error(t, err, "the hanging stream is cut at the drain timeout")
-	assert.Less(t, time.Since(start), 5*time.Second)
-	eventually(t, 5*time.Second, func() bool { return e.srv.LiveConns()[oldSerial] == 0 },
-		"old connection still open after the drain timeout: %v", e.srv.LiveConns())
+			require.NoError(t, transporttest.WritePair(e.dir, e.ca.IssueClient("client", time.Hour)))
+			require.NoError(t, e.src.Reload())
+			start := time.Now()
+			_, err = br.ReadString('\n')
+			require.Error(t, err, "the hanging stream is cut at the drain timeout")
+			assert.Less(t, time.Since(start), 5*time.Second)
+			eventually(t, 5*time.Second, func() bool { return e.srv.LiveConns()[oldSerial] == 0 },
+				"old connection still open after the drain timeout: %v", e.srv.LiveConns())
+			assert.Empty(t, tr.LiveConnections()[1], "no generation-1 connection left")
+		})
+	}
 }
 
 func TestImmediatePolicyClosesInflight(t *testing.T) {

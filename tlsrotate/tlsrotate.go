@@ -7,44 +7,67 @@
 // A [Source] holds the current credentials as an immutable [Snapshot],
 // published with an atomic pointer swap. [NewFileSource] reads PEM files and
 // watches their directories with fsnotify (atomic renames and Kubernetes
-// "..data" symlink swaps are both directory events), debounces bursts,
-// re-reads all files together, and polls as a fallback. [NewFuncSource] takes
-// material from a function (SPIFFE, Vault). Every candidate is validated
-// before it is used: strict PEM, the key matches the certificate, now is
-// inside the validity window, and the chain verifies to the issuer bundle
-// when there is one. A rejected candidate leaves the last good snapshot in
-// use and is reported as a [*RejectError] whose [Reason] is meant for
-// metrics. [Source.GetClientCertificate] only loads the current pointer: no
-// I/O, no lock, no allocation on the handshake path.
+// "..data" symlink swaps are both directory events; directories that the
+// files' symlinks resolve to are watched too), debounces bursts (100 ms),
+// re-reads all files together, polls as a fallback (every minute) and
+// retries with a backoff after a rejection. [NewFuncSource] takes material
+// from a function (SPIFFE, Vault), polled or pushed with [Source.Reload].
+//
+// Every candidate is validated before it is used: strict PEM ([ParseBundle]),
+// the key matches the certificate, now is inside the validity window (with a
+// clock skew allowance), and the chain verifies, for client use, to the
+// issuer bundle when there is one. A rejected candidate leaves the last good
+// snapshot in use and is reported as a [*RejectError] whose [Reason] is a
+// closed set meant for metrics. [Source.GetClientCertificate] only loads the
+// current pointer: no I/O, no lock, no allocation on the handshake path. A
+// source never yields an empty certificate: a constructor fails (or waits,
+// with [WithStartTimeout]) until it has a valid one.
 //
 // # Connections
 //
-// Handshakes that happen after a rotation present the new certificate, but
-// pooled keep-alive connections would keep the old one for as long as they
-// live, and a custom verifier is the only way to change the roots of a live
-// tls.Config. [Transport] (from [New] or [Middleware]) solves both with
-// generations: it keeps one clone of the given *http.Transport per snapshot,
-// each with that snapshot's RootCAs in an otherwise untouched tls.Config (so
-// Go's own chain and hostname verification run, and proxies work), and sends
-// every new request to the newest generation. Under the default [Graceful]
-// policy an older generation is retired: its idle connections are closed at
-// once; it counts its requests in flight (a request is in flight until its
-// response body is read to the end or closed), and when the count reaches
-// zero every connection it dialed is closed, on HTTP/1.1 and HTTP/2 alike; at
-// the drain timeout whatever is left is closed anyway. So no request fails,
-// and the first request that starts after a swap is published goes over a new
-// connection with the new certificate and roots. A rotation of the CA bundle
-// alone is handled the same way (the old connections were verified against
-// roots that may since have been withdrawn).
+// Handshakes after a rotation present the new certificate, but pooled
+// keep-alive connections would keep the old one for as long as they live,
+// and a tls.Config offers no hook to change the roots of a live client.
+// [Transport] (from [New] or [Middleware]) solves both with generations: it
+// keeps one clone of the given *http.Transport per snapshot, whose
+// tls.Config carries that snapshot's RootCAs and nothing custom (so Go's own
+// chain and hostname verification run, and proxies work), and sends every
+// new request to the newest generation. Connections are dialed through a
+// wrapper that tracks them per generation.
+//
+// Under the default [Graceful] policy an older generation is retired: its
+// idle connections are closed at once; it counts its requests in flight (a
+// request is in flight until its response body is read to the end or
+// closed), and when the count reaches zero every connection it dialed is
+// closed, on HTTP/1.1 and HTTP/2 alike; at the drain timeout (30 s) whatever
+// is left is closed anyway. So no request fails, and the first request that
+// starts after a swap is published goes over a new connection that presents
+// the new certificate. [Immediate] and [None] are the blunt alternatives.
+// Whatever the policy, a generation stops taking requests at its
+// certificate's NotAfter minus [WithExpiryMargin], so no request is sent on
+// a connection whose certificate has expired.
+//
+// A change of the CA bundle alone is a rotation too: new requests go to new
+// connections verified against the new roots, and the old connections
+// drain as above (stricter than keeping them, and with nothing to configure;
+// there is no separate re-verifying "revoke" mode). A ClientSessionCache on
+// the given transport is replaced by a fresh one per generation, so a new
+// certificate is never skipped by resuming an old session.
 //
 // [Configure] is the lighter option for code that must keep its own
 // *http.Transport: it sets GetClientCertificate and, with a CA bundle,
-// verifies servers itself in VerifyConnection against the current roots and
-// the dialed host. It cannot retire pooled connections.
+// verifies servers itself in VerifyConnection (which also runs on resumed
+// sessions) against the current roots and the dialed host, failing closed.
+// It cannot retire pooled connections and does not support proxies.
 //
-// Hooks [WithOnRotate] and [WithOnError] report swaps (serials, never key
-// material) and rejections, so that a metrics layer can count them by reason
-// without this package importing one.
+// # Observability
+//
+// [WithOnRotate] hears every swap as a [Rotation] (serials, NotAfter,
+// generation; never key material), [WithOnError] every rejection
+// ([*RejectError]) and an [*ExpiringError] when a rotation is overdue;
+// [Source.ExpiresIn] and [Transport.LiveConnections] feed gauges. A metrics
+// layer can count rotations and rejections by reason from these without this
+// package importing one. [RenewAt] tells push providers when to renew.
 package tlsrotate
 
 import (

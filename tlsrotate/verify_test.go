@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rtchain/chain"
 	"github.com/rtchain/chain/tlsrotate"
 	"github.com/rtchain/chain/transporttest"
 )
@@ -149,3 +150,32 @@ func TestNewPanicsOnWrongNext(t *testing.T) {
 }
 
 type countingRT struct{ http.RoundTripper }
+
+func TestConfigureKeepsHTTP2(t *testing.T) {
+	e := newEnv(t, envOpts{h2: true})
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tlsrotate.Configure(tr, e.src)
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(e.srv.URL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "HTTP/2.0", resp.Proto)
+}
+
+func TestMiddlewareInChain(t *testing.T) {
+	e := newEnv(t, envOpts{h2: true})
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	rt := chain.Build(base, tlsrotate.Middleware(e.src))
+	_, ok := chain.Base(rt).(*http.Transport)
+	require.True(t, ok, "chain.Base reaches an *http.Transport")
+	c := &http.Client{Transport: rt}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(e.srv.URL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "HTTP/2.0", resp.Proto)
+	assert.Equal(t, map[uint64]int{1: 1}, rt.(*tlsrotate.Transport).LiveConnections())
+	c.CloseIdleConnections()
+	eventually(t, 5*time.Second, func() bool { return len(rt.(*tlsrotate.Transport).LiveConnections()) == 0 },
+		"CloseIdleConnections reaches the generations")
+}
