@@ -12,7 +12,9 @@ func NewBlackhole() *Server {
 }
 
 // NewUnstartedBlackhole is like [NewBlackhole] but does not start the
-// server. Start it with StartTLS to make a client's TLS handshake hang.
+// server. Start it with StartTLS to make a client's TLS handshake hang: its
+// URL is then https:// and [Server.Client] is a TLS client. (A started
+// NewBlackhole does the same to any client that dials "https://"+Addr().)
 func NewUnstartedBlackhole() *Server {
 	return newRaw(func(s *Server, c *conn) {
 		<-s.ctx.Done()

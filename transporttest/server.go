@@ -57,10 +57,12 @@ type Server struct {
 	// (cleartext HTTP/2 is not offered).
 	EnableHTTP2 bool
 
-	// TLS is the TLS configuration StartTLS uses. When it is nil, or has no
-	// certificate and no GetCertificate, StartTLS serves httptest's built-in
-	// certificate (valid for 127.0.0.1, ::1 and example.com) and
-	// [Server.Client] trusts it. Set it before StartTLS; it is cloned.
+	// TLS is the TLS configuration StartTLS uses; it is cloned at StartTLS.
+	// When it is nil or has no Certificates, StartTLS adds httptest's
+	// built-in certificate (valid for 127.0.0.1, ::1 and example.com), which
+	// [Server.Client] trusts. With a certificate of your own, configure the
+	// client's RootCAs yourself. Set ClientAuth and ClientCAs here to ask
+	// for client certificates; [Request.TLS] shows what each client sent.
 	TLS *tls.Config
 
 	// Config is the underlying http.Server. Its Handler is the fixture's
@@ -336,6 +338,8 @@ func (s *Server) BodyBytes() int64 { return s.bodyBytes.Load() }
 
 // Seen returns a copy of every request the server has received so far, in
 // arrival order. The body of a request still being read may be incomplete.
+// The server keeps every request until it is dropped, so a load test of
+// millions of requests holds them all.
 func (s *Server) Seen() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
