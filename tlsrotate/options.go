@@ -59,6 +59,7 @@ type config struct {
 	skew         time.Duration
 	drainTimeout time.Duration
 	expiryMargin time.Duration
+	maxAge       time.Duration
 	policy       Policy
 	fsnotify     bool
 	startTimeout time.Duration
@@ -185,6 +186,20 @@ func WithExpiryMargin(d time.Duration) Option {
 		panic(fmt.Sprintf("tlsrotate: WithExpiryMargin(%v): must not be negative", d))
 	}
 	return func(c *config) { c.expiryMargin = d }
+}
+
+// WithMaxConnectionAge makes a [Transport] move to fresh connections every d
+// (minus a random jitter of up to a tenth of d, so that a fleet does not
+// reconnect at once) even without a rotation, retiring the old ones as the
+// policy says; under [Graceful] no connection lives longer than d plus the
+// drain timeout. Useful when servers re-check client certificates only at
+// handshakes, or to spread load after servers were added. Default 0: off.
+// d must not be negative.
+func WithMaxConnectionAge(d time.Duration) Option {
+	if d < 0 {
+		panic(fmt.Sprintf("tlsrotate: WithMaxConnectionAge(%v): must not be negative", d))
+	}
+	return func(c *config) { c.maxAge = d }
 }
 
 // WithStartTimeout makes the constructor wait up to d for valid material

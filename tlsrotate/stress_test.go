@@ -195,3 +195,31 @@ func TestNoRequestOnExpiredConnection(t *testing.T) {
 	}
 	assert.Len(t, conns, 1, "one HTTP/2 connection while the certificate was valid")
 }
+
+// TestMaxConnectionAge is R-9: without any rotation, connections are
+// replaced every MaxConnectionAge, and none lives longer than it plus the
+// drain timeout; no request fails.
+func TestMaxConnectionAge(t *testing.T) {
+	e := newEnv(t, envOpts{h2: true}, tlsrotate.WithMaxConnectionAge(400*time.Millisecond),
+		tlsrotate.WithDrainTimeout(300*time.Millisecond))
+	c, _ := e.client()
+	start := time.Now()
+	for time.Since(start) < 2*time.Second {
+		_, err := trySerial(c, e.srv.URL)
+		require.NoError(t, err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	first, last := map[uint64]time.Time{}, map[uint64]time.Time{}
+	for _, r := range e.srv.Requests() {
+		if _, ok := first[r.Conn]; !ok {
+			first[r.Conn] = r.At
+		}
+		last[r.Conn] = r.At
+	}
+	assert.GreaterOrEqual(t, len(first), 3, "connections were replaced")
+	for id := range first {
+		assert.LessOrEqual(t, last[id].Sub(first[id]), 400*time.Millisecond+300*time.Millisecond+500*time.Millisecond,
+			"connection %d served requests for too long", id)
+	}
+	assert.EqualValues(t, 1, e.src.Current().Generation, "no rotation happened")
+}

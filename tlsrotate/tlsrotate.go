@@ -76,6 +76,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -113,10 +114,13 @@ type generation struct {
 	inflight atomic.Int64 // requests whose response body is still open
 	retired  atomic.Bool
 
-	mu     sync.Mutex // guards conns, closed and timer
+	mu     sync.Mutex // guards conns, closed, timer and ageTimer
 	conns  map[*trackedConn]struct{}
 	closed bool
-	timer  *time.Timer
+	timer  *time.Timer // drain timeout
+	// ageTimer replaces the generation at its maximum age, requests or not.
+	ageTimer *time.Timer
+	age      time.Duration // for ageTimer; 0: no maximum age
 }
 
 var errRetired = errors.New("tlsrotate: connection generation already retired")
@@ -146,9 +150,12 @@ func New(next http.RoundTripper, src *Source) *Transport {
 		h2:       h2Enabled(ht),
 		gens:     map[*generation]struct{}{},
 	}
+	t.mu.Lock() // the age timer may fire (and lock) from here on
 	g := t.newGeneration(src.Current())
 	t.cur.Store(g)
 	t.gens[g] = struct{}{}
+	g.arm()
+	t.mu.Unlock()
 	src.subscribe(t)
 	return t
 }
@@ -215,7 +222,24 @@ func (t *Transport) newGeneration(snap *Snapshot) *generation {
 		}
 	}
 	g.rt = rt
+	if age := t.src.cfg.maxAge; age > 0 {
+		age -= rand.N(age/10 + 1)
+		if at := t.src.cfg.now().Add(age); g.expireAt.IsZero() || at.Before(g.expireAt) {
+			g.expireAt = at
+		}
+		g.age = age
+	}
 	return g
+}
+
+// arm starts the maximum-age timer of g, once g is published.
+func (g *generation) arm() {
+	if g.age <= 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ageTimer = time.AfterFunc(g.age, func() { g.t.current() })
 }
 
 // current returns the generation of the source's current snapshot, making
@@ -239,6 +263,7 @@ func (t *Transport) current() *generation {
 	ng := t.newGeneration(snap)
 	t.cur.Store(ng)
 	t.gens[ng] = struct{}{}
+	ng.arm()
 	if t.src.cfg.policy == None {
 		delete(t.gens, g) // left alone, ends with its connections
 	}
@@ -338,6 +363,11 @@ func (g *generation) release() {
 // policy says.
 func (g *generation) retire() {
 	g.retired.Store(true)
+	g.mu.Lock()
+	if g.ageTimer != nil {
+		g.ageTimer.Stop()
+	}
+	g.mu.Unlock()
 	switch g.t.src.cfg.policy {
 	case Immediate:
 		g.closeAll()
