@@ -3,6 +3,7 @@ package errclass_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -27,9 +28,18 @@ type rawServer struct {
 // its goroutines are waited for.
 func newRawServer(t *testing.T, handle func(c net.Conn)) *rawServer {
 	t.Helper()
+	return newRawServerOn(t, nil, handle)
+}
+
+// newRawServerOn is newRawServer with TLS when cfg is not nil.
+func newRawServerOn(t *testing.T, cfg *tls.Config, handle func(c net.Conn)) *rawServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
+	}
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
 	}
 	s := &rawServer{ln: ln, conns: map[net.Conn]bool{}}
 	s.wg.Add(1)
