@@ -88,6 +88,7 @@ func (s *Source) run(w *fsnotify.Watcher) {
 				continue
 			}
 			s.report(fmt.Errorf("tlsrotate: file watcher: %w", err))
+			debounce.Reset(s.cfg.debounce) // events may have been lost (overflow)
 		case <-debounce.C:
 			check()
 		case <-poll.C:
