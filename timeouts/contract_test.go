@@ -256,8 +256,8 @@ func TestContextEndsAtCloseNoLateTimer(t *testing.T) {
 		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("hello")), Request: r}, nil
 	})
 	tr := timeouts.New(next,
-		timeouts.WithResponseHeader(20*time.Millisecond), timeouts.WithBodyIdle(20*time.Millisecond),
-		timeouts.WithAttempt(20*time.Millisecond),
+		timeouts.WithResponseHeader(500*time.Millisecond), timeouts.WithBodyIdle(500*time.Millisecond),
+		timeouts.WithAttempt(500*time.Millisecond),
 		timeouts.WithOnTimeout(func(*http.Request, *timeouts.Error) { hooked.Add(1) }))
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -289,7 +289,7 @@ func TestContextEndsAtCloseNoLateTimer(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond) // past every bound of the last exchanges
 	assert.Equal(t, timeoutsSeen.Load(), hooked.Load())
 	for _, ctx := range ctxs {
 		require.Equal(t, context.Canceled, ctx.Err())

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtchain/chain/errclass"
@@ -25,41 +26,36 @@ const (
 //
 // Times are mono() nanoseconds; 0 means "not set".
 type exchange struct {
-	t       *Transport
-	parent  context.Context
-	req     *http.Request // the caller's, for the hook
-	resp    respBody
-	reqBody reqBody
+	t      *Transport
+	parent context.Context
+	req    *http.Request // the caller's, for the hook
+	rc     io.ReadCloser // the response body from next, set before the caller gets it
+	slot   *timerSlot    // set before next is called
+
+	readAt atomic.Int64          // deadline of the Read in progress, or 0 (set without mu by Read)
+	fired  atomic.Pointer[Error] // the timeout this exchange declared
 
 	mu sync.Mutex // guards every field below
 	// context state
 	done       chan struct{} // made on the first Done call
 	err        error         // non-nil once the context is done
 	funcs      []afterFunc   // registered by the context package (AfterFunc)
-	nextFunc   uint64
-	stopParent func() bool // stops the watch of parent.Done
+	stopParent func() bool   // stops the watch of parent.Done
 	trace      *traceState
 	// timer state
-	phase     int
-	slot      *timerSlot
-	timerAt   int64 // when the timer is due, or 0
 	attemptAt int64
 	headerAt  int64
-	written   bool  // the request has been written: the header clock may run
-	readAt    int64 // deadline of the Read in progress, or 0
-	readStart int64
-	readLimit time.Duration
-	writeAt   int64 // deadline of the write idle clock, or 0
-	writeLast int64
-	writeLim  time.Duration
-	bodyGaps  *p95
-	writeGaps ewma
-	fired     *Error // the timeout this exchange declared
-	reported  bool   // the hook was called
+	up        *upload    // the request body's state, when there is a body
+	adapt     *bodyAdapt // made on the first Read with WithAdaptiveBodyIdle
+	nextFunc  uint32
+	phase     uint8
+	released  bool // the slot went back to the pool
+	written   bool // the request has been written: the header clock may run
+	reported  bool // the hook was called
 }
 
 type afterFunc struct {
-	id uint64
+	id uint32
 	f  func()
 }
 
@@ -72,11 +68,11 @@ func (s *exchange) nextDeadline() int64 {
 	if s.phase == phaseHeader && s.headerAt != 0 && (d == 0 || s.headerAt < d) {
 		d = s.headerAt
 	}
-	if s.writeAt != 0 && (d == 0 || s.writeAt < d) {
-		d = s.writeAt
+	if s.up != nil && s.up.at != 0 && (d == 0 || s.up.at < d) {
+		d = s.up.at
 	}
-	if s.readAt != 0 && (d == 0 || s.readAt < d) {
-		d = s.readAt
+	if r := s.readAt.Load(); r != 0 && (d == 0 || r < d) {
+		d = r
 	}
 	return d
 }
@@ -86,13 +82,13 @@ func (s *exchange) nextDeadline() int64 {
 // it fires. Called with s.mu held.
 func (s *exchange) schedule(now int64) {
 	next := s.nextDeadline()
-	if next == 0 || (s.timerAt != 0 && s.timerAt <= next) {
+	if next == 0 || s.released {
 		return
 	}
-	if s.slot == nil {
-		s.slot = s.t.getSlot(s)
+	if due := s.slot.due.Load(); due != 0 && due <= next {
+		return
 	}
-	s.timerAt = next
+	s.slot.due.Store(next)
 	s.slot.t.Reset(time.Duration(next - now))
 }
 
@@ -104,7 +100,6 @@ func (s *exchange) onTimer() {
 		s.mu.Unlock()
 		return
 	}
-	s.timerAt = 0
 	now := mono()
 	var ph errclass.Phase
 	var lim time.Duration
@@ -113,10 +108,13 @@ func (s *exchange) onTimer() {
 		ph, lim = errclass.PhaseAttempt, c.attempt
 	case s.phase == phaseHeader && s.headerAt != 0 && now >= s.headerAt:
 		ph, lim = errclass.PhaseResponseHeader, c.header
-	case s.writeAt != 0 && now >= s.writeAt:
-		ph, lim = errclass.PhaseWriteIdle, s.writeLim
-	case s.readAt != 0 && now >= s.readAt:
-		ph, lim = errclass.PhaseBodyIdle, s.readLimit
+	case s.up != nil && s.up.at != 0 && now >= s.up.at:
+		ph, lim = errclass.PhaseWriteIdle, s.up.lim
+	case s.readAt.Load() != 0 && now >= s.readAt.Load():
+		ph, lim = errclass.PhaseBodyIdle, c.bodyIdle
+		if c.adaptiveBody.on() {
+			lim = s.adapt.limit
+		}
 	default:
 		s.schedule(now)
 		s.mu.Unlock()
@@ -126,7 +124,7 @@ func (s *exchange) onTimer() {
 		s.mu.Unlock()
 		return
 	}
-	s.fired = &Error{Phase: ph, Limit: lim}
+	s.fired.Store(&Error{Phase: ph, Limit: lim})
 	funcs := s.cancelLocked(context.DeadlineExceeded)
 	s.mu.Unlock()
 	runAll(funcs)
@@ -151,15 +149,18 @@ func (s *exchange) finish() {
 		return
 	}
 	s.phase = phaseDone
-	s.readAt, s.writeAt = 0, 0
-	slot := s.slot
-	s.slot = nil
+	s.readAt.Store(0)
+	if s.up != nil {
+		s.up.at = 0
+	}
+	release := !s.released
+	s.released = true
 	funcs := s.cancelLocked(context.Canceled)
 	stop := s.stopParent
 	s.stopParent = nil
 	s.mu.Unlock()
-	if slot != nil {
-		s.t.putSlot(slot)
+	if release {
+		s.t.putSlot(s.slot)
 	}
 	runAll(funcs)
 	if stop != nil {
@@ -171,11 +172,11 @@ func (s *exchange) finish() {
 func (s *exchange) upgrade() {
 	s.mu.Lock()
 	s.phase = phaseUpgraded
-	slot := s.slot
-	s.slot = nil
+	release := !s.released
+	s.released = true
 	s.mu.Unlock()
-	if slot != nil {
-		s.t.putSlot(slot)
+	if release {
+		s.t.putSlot(s.slot)
 	}
 }
 
@@ -195,19 +196,24 @@ func (s *exchange) markWritten() {
 // ---- timers ----
 
 // timerSlot is a reusable timer. Its callback is bound once, so a round trip
-// costs no allocation for its timer. A callback that runs late, after the slot
-// went to another exchange, only makes that exchange re-check its deadlines.
+// costs no allocation for its timer, and it is never stopped: a slot goes back
+// to the pool with its timer still set, and the next exchange that takes it
+// resets the timer only when it needs it earlier. When the timer fires it
+// makes the slot's exchange, if any, check its deadlines and set the timer
+// again; a slot with no exchange does nothing. So a steady stream of short
+// round trips costs no timer operation at all.
 type timerSlot struct {
-	t  *time.Timer
-	mu sync.Mutex // guards s
-	s  *exchange
+	t   *time.Timer
+	due atomic.Int64 // when t fires (mono), or 0 when it is not set
+	s   atomic.Pointer[exchange]
 }
 
+// fire clears due before it loads s, and getSlot stores s before anyone
+// loads due: either the new exchange sees due == 0 and sets the timer, or
+// fire sees the new exchange.
 func (sl *timerSlot) fire() {
-	sl.mu.Lock()
-	s := sl.s
-	sl.mu.Unlock()
-	if s != nil {
+	sl.due.Store(0)
+	if s := sl.s.Load(); s != nil {
 		s.onTimer()
 	}
 }
@@ -219,17 +225,13 @@ func (t *Transport) getSlot(s *exchange) *timerSlot {
 		sl.t = time.AfterFunc(time.Hour, sl.fire)
 		sl.t.Stop()
 	}
-	sl.mu.Lock()
-	sl.s = s
-	sl.mu.Unlock()
+	sl.s.Store(s)
 	return sl
 }
 
+// putSlot returns sl to the pool, its timer still set (see timerSlot).
 func (t *Transport) putSlot(sl *timerSlot) {
-	sl.mu.Lock()
-	sl.s = nil
-	sl.mu.Unlock()
-	sl.t.Stop()
+	sl.s.Store(nil)
 	t.slots.Put(sl)
 }
 
@@ -432,116 +434,140 @@ func (s *exchange) onWroteRequest(info httptrace.WroteRequestInfo) {
 
 // ---- bodies ----
 
-// reqBody watches the transport's reads of the request body for the write
-// idle bound: the clock runs from the return of one Read to the next call.
-type reqBody struct {
-	s  *exchange
-	rc io.ReadCloser
+// upload is the state of a request body: the wrapper the transport reads
+// and the write idle clock, which runs from the return of one of the
+// transport's Reads to its next call. Guarded by the exchange's mutex, except
+// s and rc, which never change.
+type upload struct {
+	s    *exchange
+	rc   io.ReadCloser
+	at   int64 // deadline of the write idle clock, or 0
+	last int64 // when the last Read returned
+	lim  time.Duration
+	gaps ewma
 }
 
-func (b *reqBody) Read(p []byte) (int, error) {
-	s := b.s
+func (u *upload) Read(p []byte) (int, error) {
+	s := u.s
 	s.writeEnter()
-	n, err := b.rc.Read(p)
+	n, err := u.rc.Read(p)
 	s.writeExit(err)
 	return n, err
 }
 
 // Close closes the caller's body; the request counts as written.
-func (b *reqBody) Close() error {
-	s := b.s
+func (u *upload) Close() error {
+	s := u.s
 	s.mu.Lock()
-	s.writeAt = 0
+	u.at = 0
 	s.markWritten()
 	s.mu.Unlock()
-	return b.rc.Close()
+	return u.rc.Close()
 }
 
 func (s *exchange) writeEnter() {
 	s.mu.Lock()
-	if s.writeAt != 0 {
+	if u := s.up; u.at != 0 {
 		if s.t.cfg.adaptiveWrite.on() {
-			s.writeGaps.add(time.Duration(mono() - s.writeLast))
+			u.gaps.add(time.Duration(mono() - u.last))
 		}
-		s.writeAt = 0
+		u.at = 0
 	}
 	s.mu.Unlock()
 }
 
 func (s *exchange) writeExit(err error) {
 	s.mu.Lock()
-	c := &s.t.cfg
+	c, u := &s.t.cfg, s.up
 	switch {
 	case err != nil: // EOF or failure: the upload is over
-		s.writeAt = 0
+		u.at = 0
 		s.markWritten()
 	case c.writeIdle > 0 && s.phase < phaseUpgraded:
 		now := mono()
-		s.writeLim = c.writeIdle
+		u.lim = c.writeIdle
 		if c.adaptiveWrite.on() {
-			s.writeLim = s.writeGaps.bound(c.writeIdle, c.adaptiveWrite)
+			u.lim = u.gaps.bound(c.writeIdle, c.adaptiveWrite)
 		}
-		s.writeLast = now
-		s.writeAt = now + int64(s.writeLim)
+		u.last = now
+		u.at = now + int64(u.lim)
 		s.schedule(now)
 	}
 	s.mu.Unlock()
 }
 
-// respBody enforces the body idle bound on the response body and ends the
-// exchange at EOF, on a read error or on Close.
-type respBody struct {
-	s  *exchange
-	rc io.ReadCloser
+// bodyAdapt is the state of an adaptive body idle bound.
+type bodyAdapt struct {
+	gaps  p95
+	start int64         // when the Read in progress began
+	limit time.Duration // the bound of the Read in progress
 }
 
+// respBody is the exchange seen as the response body given to the caller
+// (a conversion, so no allocation): it enforces the body idle bound and ends
+// the exchange at EOF, on a read error or on Close.
+type respBody exchange
+
 func (b *respBody) Read(p []byte) (int, error) {
-	s := b.s
+	s := (*exchange)(b)
 	if err := s.readEnter(); err != nil {
 		return 0, err
 	}
-	n, err := b.rc.Read(p)
+	n, err := s.rc.Read(p)
 	return n, s.readExit(err)
 }
 
 // Close closes the body and ends the exchange.
 func (b *respBody) Close() error {
-	err := b.rc.Close()
-	b.s.finish()
+	s := (*exchange)(b)
+	err := s.rc.Close()
+	s.finish()
 	return err
 }
 
 // upgradedBody is the body of a 101 response: it keeps io.Writer.
 type upgradedBody struct {
-	respBody
+	*respBody
 	w io.Writer
 }
 
 func (b *upgradedBody) Write(p []byte) (int, error) { return b.w.Write(p) }
 
 // readEnter starts the idle clock, or returns the timeout already declared.
+// With a static bound it takes no lock: it publishes the Read's deadline,
+// then looks at the timer. Either the timer is due no later (and its callback,
+// which clears due before it loads readAt, will see the deadline), or the
+// deadline is scheduled under the lock.
 func (s *exchange) readEnter() error {
-	s.mu.Lock()
-	if e := s.fired; e != nil {
-		s.mu.Unlock()
+	if e := s.fired.Load(); e != nil {
 		s.report(e)
 		return e
 	}
 	c := &s.t.cfg
-	if s.phase == phaseBody && c.bodyIdle > 0 {
-		now := mono()
-		lim := c.bodyIdle
-		if c.adaptiveBody.on() {
-			if s.bodyGaps == nil {
-				s.bodyGaps = new(p95)
-			}
-			lim = s.bodyGaps.bound(lim, c.adaptiveBody)
-		}
-		s.readLimit = lim
-		s.readStart = now
-		s.readAt = now + int64(lim)
-		s.schedule(now)
+	if c.bodyIdle == 0 {
+		return nil
 	}
+	now := mono()
+	if c.adaptiveBody.on() {
+		s.mu.Lock()
+		if s.adapt == nil {
+			s.adapt = new(bodyAdapt)
+		}
+		a := s.adapt
+		a.limit = a.gaps.bound(c.bodyIdle, c.adaptiveBody)
+		a.start = now
+		s.readAt.Store(now + int64(a.limit))
+		s.schedule(now)
+		s.mu.Unlock()
+		return nil
+	}
+	at := now + int64(c.bodyIdle)
+	s.readAt.Store(at)
+	if due := s.slot.due.Load(); due != 0 && due <= at {
+		return nil
+	}
+	s.mu.Lock()
+	s.schedule(now)
 	s.mu.Unlock()
 	return nil
 }
@@ -549,16 +575,17 @@ func (s *exchange) readEnter() error {
 // readExit stops the idle clock and returns the error for the caller: this
 // layer's timeout when its timer fired during the Read.
 func (s *exchange) readExit(err error) error {
-	s.mu.Lock()
-	if s.readAt != 0 {
-		if s.bodyGaps != nil {
-			s.bodyGaps.add(time.Duration(mono() - s.readStart))
+	if s.t.cfg.adaptiveBody.on() {
+		s.mu.Lock()
+		if s.readAt.Load() != 0 && s.adapt != nil {
+			s.adapt.gaps.add(time.Duration(mono() - s.adapt.start))
 		}
-		s.readAt = 0
+		s.readAt.Store(0)
+		s.mu.Unlock()
+	} else {
+		s.readAt.Store(0)
 	}
-	fired := s.fired
-	s.mu.Unlock()
-	if fired != nil {
+	if fired := s.fired.Load(); fired != nil {
 		s.finish()
 		s.report(fired)
 		return fired

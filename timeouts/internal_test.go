@@ -179,7 +179,7 @@ func TestTimerSlotReused(t *testing.T) {
 		require.NoError(t, err)
 		if sl, _ := tr.slots.Get().(*timerSlot); sl != nil {
 			found++
-			assert.Nil(t, sl.s, "a pooled slot points at no exchange")
+			assert.Nil(t, sl.s.Load(), "a pooled slot points at no exchange")
 			tr.slots.Put(sl)
 		}
 	}

@@ -42,6 +42,11 @@ type config struct {
 	onTimeout                   func(*http.Request, *Error)
 }
 
+// bounded reports whether the middleware has any bound to enforce.
+func (c *config) bounded() bool {
+	return c.header > 0 || c.bodyIdle > 0 || c.writeIdle > 0 || c.attempt > 0
+}
+
 func newConfig(opts []Option) config {
 	c := config{
 		dns:          defaultDNS,

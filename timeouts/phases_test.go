@@ -24,7 +24,9 @@ func TestResponseHeader(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			srv := start(t, transporttest.NewUnstartedSlowHeader(5*time.Second), p.h2)
-			c := client(t, srv, timeouts.WithResponseHeader(200*time.Millisecond))
+			// The transport's own header bound stays at its 3s default, so
+			// the middleware's fires first.
+			c := &http.Client{Transport: timeouts.New(base(t, srv), timeouts.WithResponseHeader(200*time.Millisecond))}
 			var err error
 			took := within(t, func() { _, err = get(t, nil, c, srv.URL) })
 			te := requireTimeout(t, err, errclass.PhaseResponseHeader)

@@ -80,16 +80,25 @@ var errNilResponse = errors.New("timeouts: next RoundTripper returned neither a 
 // cancellation or earlier deadline is returned as next reported it.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := &t.cfg
+	if !c.bounded() {
+		resp, err := t.RT().RoundTrip(req)
+		if err != nil {
+			if e := translate(err, t.lim); e != nil && req.Context().Err() == nil {
+				err = e
+			}
+		}
+		return resp, err
+	}
 	s := &exchange{t: t, parent: req.Context(), req: req}
-	s.resp.s = s
+	s.slot = t.getSlot(s)
 	now := mono()
 	if c.attempt > 0 {
 		s.attemptAt = now + int64(c.attempt)
 	}
 	r2 := req.WithContext(s)
 	if req.Body != nil && req.Body != http.NoBody {
-		s.reqBody = reqBody{s: s, rc: req.Body}
-		r2.Body = &s.reqBody
+		s.up = &upload{s: s, rc: req.Body}
+		r2.Body = s.up
 	} else if c.header > 0 {
 		s.written = true
 		s.headerAt = now + int64(c.header)
@@ -124,7 +133,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	s.mu.Lock()
-	if fired := s.fired; fired != nil { // our timer won the race with the response
+	if s.fired.Load() != nil { // our timer won the race with the response
 		s.mu.Unlock()
 		resp.Body.Close()
 		return nil, s.fail(err)
@@ -143,14 +152,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			Write([]byte) (int, error)
 			Close() error
 		}); ok {
-			resp.Body = &upgradedBody{respBody: respBody{s: s, rc: resp.Body}, w: rw}
+			s.rc = resp.Body
+			resp.Body = &upgradedBody{respBody: (*respBody)(s), w: rw}
 		} else {
-			s.resp.rc = resp.Body
-			resp.Body = &s.resp
+			s.rc = resp.Body
+			resp.Body = (*respBody)(s)
 		}
 	default:
-		s.resp.rc = resp.Body
-		resp.Body = &s.resp
+		s.rc = resp.Body
+		resp.Body = (*respBody)(s)
 	}
 	return resp, nil
 }
@@ -160,9 +170,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // the caller's context ended, or err translated into *Error when a lower
 // layer timed out.
 func (s *exchange) fail(err error) error {
-	s.mu.Lock()
-	fired := s.fired
-	s.mu.Unlock()
+	fired := s.fired.Load()
 	s.finish()
 	var out *Error
 	switch {
