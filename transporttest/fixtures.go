@@ -2,6 +2,7 @@ package transporttest
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -19,6 +20,14 @@ type Reply struct {
 	Header http.Header
 	// Body is the response body.
 	Body string
+	// BodySize, when not 0, replaces Body with a generated body (the
+	// lower-case alphabet, repeated) of BodySize bytes, sent with that
+	// Content-Length and produced as it is written, so that a 1 GiB error
+	// body costs no memory. A negative BodySize sends an endless chunked
+	// body, until the client goes away or the server is closed. Either way
+	// the server stops writing when Close is called, even if the client has
+	// stopped reading.
+	BodySize int64
 }
 
 // NewSequence returns a started server that answers the n-th request with
@@ -39,31 +48,92 @@ func NewUnstartedSequence(replies ...Reply) *Server {
 		replies[i].Header = replies[i].Header.Clone()
 	}
 	var next atomic.Int64
-	return NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var s *Server
+	s = NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		drain(r)
 		i := int(next.Add(1) - 1)
 		if len(replies) == 0 {
 			w.Header().Set("Content-Length", "0")
 			return
 		}
-		writeReply(w, replies[min(i, len(replies)-1)])
+		rp := replies[min(i, len(replies)-1)]
+		if rp.BodySize != 0 {
+			s.writeGenerated(w, r, rp)
+			return
+		}
+		writeReply(w, rp)
 	}))
+	return s
 }
 
+// writeReply sends rp, with its Body.
 func writeReply(w http.ResponseWriter, rp Reply) {
+	writeHeader(w, rp, int64(len(rp.Body)))
+	io.WriteString(w, rp.Body)
+}
+
+// writeHeader sends rp's status and header, with a Content-Length of size
+// unless the header has one or size is negative.
+func writeHeader(w http.ResponseWriter, rp Reply, size int64) {
 	h := w.Header()
 	for k, v := range rp.Header {
 		h[k] = append([]string(nil), v...)
 	}
-	if h.Get("Content-Length") == "" {
-		h.Set("Content-Length", strconv.Itoa(len(rp.Body)))
+	if h.Get("Content-Length") == "" && size >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
 	}
 	status := rp.Status
 	if status == 0 {
 		status = http.StatusOK
 	}
 	w.WriteHeader(status)
-	io.WriteString(w, rp.Body)
+}
+
+// writeGenerated sends rp with a generated body of rp.BodySize bytes
+// (endless when negative), stopping when the client goes away or the server
+// is closed, even in the middle of a write the client does not read.
+func (s *Server) writeGenerated(w http.ResponseWriter, r *http.Request, rp Reply) {
+	writeHeader(w, rp, rp.BodySize)
+	release := s.abortWritesOnClose(w)
+	defer release()
+	chunk := patternBytes(0, 26*1260) // 32 KiB, whole alphabets
+	for sent := int64(0); rp.BodySize < 0 || sent < rp.BodySize; {
+		if s.ctx.Err() != nil || r.Context().Err() != nil {
+			panic(http.ErrAbortHandler)
+		}
+		p := chunk
+		if rp.BodySize > 0 && int64(len(p)) > rp.BodySize-sent {
+			p = p[:rp.BodySize-sent]
+		}
+		n, err := w.Write(p)
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		sent += int64(n)
+	}
+}
+
+// abortWritesOnClose makes the handler's blocked and later writes fail once
+// Close starts, by setting a write deadline in the past. The returned
+// release must be called before the handler returns; after it, w is never
+// touched.
+func (s *Server) abortWritesOnClose(w http.ResponseWriter) (release func()) {
+	rc := http.NewResponseController(w)
+	var mu sync.Mutex // guards done, and orders the abort before release
+	done := false
+	stop := context.AfterFunc(s.ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			rc.SetWriteDeadline(time.Unix(1, 0))
+		}
+	})
+	return func() {
+		stop()
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	}
 }
 
 // drain reads the request body to its end, so that it is recorded and the

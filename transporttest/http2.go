@@ -81,7 +81,8 @@ func (s *Server) serveGoAway(c *conn, after int) {
 				w.Header().Set("Connection", "close")
 			}
 			shutOnce.Do(func() {
-				// This handler holds a count on s.wg, so Add is safe here.
+				// serveGoAway's goroutine holds a count on s.wg while
+				// this handler runs, so Add is safe here.
 				s.wg.Add(1)
 				go func() {
 					defer s.wg.Done()

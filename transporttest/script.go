@@ -22,6 +22,9 @@ type Step struct {
 	Header http.Header
 	// Body is the response body.
 	Body string
+	// BodyErr, when not nil, is the error the response body's Read returns
+	// once Body has been read, in place of io.EOF: a body cut mid-stream.
+	BodyErr error
 	// Err, when not nil, is returned by RoundTrip (with a nil response).
 	Err error
 	// Delay is how long RoundTrip waits before answering. The wait ends early
@@ -129,17 +132,30 @@ func (s *Script) RoundTrip(req *http.Request) (*http.Response, error) {
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        header,
-		Body:          &scriptBody{Reader: strings.NewReader(step.Body), s: s},
+		Body:          &scriptBody{r: strings.NewReader(step.Body), err: step.BodyErr, s: s},
 		ContentLength: int64(len(step.Body)),
 		Request:       req,
 	}, nil
 }
 
-// scriptBody counts its first Close.
+// scriptBody reads its step's Body, then fails with err if set, and counts
+// its first Close.
 type scriptBody struct {
-	*strings.Reader
+	r      *strings.Reader
+	err    error
 	s      *Script
 	closed atomic.Bool
+}
+
+func (b *scriptBody) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	n, err := b.r.Read(p)
+	if err == io.EOF && b.err != nil {
+		err = b.err
+	}
+	return n, err
 }
 
 func (b *scriptBody) Close() error {

@@ -181,3 +181,18 @@ func TestScriptConcurrent(t *testing.T) {
 	assert.Equal(t, 50, s.BodiesClosed())
 	assert.Len(t, s.Seen(), 50)
 }
+
+func TestScriptBodyErr(t *testing.T) {
+	cut := errors.New("cut")
+	s := transporttest.NewScript(transporttest.Step{Body: "part", BodyErr: cut})
+	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+	resp, err := s.RoundTrip(req)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	assert.Equal(t, "part", string(b))
+	assert.ErrorIs(t, err, cut)
+	require.NoError(t, resp.Body.Close())
+	_, err = resp.Body.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, http.ErrBodyReadAfterClose)
+	assert.Zero(t, s.BodiesOpen())
+}

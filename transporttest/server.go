@@ -390,6 +390,11 @@ func (s *Server) Close() {
 	})
 }
 
+// CloseConnections closes every connection the server has open now,
+// abruptly, while the server keeps accepting new ones; requests in flight on
+// them fail. Clients see the connections drop, as after a server restart.
+func (s *Server) CloseConnections() { s.closeConns() }
+
 // closeConns closes every connection the server still has open.
 func (s *Server) closeConns() {
 	s.mu.Lock()

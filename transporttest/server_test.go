@@ -563,3 +563,56 @@ func TestStartTwicePanics(t *testing.T) {
 	assert.PanicsWithValue(t, "transporttest: NewSlowReader: chunk must be at least 1", func() { transporttest.NewSlowReader(0, time.Millisecond) })
 	assert.Panics(t, func() { transporttest.NewGoAway(0) })
 }
+
+func TestSequenceBodySize(t *testing.T) {
+	srv := transporttest.NewSequence(
+		transporttest.Reply{Status: 503, BodySize: 1 << 30},
+		transporttest.Reply{Status: 503, BodySize: -1},
+		transporttest.Reply{Status: 200, BodySize: 30},
+	)
+	c := newClient(t)
+
+	// 1 GiB announced; the client reads a little and closes.
+	resp, err := c.Get(srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1<<30), resp.ContentLength)
+	head := make([]byte, 28)
+	_, err = io.ReadFull(resp.Body, head)
+	require.NoError(t, err)
+	assert.Equal(t, "abcdefghijklmnopqrstuvwxyzab", string(head))
+	resp.Body.Close()
+
+	// Endless: 4 MiB read and still going; the client stops reading.
+	resp, err = c.Get(srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), resp.ContentLength)
+	n, err := io.CopyN(io.Discard, resp.Body, 4<<20)
+	require.NoError(t, err)
+	assert.Equal(t, int64(4<<20), n)
+
+	status, body, err := get(t, c, srv.URL, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, "abcdefghijklmnopqrstuvwxyzabcd", body)
+
+	// The endless writer is blocked on a client that does not read; Close
+	// releases it at once (not after the grace period).
+	start := time.Now()
+	closeWithin(t, srv, 5*time.Second)
+	assert.Less(t, time.Since(start), 900*time.Millisecond)
+	resp.Body.Close()
+}
+
+func TestCloseConnections(t *testing.T) {
+	srv := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	t.Cleanup(srv.Close)
+	c := newClient(t)
+	_, _, err := get(t, c, srv.URL, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 1, srv.OpenConnections())
+	srv.CloseConnections()
+	assert.Zero(t, srv.OpenConnections())
+	_, _, err = get(t, c, srv.URL, 5*time.Second)
+	require.NoError(t, err, "the server still accepts")
+	assert.Equal(t, 2, srv.Connections())
+}
