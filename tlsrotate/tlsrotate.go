@@ -132,6 +132,8 @@ var errRetired = errors.New("tlsrotate: connection generation already retired")
 // GetClientCertificate set to src's and, when src has a CA bundle, RootCAs set
 // to the current bundle; a ClientSessionCache, if set, is replaced by a fresh
 // cache per generation so that no session of the old certificate is resumed.
+// A custom DialTLSContext on next is kept, but the connections it makes are
+// closed only when idle: do not give New a transport prepared by [Configure].
 // New panics when next is not an *http.Transport or src is nil.
 func New(next http.RoundTripper, src *Source) *Transport {
 	if src == nil {
@@ -209,18 +211,10 @@ func (t *Transport) newGeneration(snap *Snapshot) *generation {
 		}
 		return g.track(c)
 	}
-	if tlsDial := rt.DialTLSContext; tlsDial != nil {
-		rt.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := tlsDial(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := g.track(c); err != nil {
-				return nil, err
-			}
-			return c, nil // keep the *tls.Conn for HTTP/2 negotiation
-		}
-	}
+	// A custom TLS dialer (DialTLSContext, as set by Configure) must return
+	// the *tls.Conn itself for HTTP/2 to be negotiated, so its connections
+	// cannot be wrapped and are not tracked: a retired generation closes
+	// them only when they are idle.
 	g.rt = rt
 	if age := t.src.cfg.maxAge; age > 0 {
 		age -= rand.N(age/10 + 1)
