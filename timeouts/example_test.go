@@ -1,0 +1,84 @@
+package timeouts_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/timeouts"
+	"github.com/rtchain/chain/transporttest"
+)
+
+// A server that takes too long to answer: the error names the phase and the
+// bound.
+func Example() {
+	srv := transporttest.NewSlowHeader(5 * time.Second)
+	defer srv.Close()
+
+	opts := []timeouts.Option{timeouts.WithResponseHeader(100 * time.Millisecond)}
+	base := timeouts.NewTransport()
+	defer base.CloseIdleConnections()
+	client := &http.Client{Transport: timeouts.New(base, opts...)}
+
+	_, err := client.Get(srv.URL)
+	var te *timeouts.Error
+	if errors.As(err, &te) {
+		fmt.Println(te)
+		fmt.Println(te.Phase, te.Limit)
+	}
+	fmt.Println(errors.Is(err, errclass.ErrTimeout), errclass.Classify(err))
+	// Output:
+	// timeouts: response header not received within 100ms
+	// response_header 100ms
+	// true timeout
+}
+
+// A stream that keeps delivering bytes is never cut by the body idle bound,
+// however long it runs; one that stops is.
+func ExampleWithBodyIdle() {
+	trickle := transporttest.NewTrickle(20*time.Millisecond, 10) // 200ms in all
+	defer trickle.Close()
+	stall := transporttest.NewStall(5)
+	defer stall.Close()
+
+	base := timeouts.NewTransport()
+	defer base.CloseIdleConnections()
+	client := &http.Client{Transport: timeouts.New(base, timeouts.WithBodyIdle(300*time.Millisecond))}
+
+	for _, url := range []string{trickle.URL, stall.URL} {
+		resp, err := client.Get(url)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("%q %v\n", b, err)
+	}
+	// Output:
+	// "abcdefghij" <nil>
+	// "abcde" timeouts: no response body byte received for 300ms
+}
+
+// Total goes outermost, above the retry layer; the per-attempt middleware
+// goes below it and gets the smaller of its attempt bound and the time left.
+func ExampleTotal() {
+	srv := transporttest.NewSlowHeader(5 * time.Second)
+	defer srv.Close()
+
+	base := timeouts.NewTransport()
+	defer base.CloseIdleConnections()
+	perAttempt := timeouts.New(base, timeouts.WithAttempt(time.Second))
+	// A retry layer (retry.Middleware) would sit here, between the two.
+	client := &http.Client{Transport: timeouts.Total(150 * time.Millisecond)(perAttempt)}
+
+	_, err := client.Get(srv.URL)
+	fmt.Println(errclass.PhaseOf(err))
+	fmt.Println(errors.Unwrap(err))
+	// Output:
+	// total
+	// timeouts: request did not finish in its total time within 150ms
+}
