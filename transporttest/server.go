@@ -39,6 +39,8 @@ const closeGrace = time.Second
 // convenient as t.Cleanup(srv.Close).
 //
 // A Server holds no global state: any number may run in parallel tests.
+// Make Servers with the constructors of this package; the zero value is not
+// usable.
 type Server struct {
 	// URL is the base URL of the started server, of the form
 	// "http://127.0.0.1:port" or "https://127.0.0.1:port", with no trailing
@@ -132,7 +134,9 @@ func (r Request) clone() Request {
 
 // NewServer returns a started [Server] that serves h and records every
 // request as the fixtures of this package do. Use it for a behaviour the
-// package does not offer; [ConnID] tells h which connection a request came on.
+// package does not offer; [ConnID] tells h which connection a request came
+// on, and h should stop waiting when [Server.Done] is closed. A nil h
+// answers 404 to everything.
 func NewServer(h http.Handler) *Server {
 	s := NewUnstartedServer(h)
 	s.Start()
@@ -141,6 +145,9 @@ func NewServer(h http.Handler) *Server {
 
 // NewUnstartedServer is like [NewServer] but does not start the server.
 func NewUnstartedServer(h http.Handler) *Server {
+	if h == nil {
+		h = http.NotFoundHandler()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		Config: &http.Server{Handler: h},
@@ -166,6 +173,9 @@ func (s *Server) Start() { s.start(false) }
 func (s *Server) StartTLS() { s.start(true) }
 
 func (s *Server) start(useTLS bool) {
+	if s.ctx == nil {
+		panic("transporttest: Server not made by a constructor")
+	}
 	if !s.started.CompareAndSwap(false, true) {
 		panic("transporttest: server already started")
 	}
@@ -361,6 +371,9 @@ func (s *Server) Done() <-chan struct{} { return s.ctx.Done() }
 // Close returns, no goroutine of the server is left. Close may be called
 // more than once and on a server that was never started.
 func (s *Server) Close() {
+	if s.cancel == nil {
+		return // not made by a constructor: nothing to close
+	}
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.closed = true

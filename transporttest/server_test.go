@@ -242,14 +242,28 @@ func TestStaleKeepAlive(t *testing.T) {
 	assert.Equal(t, 3, srv.Requests(), "the second GET was sent twice")
 	assert.Equal(t, 2, srv.Connections())
 
+	// A POST with Idempotency-Key and GetBody is replayable too (B3).
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("idem"))
+	req.Header.Set("Idempotency-Key", "k1")
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, 5, srv.Requests())
+	assert.Equal(t, 3, srv.Connections())
+	seen := srv.Seen()
+	assert.Equal(t, "idem", string(seen[3].Body), "the dropped attempt was sent in full")
+	assert.Equal(t, "idem", string(seen[4].Body), "and replayed with GetBody")
+
 	// A POST without Idempotency-Key is not replayable: it fails.
-	resp, err := c.Post(srv.URL, "text/plain", strings.NewReader("x"))
+	resp, err = c.Post(srv.URL, "text/plain", strings.NewReader("x"))
 	if err == nil {
 		resp.Body.Close()
 	}
 	require.Error(t, err)
 	assert.ErrorIs(t, err, io.EOF)
-	assert.Equal(t, 4, srv.Requests())
+	assert.Equal(t, 6, srv.Requests())
 }
 
 func TestBlackhole(t *testing.T) {
@@ -554,6 +568,15 @@ func TestConcurrentCounters(t *testing.T) {
 	assert.Equal(t, int64(100), srv.BodyBytes())
 	assert.Len(t, srv.Seen(), 20)
 	assert.LessOrEqual(t, srv.Connections(), 20)
+}
+
+func TestNilHandlerAndZeroServer(t *testing.T) {
+	srv := transporttest.NewServer(nil)
+	t.Cleanup(srv.Close)
+	status, _, err := get(t, srv.Client(), srv.URL, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.PanicsWithValue(t, "transporttest: Server not made by a constructor", (&transporttest.Server{}).Start)
 }
 
 func TestStartTwicePanics(t *testing.T) {
