@@ -53,24 +53,27 @@ const (
 type circuit struct {
 	// Read on every call, written rarely.
 	key       string
-	st        atomic.Uint64 // generation<<stateBits | State
-	openUntil atomic.Int64  // when an open circuit turns half-open, on the Transport's timeline
-	width     atomic.Int64  // bucket width of the window, in nanoseconds
-	pending   atomic.Uint32 // pendingAll | pendingConc: a bad outcome came while too few outcomes were there to judge
-	evicted   atomic.Bool   // dropped from the registry; admitters look the key up again
-	lastUse   atomic.Uint64 // the newest time slot of the window that holds outcomes, for eviction order
-	_         [64]byte      // keep the counters below off the cache line of the fields above
+	st        atomic.Uint64             // generation<<stateBits | State
+	openUntil atomic.Int64              // when an open circuit turns half-open, on the Transport's timeline
+	width     atomic.Int64              // bucket width of the window, in nanoseconds
+	pending   atomic.Uint32             // pendingAll | pendingConc: a bad outcome came while too few outcomes were there to judge
+	evicted   atomic.Bool               // dropped from the registry; admitters look the key up again
+	lastUse   atomic.Uint64             // the newest time slot of the window that holds outcomes, for eviction order
+	epochs    [numBuckets]atomic.Uint64 // the epoch (generation and time slot) each bucket holds
+	_         [64]byte                  // keep the counters below off the cache lines of the fields above
 
 	// Written on every call.
 	flight  atomic.Uint64 // calls started (high 32 bits) and calls in flight (low 32 bits)
+	_       [56]byte
 	buckets [numBuckets]bucket
 
-	mu       sync.Mutex // guards changes of st and buckets' clearing, and the fields below
-	probing  int        // probes in flight
-	probes   tally      // counted probe outcomes of the current half-open generation
-	cause    Counts     // the counts that caused the last transition
-	events   []event    // transitions not yet handed to the hook, oldest first
-	flushing bool       // a caller is handing events to the hook
+	mu       sync.Mutex       // guards changes of st and buckets' clearing, and the fields below
+	used     [numBuckets]bool // the bucket may hold counts
+	probing  int              // probes in flight
+	probes   tally            // counted probe outcomes of the current half-open generation
+	cause    Counts           // the counts that caused the last transition
+	events   []event          // transitions not yet handed to the hook, oldest first
+	flushing bool             // a caller is handing events to the hook
 }
 
 // Bits of circuit.pending.
@@ -101,8 +104,8 @@ const (
 func newCircuit(key string, cfg *config) *circuit {
 	c := &circuit{key: key}
 	c.width.Store(cfg.width)
-	for i := range c.buckets {
-		c.buckets[i].epoch.Store(noEpoch) // so that the first record rotates and marks it used
+	for i := range c.epochs {
+		c.epochs[i].Store(noEpoch) // so that the first record rotates and marks it used
 	}
 	return c
 }

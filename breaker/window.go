@@ -66,21 +66,23 @@ func binHigh(k int) time.Duration {
 }
 
 // bucket holds the outcomes of one time slot of the window. Every field is
-// atomic: callers add to it without a lock; clearing it takes the circuit's mu.
+// atomic: callers add to it without a lock; clearing it takes the circuit's
+// mu. Its epoch (which slot it holds) lives apart, in circuit.epochs, so that
+// reading it does not contend with the counters.
 type bucket struct {
-	epoch        atomic.Uint64
 	failures     atomic.Uint32
 	slow         atomic.Uint32
 	concurrent   atomic.Uint32
 	concFailures atomic.Uint32
 	hist         [numBins]atomic.Uint32 // the sum of the bins is the number of outcomes
-	used         bool                   // it may hold counts; guarded by the circuit's mu
 }
 
-func (b *bucket) clear() {
-	if !b.used {
+// clear zeroes slot i. c.mu is held.
+func (c *circuit) clear(i uint64) {
+	if !c.used[i] {
 		return
 	}
+	b := &c.buckets[i]
 	b.failures.Store(0)
 	b.slow.Store(0)
 	b.concurrent.Store(0)
@@ -193,12 +195,13 @@ func (c *circuit) record(t *Transport, cfg *config, st uint64, at int64, o obs) 
 		w = c.width.Load()
 	}
 	idx := uint64(at / w)
-	b := &c.buckets[idx%numBuckets]
-	if want := epochOf(st, idx); b.epoch.Load() != want {
-		if !c.rotate(b, st, want) {
+	slot := idx % numBuckets
+	if want := epochOf(st, idx); c.epochs[slot].Load() != want {
+		if !c.rotate(slot, st, want) {
 			return false
 		}
 	}
+	b := &c.buckets[slot]
 	b.hist[binOf(o.latency)].Add(1)
 	if o.failed {
 		b.failures.Add(1)
@@ -215,17 +218,18 @@ func (c *circuit) record(t *Transport, cfg *config, st uint64, at int64, o obs) 
 	return true
 }
 
-// rotate clears b for the slot want, unless the generation st has ended.
-func (c *circuit) rotate(b *bucket, st, want uint64) bool {
+// rotate clears bucket slot for the epoch want, unless the generation st has
+// ended.
+func (c *circuit) rotate(slot, st, want uint64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.st.Load() != st {
 		return false
 	}
-	if b.epoch.Load() != want {
-		b.clear()
-		b.used = true
-		b.epoch.Store(want)
+	if c.epochs[slot].Load() != want {
+		c.clear(slot)
+		c.used[slot] = true
+		c.epochs[slot].Store(want)
 		c.lastUse.Store(want & idxMask)
 	}
 	return true
@@ -237,10 +241,10 @@ func (c *circuit) collect(st uint64, at int64) (t tally) {
 	idx := uint64(at / c.width.Load())
 	for k := uint64(0); k < numBuckets && k <= idx; k++ {
 		i := idx - k
-		b := &c.buckets[i%numBuckets]
-		if b.epoch.Load() != epochOf(st, i) {
+		if c.epochs[i%numBuckets].Load() != epochOf(st, i) {
 			continue
 		}
+		b := &c.buckets[i%numBuckets]
 		for j := range b.hist {
 			n := uint64(b.hist[j].Load())
 			t.hist[j] += n
@@ -264,13 +268,14 @@ func (c *circuit) rebucket(st uint64, at int64, w int64) {
 		return
 	}
 	sum := c.collect(st, at)
-	for i := range c.buckets {
-		c.buckets[i].clear()
+	for i := range uint64(numBuckets) {
+		c.clear(i)
 	}
 	c.width.Store(w)
 	idx := uint64(at / w)
-	b := &c.buckets[idx%numBuckets]
-	b.used = true
+	slot := idx % numBuckets
+	b := &c.buckets[slot]
+	c.used[slot] = true
 	for j, n := range sum.hist {
 		b.hist[j].Store(uint32(n))
 	}
@@ -278,5 +283,6 @@ func (c *circuit) rebucket(st uint64, at int64, w int64) {
 	b.slow.Store(uint32(sum.slow))
 	b.concurrent.Store(uint32(sum.concurrent))
 	b.concFailures.Store(uint32(sum.concFailures))
-	b.epoch.Store(epochOf(st, idx))
+	c.epochs[slot].Store(epochOf(st, idx))
+	c.lastUse.Store(idx & idxMask)
 }
