@@ -17,7 +17,8 @@ const numShards = 32
 type registry struct {
 	seed   maphash.Seed
 	size   atomic.Int64
-	sweeps sync.Mutex // one sweep at a time
+	sweeps sync.Mutex   // one sweep at a time
+	noRoom atomic.Int64 // after a sweep that freed nothing: no new sweep before this time
 	shards [numShards]shard
 }
 
@@ -58,6 +59,9 @@ func (r *registry) get(t *Transport, key string, cfg *config, at int64) *circuit
 		return c
 	}
 	if r.size.Load() >= int64(cfg.maxKeys) {
+		if at < r.noRoom.Load() {
+			return nil
+		}
 		r.sweep(t, cfg, at)
 	}
 	s.mu.Lock()
@@ -107,6 +111,11 @@ func (r *registry) sweep(t *Transport, cfg *config, at int64) {
 		if r.evict(cd.c) {
 			dropped = append(dropped, cd.c.key)
 		}
+	}
+	if len(dropped) == 0 {
+		// Every breaker is open, half-open or busy: do not scan them all
+		// again for each new key; look again after a bucket's width.
+		r.noRoom.Store(at + cfg.width)
 	}
 	if cfg.onEvict != nil {
 		for _, k := range dropped {
