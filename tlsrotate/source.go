@@ -31,6 +31,10 @@ type Snapshot struct {
 	Hash [32]byte
 	// LoadedAt is when the snapshot was published, by the source's clock.
 	LoadedAt time.Time
+
+	// previous is the client certificate of the snapshot before, kept while
+	// it is valid for servers that accept only its issuer (CA migration).
+	previous *tls.Certificate
 }
 
 // Serial returns the client certificate's serial number in decimal.
@@ -227,6 +231,12 @@ func (s *Source) reload() (bool, error) {
 	snap.Generation = 1
 	if old != nil {
 		snap.Generation = old.Generation + 1
+		switch {
+		case !sameCert(old.Certificate, snap.Certificate) && now.Before(old.Leaf.NotAfter):
+			snap.previous = old.Certificate
+		case sameCert(old.Certificate, snap.Certificate):
+			snap.previous = old.previous // only the CA bundle changed
+		}
 	}
 	s.cur.Store(snap)
 	s.reloadMu.Unlock()
@@ -284,13 +294,24 @@ func (s *Source) Reload() error {
 
 // GetClientCertificate returns the current client certificate. It has the
 // signature of tls.Config.GetClientCertificate; it does no I/O, takes no lock
-// and allocates nothing. It never returns an empty certificate: a Source
-// always holds a validated one.
-func (s *Source) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-	if snap := s.cur.Load(); snap != nil {
-		return snap.Certificate, nil
+// and allocates nothing on its usual path. It never returns an empty
+// certificate: a Source always holds a validated one.
+//
+// During a CA migration the previous certificate is kept while it is valid:
+// when the server names the CAs it accepts and they include the previous
+// certificate's issuer but not the current one's, the previous certificate
+// is returned, so a server not yet updated keeps accepting the client.
+func (s *Source) GetClientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	snap := s.cur.Load()
+	if snap == nil {
+		return nil, errNoCertificate
 	}
-	return nil, errNoCertificate
+	if prev := snap.previous; prev != nil && cri != nil && len(cri.AcceptableCAs) > 0 &&
+		cri.SupportsCertificate(snap.Certificate) != nil && cri.SupportsCertificate(prev) == nil &&
+		s.cfg.now().Before(prev.Leaf.NotAfter) {
+		return prev, nil
+	}
+	return snap.Certificate, nil
 }
 
 // Current returns the snapshot in use. It is never nil for a source returned

@@ -179,3 +179,27 @@ func TestMiddlewareInChain(t *testing.T) {
 	eventually(t, 5*time.Second, func() bool { return len(rt.(*tlsrotate.Transport).LiveConnections()) == 0 },
 		"CloseIdleConnections reaches the generations")
 }
+
+// TestCAMigrationServesPreviousCertificateToOldServers is R-6: after the
+// client moved to a certificate from a new CA, a server that still accepts
+// only the old CA gets the previous (still valid) certificate; once it
+// accepts the new CA, the new one.
+func TestCAMigrationServesPreviousCertificateToOldServers(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	c, tr := e.client()
+	old := e.src.Current().Serial()
+	newCA := transporttest.NewCA("new-ca")
+	require.NoError(t, transporttest.WriteFileAtomic(e.caf, append(append([]byte{}, e.ca.CertPEM...), newCA.CertPEM...)))
+	p := newCA.IssueClient("client", time.Hour)
+	require.NoError(t, transporttest.WritePair(e.dir, p))
+	require.NoError(t, e.src.Reload())
+	require.Equal(t, p.Serial(), e.src.Current().Serial())
+
+	assert.Equal(t, old, serial(t, c, e.srv.URL), "a server accepting only the old CA gets the previous certificate")
+	e.srv.SetClientCAs(e.ca, newCA)
+	tr.CloseIdleConnections()
+	assert.Equal(t, p.Serial(), serial(t, c, e.srv.URL), "a server accepting both gets the newest")
+	e.srv.SetClientCAs(newCA)
+	tr.CloseIdleConnections()
+	assert.Equal(t, p.Serial(), serial(t, c, e.srv.URL))
+}
