@@ -341,23 +341,3 @@ func ExampleNewScript() {
 	// 200 "ok"
 	// calls: 3 bodies open: 0
 }
-
-// A fixture on a MemListener needs no socket. Inside a testing/synctest
-// bubble (see TestSynctestBubble in this package's tests) the same code runs
-// on the bubble's fake clock: a one-minute stall takes no real time.
-func ExampleMemListener() {
-	srv := transporttest.NewUnstartedTrickle(time.Millisecond, 5)
-	srv.Listener = transporttest.NewMemListener()
-	srv.Start()
-	defer srv.Close()
-
-	resp, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	fmt.Println(srv.URL, string(body))
-	// Output: http://127.0.0.1:1 abcde
-}
