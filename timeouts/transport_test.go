@@ -93,3 +93,26 @@ func TestAdaptiveBodyIdleLoopback(t *testing.T) {
 	assert.GreaterOrEqual(t, te.Limit, 200*time.Millisecond)
 	assert.LessOrEqual(t, te.Limit, time.Second)
 }
+
+// T-16: the bounds are per request, never on the connection: a pooled
+// connection that stays idle for ten body idle bounds is reused.
+func TestIdlePooledConnectionSurvives(t *testing.T) {
+	for _, p := range protos {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			srv := start(t, transporttest.NewUnstartedSequence(transporttest.Reply{Body: "ok"}), p.h2)
+			c := client(t, srv, timeouts.WithBodyIdle(50*time.Millisecond))
+			for i := range 2 {
+				if i > 0 {
+					time.Sleep(500 * time.Millisecond)
+				}
+				resp, err := get(t, nil, c, srv.URL)
+				require.NoError(t, err)
+				_, err = io.Copy(io.Discard, resp.Body)
+				require.NoError(t, err)
+				resp.Body.Close()
+			}
+			assert.Equal(t, 1, srv.Connections())
+		})
+	}
+}
