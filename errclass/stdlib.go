@@ -297,13 +297,15 @@ var stdlibTexts = [...]stdlibText{
 
 // matchText returns the first entry of stdlibTexts whose text appears in
 // the text of one of the innermost errors of err's chain (those that wrap
-// nothing), or nil. Only innermost errors are formatted: their text is
+// nothing), or nil. Errors that implement Classer are not the standard
+// library's and are skipped. Only innermost errors are formatted: their text is
 // short and usually stored, where a *url.Error would format its URL.
 func matchText(err error) *stdlibText {
 	var found *stdlibText
 	walk(err, func(e error) bool {
 		switch e.(type) {
-		case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		case interface{ Unwrap() error }, interface{ Unwrap() []error }, Classer:
+			// Not innermost, or not the standard library's.
 			return false
 		}
 		s := e.Error()
