@@ -32,8 +32,9 @@ type exchange struct {
 	rc     io.ReadCloser // the response body from next, set before the caller gets it
 	slot   *timerSlot    // set before next is called
 
-	readAt atomic.Int64          // deadline of the Read in progress, or 0 (set without mu by Read)
-	fired  atomic.Pointer[Error] // the timeout this exchange declared
+	readAt   atomic.Int64          // deadline of the Read in progress, or 0 (set without mu by Read)
+	fired    atomic.Pointer[Error] // the timeout this exchange declared
+	finished atomic.Bool           // finish has run
 
 	mu sync.Mutex // guards every field below
 	// context state
@@ -143,11 +144,10 @@ func (s *exchange) parentExpired() bool {
 // finish ends the exchange: stops the timer, cancels the context and stops
 // watching the parent. It runs once; later calls do nothing.
 func (s *exchange) finish() {
-	s.mu.Lock()
-	if s.phase == phaseDone {
-		s.mu.Unlock()
+	if !s.finished.CompareAndSwap(false, true) {
 		return
 	}
+	s.mu.Lock()
 	s.phase = phaseDone
 	s.readAt.Store(0)
 	if s.up != nil {
