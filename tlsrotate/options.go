@@ -204,8 +204,8 @@ func WithMaxConnectionAge(d time.Duration) Option {
 
 // WithStartTimeout makes the constructor wait up to d for valid material
 // (files not written yet, a provider still starting), retrying every
-// debounce interval, instead of failing at the first invalid read. Default 0:
-// fail fast. d must not be negative.
+// debounce interval, instead of failing at the first invalid read; a
+// function source's context carries the deadline. Default 0: fail fast. d must not be negative.
 func WithStartTimeout(d time.Duration) Option {
 	if d < 0 {
 		panic(fmt.Sprintf("tlsrotate: WithStartTimeout(%v): must not be negative", d))

@@ -125,7 +125,8 @@ func NewFileSource(certFile, keyFile string, opts ...Option) (*Source, error) {
 // called once before NewFuncSource returns (an error or invalid material is
 // an error from NewFuncSource, unless [WithStartTimeout] allows retries), then
 // every poll interval and on each [Source.Reload]; push-style providers call
-// Reload when they have news. The context passed to fn is cancelled by Close.
+// Reload when they have news. The context passed to fn is cancelled by Close,
+// and during start-up it carries the [WithStartTimeout] deadline.
 // Material with the same content as the current snapshot is no rotation.
 // WithCAFile and WithIssuerCAFile do not apply (return CAPEM/IssuerPEM).
 func NewFuncSource(fn func(context.Context) (*Material, error), opts ...Option) (*Source, error) {
@@ -165,8 +166,14 @@ func newSource(opts []Option) *Source {
 // starts the background goroutine.
 func (s *Source) start() error {
 	deadline := time.Now().Add(s.cfg.startTimeout)
+	ctx := s.ctx
+	if s.cfg.startTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	for {
-		_, err := s.reload()
+		_, err := s.reload(ctx)
 		if err == nil {
 			break
 		}
@@ -209,9 +216,9 @@ func (s *Source) readFiles(context.Context) (*Material, error) {
 
 // reload reads and validates the material and publishes it when it differs
 // from the current snapshot. It reports whether it published.
-func (s *Source) reload() (bool, error) {
+func (s *Source) reload(ctx context.Context) (bool, error) {
 	s.reloadMu.Lock()
-	m, err := s.load(s.ctx)
+	m, err := s.load(ctx)
 	if err != nil {
 		s.reloadMu.Unlock()
 		return false, err
@@ -288,7 +295,7 @@ func samePool(a, b *x509.CertPool) bool {
 // Hooks of [WithOnRotate] run before it returns; [WithOnError] hooks are not
 // called for its error.
 func (s *Source) Reload() error {
-	_, err := s.reload()
+	_, err := s.reload(s.ctx)
 	return err
 }
 

@@ -254,3 +254,16 @@ func TestOptionsPanicOnInvalidValues(t *testing.T) {
 		assert.Panics(t, f, name)
 	}
 }
+
+// TestFuncSourceStartTimeoutBoundsAHangingProvider is R-13: with a start
+// timeout, a provider that never answers fails the constructor in time.
+func TestFuncSourceStartTimeoutBoundsAHangingProvider(t *testing.T) {
+	start := time.Now()
+	_, err := tlsrotate.NewFuncSource(func(ctx context.Context) (*tlsrotate.Material, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}, tlsrotate.WithStartTimeout(200*time.Millisecond))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 3*time.Second)
+}

@@ -50,7 +50,7 @@ func (s *Source) run(w *fsnotify.Watcher) {
 		if w != nil {
 			s.rewatch(w)
 		}
-		_, err := s.reload()
+		_, err := s.reload(s.ctx)
 		if s.ctx.Err() != nil {
 			return
 		}
