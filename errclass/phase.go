@@ -5,6 +5,29 @@ import (
 	"net"
 )
 
+// Phase names the part of an exchange in which a timeout fired. Its values are
+// stable lower-case names, fit for logs and metric attributes.
+type Phase string
+
+// The phases of an exchange, in the order they happen.
+const (
+	PhaseNone           Phase = ""                // not a timeout, or a timeout whose phase is unknown
+	PhaseDNS            Phase = "dns"             // resolving the host name
+	PhaseConnect        Phase = "connect"         // dialing one address
+	PhaseTLSHandshake   Phase = "tls_handshake"   // the TLS handshake
+	PhaseWriteIdle      Phase = "write_idle"      // the transport took no byte of the request body
+	PhaseResponseHeader Phase = "response_header" // waiting for the response header
+	PhaseBodyIdle       Phase = "body_idle"       // no byte of the response body arrived
+	PhaseAttempt        Phase = "attempt"         // one attempt, header and body
+	PhaseTotal          Phase = "total"           // every attempt and every wait together
+)
+
+// Phaser is implemented by timeout errors that know their phase. PhaseOf
+// trusts the first Phaser it finds in the chain.
+type Phaser interface {
+	TimeoutPhase() Phase
+}
+
 // PhaseOf returns the phase of a timeout error, or PhaseNone when err is not
 // a timeout or its phase cannot be told.
 //
@@ -50,12 +73,6 @@ func PhaseOf(err error) Phase {
 type phaserError interface {
 	error
 	Phaser
-}
-
-// classerError is what errors.AsType needs to find a Classer.
-type classerError interface {
-	error
-	Classer
 }
 
 // Unsent reports whether err proves that the request never reached the

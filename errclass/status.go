@@ -91,12 +91,15 @@ var errNoResponse = errors.New("errclass: FromResponse: nil response and nil err
 //     for the caller to read and close; 1xx and 3xx answers that reach the
 //     caller (a redirect not followed, 304 Not Modified) are not failures;
 //   - a status of 400 or more gives a [*StatusError], and the body is
-//     closed: FromResponse reads at most [MaxBody] bytes of it, even from an
-//     endless body, and waits at most one second for them, so a body that
-//     stalls cannot hang the caller (a server that sent its status sends a
-//     short error message at once; one that does not is not worth waiting
-//     for). On that bound the body is closed, which ends the pending read on
-//     net/http's bodies, and the bytes read so far are kept. A body longer
+//     closed, always: FromResponse reads at most [MaxBody] bytes of it, even
+//     from an endless body, and waits at most one second for them, so that a
+//     body that stalls cannot hang the caller (a server that has sent its
+//     status sends a short error message at once; one that does not is not
+//     worth waiting for, and the caller's context may have no deadline). When
+//     that second has passed, the body is closed, which ends the pending read
+//     on net/http's bodies, and the bytes read so far are kept; a body whose
+//     read does not end on Close is given one more second, then abandoned
+//     without its bytes (its read finishes in the background). A body longer
 //     than MaxBody is not drained, so its connection is not reused.
 //
 // It is safe to call from several goroutines on different responses.
