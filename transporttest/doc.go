@@ -20,8 +20,12 @@
 //     the body: the body read fails with "connection reset by peer".
 //   - [NewEmptyReply]: the request is read and the connection closed without
 //     a response: the request fails with io.EOF.
+//   - [NewReset]: the request is read and the connection reset (TCP RST)
+//     without a response: "connection reset by peer", after the request
+//     may have been processed.
 //   - [NewMalformedChunked]: a 200 whose chunked body is corrupt: the body
-//     read fails with a protocol error.
+//     read fails with a protocol error. [NewRawReply] sends any bytes you
+//     choose as the response: a bad status line, a short body.
 //   - [NewStaleKeepAlive]: a kept-alive connection is closed just as the
 //     client reuses it. net/http retries replayable requests (GET, or a body
 //     with GetBody and an Idempotency-Key) by itself; others fail with EOF.

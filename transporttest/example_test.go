@@ -341,3 +341,27 @@ func ExampleNewScript() {
 	// 200 "ok"
 	// calls: 3 bodies open: 0
 }
+
+func ExampleNewReset() {
+	srv := transporttest.NewReset()
+	defer srv.Close()
+
+	_, err := srv.Client().Post(srv.URL, "text/plain", strings.NewReader("order #1"))
+	fmt.Println(errors.Is(err, syscall.ECONNRESET), string(srv.Seen()[0].Body))
+	// Output: true order #1
+}
+
+func ExampleNewRawReply() {
+	srv := transporttest.NewRawReply("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
+	defer srv.Close()
+
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	fmt.Printf("%q %v\n", body, err)
+	// Output: "short" unexpected EOF
+}

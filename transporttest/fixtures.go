@@ -297,6 +297,54 @@ func hangUp(w http.ResponseWriter) {
 	c.Close()
 }
 
+// NewReset returns a started server that reads each request in full and then
+// resets the connection (TCP RST) without answering. The client fails with
+// "connection reset by peer" after its request was sent: the ambiguous case
+// where the server may have processed the request. Over HTTP/2 the stream
+// is reset instead.
+func NewReset() *Server {
+	s := NewUnstartedReset()
+	s.Start()
+	return s
+}
+
+// NewUnstartedReset is like [NewReset] but does not start the server.
+func NewUnstartedReset() *Server {
+	return NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		drain(r)
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		reset(c)
+	}))
+}
+
+// NewRawReply returns a started server that reads each request in full,
+// writes raw to the connection as the whole response, byte for byte, and
+// closes the connection. Use it for responses net/http would never send:
+// a malformed status line or header, a body shorter than its
+// Content-Length, a bad chunk. It speaks HTTP/1.1 only (over HTTP/2 the
+// stream is reset).
+func NewRawReply(raw string) *Server {
+	s := NewUnstartedRawReply(raw)
+	s.Start()
+	return s
+}
+
+// NewUnstartedRawReply is like [NewRawReply] but does not start the server.
+func NewUnstartedRawReply(raw string) *Server {
+	return NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		drain(r)
+		c, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		defer c.Close()
+		writeRaw(buf, raw)
+	}))
+}
+
 // malformedChunked is a response whose chunked body has an invalid chunk
 // size line after a first good chunk.
 const malformedChunked = "HTTP/1.1 200 OK\r\n" +
@@ -320,16 +368,7 @@ func NewMalformedChunked() *Server {
 // NewUnstartedMalformedChunked is like [NewMalformedChunked] but does not
 // start the server.
 func NewUnstartedMalformedChunked() *Server {
-	return NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		drain(r)
-		c, buf, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			panic(http.ErrAbortHandler)
-		}
-		defer c.Close()
-		buf.WriteString(malformedChunked)
-		buf.Flush()
-	}))
+	return NewUnstartedRawReply(malformedChunked)
 }
 
 // NewStaleKeepAlive returns a started server that answers the first request

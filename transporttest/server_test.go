@@ -639,3 +639,39 @@ func TestCloseConnections(t *testing.T) {
 	require.NoError(t, err, "the server still accepts")
 	assert.Equal(t, 2, srv.Connections())
 }
+
+func TestReset(t *testing.T) {
+	srv := transporttest.NewReset()
+	t.Cleanup(srv.Close)
+	resp, err := newClient(t).Post(srv.URL, "text/plain", strings.NewReader("maybe processed"))
+	if err == nil {
+		resp.Body.Close()
+	}
+	require.Error(t, err)
+	assert.True(t, isReset(err), "got %v, want a connection reset", err)
+	assert.Equal(t, "maybe processed", string(srv.Seen()[0].Body))
+}
+
+func TestRawReply(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw, wantErr string
+		wantStatus         int
+	}{
+		{"bad status line", "HTTP/1.1 abc\r\n\r\n", "malformed HTTP status code", 0},
+		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "unexpected EOF", 200},
+		{"good", "HTTP/1.1 204 No Content\r\n\r\n", "", 204},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := transporttest.NewRawReply(tc.raw)
+			t.Cleanup(srv.Close)
+			status, _, err := get(t, newClient(t), srv.URL, 5*time.Second)
+			assert.Equal(t, tc.wantStatus, status)
+			if tc.wantErr == "" {
+				assert.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+			}
+		})
+	}
+}
