@@ -1,6 +1,7 @@
 package errclass_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -147,27 +148,58 @@ func TestRealClientTimeout(t *testing.T) {
 }
 
 func TestRealCancelVersusDeadline(t *testing.T) {
-	srv := newRawServer(t, hold)
-	c := &http.Client{Transport: newTransport(t, nil)}
+	// The server answers /ok and holds /hold after telling the test it has
+	// read it. A first request to /ok makes the connection, so that the
+	// cancel or deadline cannot fire while dialing.
+	held := make(chan struct{}, 4)
+	srv := newRawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			if req.URL.Path != "/ok" {
+				held <- struct{}{}
+				hold(c)
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+		}
+	})
+	connect := func(t *testing.T) *http.Client {
+		c := &http.Client{Transport: newTransport(t, nil)}
+		if err := get(t, c, "http://"+srv.addr()+"/ok"); err != nil {
+			t.Fatalf("warm-up request: %v", err)
+		}
+		return c
+	}
 
 	t.Run("cancel", func(t *testing.T) {
+		c := connect(t)
 		ctx, cancel := context.WithCancel(t.Context())
-		time.AfterFunc(50*time.Millisecond, cancel)
-		err := fetch(t, c, newRequest(t, ctx, http.MethodGet, "http://"+srv.addr()+"/", nil))
+		go func() {
+			<-held
+			cancel()
+		}()
+		err := fetch(t, c, newRequest(t, ctx, http.MethodGet, "http://"+srv.addr()+"/hold", nil))
 		check(t, err, errclass.Canceled, errclass.PhaseNone, false)
 	})
 	t.Run("cancel before dial", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		err := fetch(t, c, newRequest(t, ctx, http.MethodGet, "http://"+srv.addr()+"/", nil))
+		c := &http.Client{Transport: newTransport(t, nil)}
+		err := fetch(t, c, newRequest(t, ctx, http.MethodGet, "http://"+srv.addr()+"/hold", nil))
 		if got := errclass.Classify(err); got != errclass.Canceled {
 			t.Errorf("Classify = %v, want canceled (%v)", got, err)
 		}
 	})
 	t.Run("deadline", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		c := connect(t)
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
-		err := fetch(t, c, newRequest(t, ctx, http.MethodGet, "http://"+srv.addr()+"/", nil))
+		err := fetch(t, c, newRequest(t, ctx, http.MethodGet, "http://"+srv.addr()+"/hold", nil))
 		check(t, err, errclass.Timeout, errclass.PhaseNone, false)
 	})
 }
