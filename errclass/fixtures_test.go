@@ -133,20 +133,24 @@ func fetch(t *testing.T, c *http.Client, req *http.Request) error {
 	return err
 }
 
-// check asserts the class, phase and Unsent verdict of a real error.
+// check asserts the class, phase and Unsent verdict of a real error, as it
+// came and wrapped again the ways callers wrap it.
 func check(t *testing.T, err error, class errclass.Class, phase errclass.Phase, unsent bool) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("got no error, want class %v", class)
 	}
 	t.Logf("error: %v", err)
-	if got := errclass.Classify(err); got != class {
-		t.Errorf("Classify = %v, want %v (%T: %v)", got, class, err, err)
-	}
-	if got := errclass.PhaseOf(err); got != phase {
-		t.Errorf("PhaseOf = %q, want %q", got, phase)
-	}
-	if got := errclass.Unsent(err); got != unsent {
-		t.Errorf("Unsent = %v, want %v", got, unsent)
+	for _, w := range wrappings {
+		e := w.wrap(err)
+		if got := errclass.Classify(e); got != class {
+			t.Errorf("%s: Classify = %v, want %v (%T: %v)", w.name, got, class, err, err)
+		}
+		if got := errclass.PhaseOf(e); got != phase {
+			t.Errorf("%s: PhaseOf = %q, want %q", w.name, got, phase)
+		}
+		if got := errclass.Unsent(e); got != unsent {
+			t.Errorf("%s: Unsent = %v, want %v", w.name, got, unsent)
+		}
 	}
 }
