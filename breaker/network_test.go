@@ -3,7 +3,6 @@ package breaker_test
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,16 +14,13 @@ import (
 
 	"github.com/rtchain/chain/breaker"
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/transporttest"
 )
 
 // deadAddr returns a loopback address with nothing listening on it.
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
+	return transporttest.DeadAddr()
 }
 
 func loopbackTransport(t *testing.T) *http.Transport {
@@ -223,4 +219,39 @@ func TestInvalidOptionsPanic(t *testing.T) {
 			f()
 		})
 	}
+}
+
+func TestLoopbackFailuresTrip(t *testing.T) {
+	t.Run("5xx", func(t *testing.T) {
+		srv := transporttest.NewSequence(transporttest.Reply{Status: http.StatusBadGateway, Body: "down"})
+		defer srv.Close()
+		base := loopbackTransport(t)
+		tr := breaker.New(base, breaker.WithMinRequests(5))
+		client := &http.Client{Transport: tr}
+		for range 5 {
+			resp, err := client.Get(srv.URL)
+			require.NoError(t, err)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		_, err := client.Get(srv.URL)
+		require.ErrorIs(t, err, breaker.ErrOpen)
+		assert.Equal(t, 5, srv.Requests(), "the rejected call never reached the server")
+	})
+	t.Run("timeouts", func(t *testing.T) {
+		srv := transporttest.NewSlowHeader(5 * time.Second)
+		defer srv.Close()
+		base := loopbackTransport(t)
+		base.ResponseHeaderTimeout = 50 * time.Millisecond
+		tr := breaker.New(base, breaker.WithMinRequests(3))
+		for range 3 {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			_, err := tr.RoundTrip(req)
+			require.Error(t, err)
+			require.Equal(t, errclass.Timeout, errclass.Classify(err))
+		}
+		host := srv.URL[len("http://"):]
+		assert.Equal(t, breaker.Open, tr.State(host))
+		assert.Equal(t, 3, tr.Counts(host).Failures)
+	})
 }
