@@ -32,3 +32,5 @@ func TestOpenRejectionNotRetried(t *testing.T) {
 	assert.Same(t, next, chain.Base(rt).(*fakeNext))
 	var _ http.RoundTripper = rt
 }
+
+var _ chain.Middleware = breaker.Middleware()
