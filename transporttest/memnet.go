@@ -4,12 +4,12 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
 // A MemListener is an in-memory network: a [net.Listener] whose connections
-// come from its own [MemListener.DialContext], each one a [net.Pipe]. No
-// socket is involved, so a server and a client joined by a MemListener can
+// come from its own [MemListener.DialContext]. No socket is involved, so a server and a client joined by a MemListener can
 // run inside a testing/synctest bubble, where every wait (timeouts, trickles,
 // stalls, retries) runs on the bubble's fake clock and takes no real time.
 //
@@ -25,9 +25,14 @@ import (
 //		...
 //	})
 //
-// Create the MemListener inside the bubble that uses it. Pipes have no
-// buffer: a write blocks until the other side reads, where TCP would buffer
-// some kilobytes; an upload to a server that does not read stalls at once.
+// Create the MemListener inside the bubble that uses it.
+//
+// The connections behave like loopback TCP where tests can tell: each
+// direction buffers 256 KiB, so a write returns once it fits and blocks
+// while the peer does not read (an upload to a server that never reads
+// stalls after 256 KiB); deadlines work; CloseWrite half-closes; a closed
+// peer is seen as io.EOF on read and EPIPE on write; and a fixture's reset
+// (see [NewResetMidBody]) is seen as ECONNRESET.
 //
 // A MemListener is safe for concurrent use. Its address is 127.0.0.1:1, so
 // that URLs and the TLS test certificate work; nothing is dialed there.
@@ -35,6 +40,7 @@ type MemListener struct {
 	conns     chan net.Conn
 	done      chan struct{}
 	closeOnce sync.Once
+	dials     atomic.Int32 // numbers the client ends' ports
 }
 
 // NewMemListener returns an open MemListener.
@@ -70,7 +76,8 @@ var memAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
 // Accept; it fails with the context's error when ctx is done first, and
 // with a *net.OpError wrapping ECONNREFUSED when the listener is closed.
 func (l *MemListener) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	client, server := net.Pipe()
+	port := 1024 + int(l.dials.Add(1)-1)%64000
+	client, server := newMemConns(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, memAddr)
 	select {
 	case l.conns <- server:
 		return client, nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -138,6 +140,188 @@ func TestSynctestBubble(t *testing.T) {
 			_, err = io.ReadAll(resp.Body)
 			assert.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
 			srv.Close()
+		})
+	})
+}
+
+// memPair returns both ends of an in-memory connection.
+func memPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	l := transporttest.NewMemListener()
+	t.Cleanup(func() { l.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	client, err := l.DialContext(context.Background(), "tcp", "x:1")
+	require.NoError(t, err)
+	server = <-accepted
+	require.NotNil(t, server)
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+func TestMemConn(t *testing.T) {
+	t.Run("buffered writes", func(t *testing.T) {
+		c, s := memPair(t)
+		// Both ends write before either reads: fine with buffers, a
+		// deadlock with net.Pipe.
+		_, err := c.Write([]byte("ping"))
+		require.NoError(t, err)
+		_, err = s.Write([]byte("pong"))
+		require.NoError(t, err)
+		buf := make([]byte, 4)
+		_, err = io.ReadFull(s, buf)
+		require.NoError(t, err)
+		assert.Equal(t, "ping", string(buf))
+		_, err = io.ReadFull(c, buf)
+		require.NoError(t, err)
+		assert.Equal(t, "pong", string(buf))
+	})
+	t.Run("full buffer blocks until the deadline", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, _ := memPair(t)
+			require.NoError(t, c.SetWriteDeadline(time.Now().Add(time.Second)))
+			start := time.Now()
+			n, err := c.Write(make([]byte, 1<<20))
+			assert.Equal(t, 256<<10, n, "the buffer took 256 KiB")
+			var ne net.Error
+			require.ErrorAs(t, err, &ne)
+			assert.True(t, ne.Timeout())
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			assert.Equal(t, time.Second, time.Since(start))
+		})
+	})
+	t.Run("deadline set while blocked wakes the read", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, _ := memPair(t)
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.Read(make([]byte, 1))
+				errc <- err
+			}()
+			synctest.Wait()
+			require.NoError(t, c.SetReadDeadline(time.Unix(1, 0)))
+			assert.ErrorIs(t, <-errc, os.ErrDeadlineExceeded)
+		})
+	})
+	t.Run("close and half-close", func(t *testing.T) {
+		c, s := memPair(t)
+		_, err := c.Write([]byte("last words"))
+		require.NoError(t, err)
+		require.NoError(t, c.(interface{ CloseWrite() error }).CloseWrite())
+		b, err := io.ReadAll(s)
+		require.NoError(t, err, "EOF after the data")
+		assert.Equal(t, "last words", string(b))
+		_, err = s.Write([]byte("reply"))
+		require.NoError(t, err, "the other direction stays open")
+		buf := make([]byte, 5)
+		_, err = io.ReadFull(c, buf)
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+		_, err = c.Read(buf)
+		assert.ErrorIs(t, err, io.EOF)
+		_, err = c.Write([]byte("x"))
+		assert.ErrorIs(t, err, syscall.EPIPE)
+		require.NoError(t, c.Close())
+		_, err = c.Read(buf)
+		assert.ErrorIs(t, err, net.ErrClosed)
+	})
+}
+
+// TestMemListenerShapes runs failure shapes in memory, inside a bubble.
+func TestMemListenerShapes(t *testing.T) {
+	inMemory := func(s *transporttest.Server) *transporttest.Server {
+		s.Listener = transporttest.NewMemListener()
+		s.Start()
+		return s
+	}
+	t.Run("ResetMidBody", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := inMemory(transporttest.NewUnstartedResetMidBody(3))
+			defer srv.Close()
+			resp, err := srv.Client().Get(srv.URL)
+			require.NoError(t, err)
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.ErrorIs(t, err, syscall.ECONNRESET)
+		})
+	})
+	t.Run("EmptyReply", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := inMemory(transporttest.NewUnstartedEmptyReply())
+			defer srv.Close()
+			_, err := srv.Client().Get(srv.URL)
+			assert.ErrorIs(t, err, io.EOF)
+		})
+	})
+	t.Run("NoRead", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := inMemory(transporttest.NewUnstartedNoRead())
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, strings.NewReader(strings.Repeat("x", 4<<20)))
+			start := time.Now()
+			_, err := srv.Client().Do(req)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Equal(t, 30*time.Second, time.Since(start))
+			assert.Zero(t, srv.BodyBytes())
+		})
+	})
+	t.Run("Blackhole", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := inMemory(transporttest.NewUnstartedBlackhole())
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+			_, err := srv.Client().Do(req)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Equal(t, 1, srv.Connections())
+		})
+	})
+	t.Run("UpgradeEcho", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := inMemory(transporttest.NewUnstartedUpgradeEcho())
+			defer srv.Close()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "echo")
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			rw := resp.Body.(io.ReadWriter)
+			for _, m := range []string{"one", "two"} { // two writes before any read
+				_, err := rw.Write([]byte(m))
+				require.NoError(t, err)
+			}
+			buf := make([]byte, 6)
+			_, err = io.ReadFull(rw, buf)
+			require.NoError(t, err)
+			assert.Equal(t, "onetwo", string(buf))
+		})
+	})
+	t.Run("GoAwayHTTP2", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := transporttest.NewUnstartedGoAway(1)
+			srv.Listener = transporttest.NewMemListener()
+			srv.EnableHTTP2 = true
+			srv.StartTLS()
+			defer srv.Close()
+			for range 3 {
+				resp, err := srv.Client().Get(srv.URL)
+				require.NoError(t, err)
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				assert.Equal(t, 2, resp.ProtoMajor)
+				synctest.Wait()
+			}
+			assert.Equal(t, 3, srv.Connections())
 		})
 	})
 }

@@ -597,12 +597,15 @@ func unwrapConn(c net.Conn) *conn {
 	return cc
 }
 
-// reset closes c with a TCP reset (RST) instead of an orderly FIN when the
-// connection is TCP; other connections are simply closed.
+// reset closes c with a TCP reset (RST) instead of an orderly FIN (or its
+// in-memory equivalent); other connections are simply closed.
 func reset(c net.Conn) {
 	if cc := unwrapConn(c); cc != nil {
-		if tc, ok := cc.Conn.(*net.TCPConn); ok {
-			tc.SetLinger(0)
+		switch nc := cc.Conn.(type) {
+		case *net.TCPConn:
+			nc.SetLinger(0)
+		case *memConn:
+			nc.abort()
 		}
 	}
 	c.Close()
