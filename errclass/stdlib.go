@@ -83,33 +83,63 @@ func isDNSTimeout(de *net.DNSError) bool {
 // is a timeout. *url.Error.Timeout only asks its direct cause, so the whole
 // chain is walked.
 func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	return walk(err, func(e error) bool {
+	return isOneOf(err, deadlines) || walk(err, func(e error) bool {
 		t, ok := e.(interface{ Timeout() bool })
 		return ok && t.Timeout()
 	})
 }
 
+var deadlines = []error{context.DeadlineExceeded, os.ErrDeadlineExceeded}
+
 // isRefused reports a connection that could not be made: ECONNREFUSED, or a
 // dial that failed because the host or network is unreachable or down.
 func isRefused(err error) bool {
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	if isOneOf(err, refused) {
 		return true
 	}
-	if _, ok := opError(err, "dial"); !ok {
+	return isOneOf(err, unreachable) && hasOp(err, "dial")
+}
+
+var (
+	refused     = []error{syscall.ECONNREFUSED}
+	unreachable = []error{syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.ENETDOWN}
+)
+
+// isOneOf is errors.Is for several targets in one walk of the chain: it
+// reports whether an error in err's chain equals one of targets or has an Is
+// method that matches one. The targets are comparable values, so the
+// comparison cannot panic.
+func isOneOf(err error, targets []error) bool {
+	return walk(err, func(e error) bool {
+		for _, t := range targets {
+			if e == t {
+				return true
+			}
+		}
+		if x, ok := e.(interface{ Is(error) bool }); ok {
+			for _, t := range targets {
+				if x.Is(t) {
+					return true
+				}
+			}
+		}
 		return false
-	}
-	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
-		errors.Is(err, syscall.EHOSTDOWN) || errors.Is(err, syscall.ENETDOWN)
+	})
 }
 
 // isTLS reports the typed TLS and certificate errors of crypto/tls and
 // crypto/x509, and TLS alerts (crypto/tls reports an alert it received as a
 // *net.OpError with Op "remote error", one it sent as Op "local error").
 func isTLS(err error) bool {
-	return isHandshakeTLS(err) || hasType[tls.AlertError](err) || hasOp(err, "local error")
+	return isHandshakeTLS(err) || walk(err, func(e error) bool {
+		switch e := e.(type) {
+		case tls.AlertError:
+			return true
+		case *net.OpError:
+			return e.Op == "local error"
+		}
+		return false
+	})
 }
 
 // isHandshakeTLS reports the TLS failures that can only happen before any
@@ -118,19 +148,22 @@ func isTLS(err error) bool {
 // not speak TLS, and alerts received from the peer (in TLS 1.3 a rejected
 // client certificate is reported after the client's side of the handshake
 // completed, but the server discards what it was sent).
+//
+// None of these types has an As method, so one walk with a type switch
+// decides exactly as errors.As would, for a fraction of the cost.
 func isHandshakeTLS(err error) bool {
-	return hasType[*tls.CertificateVerificationError](err) ||
-		hasType[x509.UnknownAuthorityError](err) ||
-		hasType[x509.HostnameError](err) ||
-		hasType[x509.CertificateInvalidError](err) ||
-		hasType[x509.SystemRootsError](err) ||
-		hasType[x509.ConstraintViolationError](err) ||
-		hasType[x509.UnhandledCriticalExtension](err) ||
-		hasType[x509.InsecureAlgorithmError](err) ||
-		hasType[tls.RecordHeaderError](err) ||
-		hasType[*tls.ECHRejectionError](err) ||
-		errors.Is(err, http.ErrSchemeMismatch) ||
-		hasOp(err, "remote error")
+	return errors.Is(err, http.ErrSchemeMismatch) || walk(err, func(e error) bool {
+		switch e := e.(type) {
+		case *tls.CertificateVerificationError, tls.RecordHeaderError, *tls.ECHRejectionError,
+			x509.UnknownAuthorityError, x509.HostnameError, x509.CertificateInvalidError,
+			x509.SystemRootsError, x509.ConstraintViolationError, x509.UnhandledCriticalExtension,
+			x509.InsecureAlgorithmError:
+			return true
+		case *net.OpError:
+			return e.Op == "remote error"
+		}
+		return false
+	})
 }
 
 func hasType[E error](err error) bool {
@@ -194,11 +227,9 @@ func isH2Refused(err error) bool {
 }
 
 // isReset reports a broken connection.
-func isReset(err error) bool {
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
-}
+func isReset(err error) bool { return isOneOf(err, resets) }
+
+var resets = []error{syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE, io.EOF, io.ErrUnexpectedEOF, net.ErrClosed}
 
 // isProtocol reports the typed protocol errors: a malformed header line
 // (textproto.ProtocolError) or an overlong chunk header line.
