@@ -22,7 +22,20 @@ const (
 
 // exchange is the state of one round trip through a Transport. It is also the
 // context given to the next RoundTripper (one allocation for both), and it
-// holds the request and response body wrappers.
+// holds the response body wrapper.
+//
+// # How bounds are checked
+//
+// The exchange's timer ticks while a bound is running, every sixteenth of
+// that bound, and each tick reads the clock once and checks every running
+// bound; nothing on the request's own path reads the clock or touches a timer
+// (see timerSlot). The response header bound and the static body idle bound
+// are sampled: a tick that first sees the header clock running, or a Read in
+// progress (readSeq odd), notes the time; a later tick that sees the same
+// one still running and a full bound gone since fires. A bound therefore
+// fires no earlier than its limit and at most two ticks (an eighth of the
+// bound) after it. The write idle, adaptive body idle and attempt bounds
+// keep exact deadlines, checked at each tick.
 //
 // Times are mono() nanoseconds; 0 means "not set".
 type exchange struct {
@@ -32,7 +45,7 @@ type exchange struct {
 	rc     io.ReadCloser // the response body from next, set before the caller gets it
 	slot   *timerSlot    // set before next is called
 
-	readAt   atomic.Int64          // deadline of the Read in progress, or 0 (set without mu by Read)
+	readSeq  atomic.Uint64         // incremented as each Read starts and ends: odd while in Read
 	fired    atomic.Pointer[Error] // the timeout this exchange declared
 	finished atomic.Bool           // finish has run
 
@@ -43,16 +56,21 @@ type exchange struct {
 	funcs      []afterFunc   // registered by the context package (AfterFunc)
 	stopParent func() bool   // stops the watch of parent.Done
 	trace      *traceState
-	// timer state
-	attemptAt int64
-	headerAt  int64
-	up        *upload    // the request body's state, when there is a body
-	adapt     *bodyAdapt // made on the first Read with WithAdaptiveBodyIdle
-	nextFunc  uint32
-	phase     uint8
-	released  bool // the slot went back to the pool
-	written   bool // the request has been written: the header clock may run
-	reported  bool // the hook was called
+	// bounds
+	attemptAt  int64
+	headerSeen int64      // when a tick first saw header epoch headerEpoch running
+	readSeen   int64      // when a tick first saw Read seenSeq in progress
+	seenSeq    uint64     // the readSeq the last tick saw in progress
+	up         *upload    // the request body's state, when there is a body
+	adapt      *bodyAdapt // made on the first Read with WithAdaptiveBodyIdle
+	nextFunc   uint32
+	headerRun  uint32 // header clock epoch while it runs, 0 while it does not
+	headerPrev uint32 // the epoch headerSeen is for
+	epochs     uint32 // header clock starts so far
+	phase      uint8
+	released   bool // the slot went back to the pool
+	written    bool // the request has been written: the header clock may run
+	reported   bool // the hook was called
 }
 
 type afterFunc struct {
@@ -60,41 +78,42 @@ type afterFunc struct {
 	f  func()
 }
 
-// nextDeadline returns the earliest running deadline, or 0.
-func (s *exchange) nextDeadline() int64 {
-	if s.phase >= phaseUpgraded {
-		return 0
-	}
-	d := s.attemptAt
-	if s.phase == phaseHeader && s.headerAt != 0 && (d == 0 || s.headerAt < d) {
-		d = s.headerAt
-	}
-	if s.up != nil && s.up.at != 0 && (d == 0 || s.up.at < d) {
-		d = s.up.at
-	}
-	if r := s.readAt.Load(); r != 0 && (d == 0 || r < d) {
-		d = r
-	}
-	return d
-}
-
-// schedule makes sure the timer fires no later than the earliest running
-// deadline. A timer already due earlier is left alone: it re-evaluates when
-// it fires. Called with s.mu held.
-func (s *exchange) schedule(now int64) {
-	next := s.nextDeadline()
-	if next == 0 || s.released {
+// ensure makes sure the timer ticks at least every tick. It takes no lock
+// when the slot's timer is already set that often.
+func (s *exchange) ensure(tick time.Duration) {
+	if a := s.slot.armed.Load(); a != 0 && a <= int64(tick) {
 		return
 	}
-	if due := s.slot.due.Load(); due != 0 && due <= next {
-		return
-	}
-	s.slot.due.Store(next)
-	s.slot.t.Reset(time.Duration(next - now))
+	s.mu.Lock()
+	s.arm(tick)
+	s.mu.Unlock()
 }
 
-// onTimer runs on the timer's goroutine. It declares the timeout whose
-// deadline passed, or schedules the next check.
+// arm sets the slot's timer to tick, unless it is set to fire sooner.
+// Called with s.mu held.
+func (s *exchange) arm(tick time.Duration) {
+	if s.released {
+		return
+	}
+	if a := s.slot.armed.Load(); a != 0 && a <= int64(tick) {
+		return
+	}
+	s.slot.armed.Store(int64(tick))
+	s.slot.t.Reset(tick)
+}
+
+// startHeader starts (or restarts) the header clock. Called with s.mu held.
+func (s *exchange) startHeader() {
+	if s.t.cfg.header == 0 || s.phase != phaseHeader {
+		return
+	}
+	s.epochs++
+	s.headerRun = s.epochs
+	s.arm(s.t.ticks.header)
+}
+
+// onTimer runs on the timer's goroutine: one tick. It declares the timeout
+// whose bound ran out, or sets the next tick while a bound is running.
 func (s *exchange) onTimer() {
 	s.mu.Lock()
 	if s.phase >= phaseUpgraded || s.err != nil {
@@ -102,22 +121,54 @@ func (s *exchange) onTimer() {
 		return
 	}
 	now := mono()
+	c, tk := &s.t.cfg, &s.t.ticks
+	var next time.Duration // the tick still needed, 0 for none
+	need := func(d time.Duration) {
+		if next == 0 || d < next {
+			next = d
+		}
+	}
 	var ph errclass.Phase
 	var lim time.Duration
-	switch c := &s.t.cfg; {
-	case s.attemptAt != 0 && now >= s.attemptAt:
-		ph, lim = errclass.PhaseAttempt, c.attempt
-	case s.phase == phaseHeader && s.headerAt != 0 && now >= s.headerAt:
-		ph, lim = errclass.PhaseResponseHeader, c.header
-	case s.up != nil && s.up.at != 0 && now >= s.up.at:
-		ph, lim = errclass.PhaseWriteIdle, s.up.lim
-	case s.readAt.Load() != 0 && now >= s.readAt.Load():
-		ph, lim = errclass.PhaseBodyIdle, c.bodyIdle
-		if c.adaptiveBody.on() {
-			lim = s.adapt.limit
+	if s.attemptAt != 0 {
+		need(tk.attempt)
+		if now >= s.attemptAt {
+			ph, lim = errclass.PhaseAttempt, c.attempt
 		}
-	default:
-		s.schedule(now)
+	}
+	if s.phase == phaseHeader && s.headerRun != 0 {
+		need(tk.header)
+		if s.headerPrev != s.headerRun {
+			s.headerPrev, s.headerSeen = s.headerRun, now
+		} else if ph == "" && now-s.headerSeen >= int64(c.header) {
+			ph, lim = errclass.PhaseResponseHeader, c.header
+		}
+	}
+	if u := s.up; u != nil && u.at != 0 {
+		need(tk.write)
+		if ph == "" && now >= u.at {
+			ph, lim = errclass.PhaseWriteIdle, u.lim
+		}
+	}
+	if s.phase == phaseBody {
+		if a := s.adapt; a != nil && a.at != 0 {
+			need(tk.body)
+			if ph == "" && now >= a.at {
+				ph, lim = errclass.PhaseBodyIdle, a.limit
+			}
+		} else if q := s.readSeq.Load(); q&1 == 1 && c.bodyIdle > 0 && !c.adaptiveBody.on() {
+			need(tk.body)
+			if q != s.seenSeq {
+				s.seenSeq, s.readSeen = q, now
+			} else if ph == "" && now-s.readSeen >= int64(c.bodyIdle) {
+				ph, lim = errclass.PhaseBodyIdle, c.bodyIdle
+			}
+		}
+	}
+	if ph == "" {
+		if next > 0 {
+			s.arm(next)
+		}
 		s.mu.Unlock()
 		return
 	}
@@ -141,7 +192,7 @@ func (s *exchange) parentExpired() bool {
 	return ok && !time.Now().Before(d)
 }
 
-// finish ends the exchange: stops the timer, cancels the context and stops
+// finish ends the exchange: releases the timer, cancels the context and stops
 // watching the parent. It runs once; later calls do nothing.
 func (s *exchange) finish() {
 	if !s.finished.CompareAndSwap(false, true) {
@@ -149,10 +200,6 @@ func (s *exchange) finish() {
 	}
 	s.mu.Lock()
 	s.phase = phaseDone
-	s.readAt.Store(0)
-	if s.up != nil {
-		s.up.at = 0
-	}
 	release := !s.released
 	s.released = true
 	funcs := s.cancelLocked(context.Canceled)
@@ -180,39 +227,67 @@ func (s *exchange) upgrade() {
 	}
 }
 
-// markWritten starts the header clock. Called with s.mu held.
+// markWritten starts the header clock once the request is written. Called
+// with s.mu held.
 func (s *exchange) markWritten() {
 	if s.written {
 		return
 	}
 	s.written = true
-	if s.phase == phaseHeader && s.t.cfg.header > 0 {
-		now := mono()
-		s.headerAt = now + int64(s.t.cfg.header)
-		s.schedule(now)
-	}
+	s.startHeader()
 }
 
 // ---- timers ----
 
+// ticks are the tick intervals of a Transport's bounds: a sixteenth of each,
+// at least a millisecond.
+type ticks struct {
+	header, body, write, attempt time.Duration
+}
+
+func newTicks(c *config) ticks {
+	t := func(bounds ...time.Duration) time.Duration {
+		var m time.Duration
+		for _, b := range bounds {
+			if b > 0 && (m == 0 || b < m) {
+				m = b
+			}
+		}
+		return max(m/16, time.Millisecond)
+	}
+	var bodyFloor, writeFloor time.Duration
+	if c.adaptiveBody.on() {
+		bodyFloor = c.adaptiveBody.floor
+	}
+	if c.adaptiveWrite.on() {
+		writeFloor = c.adaptiveWrite.floor
+	}
+	return ticks{
+		header:  t(c.header),
+		body:    t(c.bodyIdle, bodyFloor),
+		write:   t(c.writeIdle, writeFloor),
+		attempt: t(c.attempt),
+	}
+}
+
 // timerSlot is a reusable timer. Its callback is bound once, so a round trip
 // costs no allocation for its timer, and it is never stopped: a slot goes back
 // to the pool with its timer still set, and the next exchange that takes it
-// resets the timer only when it needs it earlier. When the timer fires it
-// makes the slot's exchange, if any, check its deadlines and set the timer
-// again; a slot with no exchange does nothing. So a steady stream of short
-// round trips costs no timer operation at all.
+// resets it only when it needs to tick more often. When the timer fires it
+// makes the slot's exchange, if any, check its bounds and set the next tick;
+// a slot with no exchange does nothing. So a steady stream of short round
+// trips costs no timer operation at all.
 type timerSlot struct {
-	t   *time.Timer
-	due atomic.Int64 // when t fires (mono), or 0 when it is not set
-	s   atomic.Pointer[exchange]
+	t     *time.Timer
+	armed atomic.Int64 // the interval t was last set to (so it fires within it), or 0 when not set
+	s     atomic.Pointer[exchange]
 }
 
-// fire clears due before it loads s, and getSlot stores s before anyone
-// loads due: either the new exchange sees due == 0 and sets the timer, or
-// fire sees the new exchange.
+// fire clears armed before it loads s, and an exchange publishes what it
+// needs watched before it loads armed: either the exchange sees armed == 0
+// and sets the timer, or fire sees the exchange's state.
 func (sl *timerSlot) fire() {
-	sl.due.Store(0)
+	sl.armed.Store(0)
 	if s := sl.s.Load(); s != nil {
 		s.onTimer()
 	}
@@ -413,7 +488,7 @@ func (s *exchange) onGetConn(hostPort string) {
 	s.mu.Lock()
 	if s.phase == phaseHeader {
 		s.written = false
-		s.headerAt = 0
+		s.headerRun = 0 // until WroteRequest
 	}
 	prev := s.trace.getConn
 	s.mu.Unlock()
@@ -491,7 +566,7 @@ func (s *exchange) writeExit(err error) {
 		}
 		u.last = now
 		u.at = now + int64(u.lim)
-		s.schedule(now)
+		s.arm(s.t.ticks.write)
 	}
 	s.mu.Unlock()
 }
@@ -500,7 +575,8 @@ func (s *exchange) writeExit(err error) {
 type bodyAdapt struct {
 	gaps  p95
 	start int64         // when the Read in progress began
-	limit time.Duration // the bound of the Read in progress
+	at    int64         // its deadline, or 0 when no Read is in progress
+	limit time.Duration // its bound
 }
 
 // respBody is the exchange seen as the response body given to the caller
@@ -534,10 +610,9 @@ type upgradedBody struct {
 func (b *upgradedBody) Write(p []byte) (int, error) { return b.w.Write(p) }
 
 // readEnter starts the idle clock, or returns the timeout already declared.
-// With a static bound it takes no lock: it publishes the Read's deadline,
-// then looks at the timer. Either the timer is due no later (and its callback,
-// which clears due before it loads readAt, will see the deadline), or the
-// deadline is scheduled under the lock.
+// With a static bound it takes no lock and reads no clock: it marks the Read
+// as in progress (readSeq odd), then makes sure the timer ticks (see
+// exchange). With an adaptive bound it keeps an exact deadline.
 func (s *exchange) readEnter() error {
 	if e := s.fired.Load(); e != nil {
 		s.report(e)
@@ -547,43 +622,39 @@ func (s *exchange) readEnter() error {
 	if c.bodyIdle == 0 {
 		return nil
 	}
-	now := mono()
 	if c.adaptiveBody.on() {
 		s.mu.Lock()
 		if s.adapt == nil {
 			s.adapt = new(bodyAdapt)
 		}
 		a := s.adapt
+		now := mono()
 		a.limit = a.gaps.bound(c.bodyIdle, c.adaptiveBody)
 		a.start = now
-		s.readAt.Store(now + int64(a.limit))
-		s.schedule(now)
+		a.at = now + int64(a.limit)
+		s.arm(s.t.ticks.body)
 		s.mu.Unlock()
 		return nil
 	}
-	at := now + int64(c.bodyIdle)
-	s.readAt.Store(at)
-	if due := s.slot.due.Load(); due != 0 && due <= at {
-		return nil
-	}
-	s.mu.Lock()
-	s.schedule(now)
-	s.mu.Unlock()
+	s.readSeq.Add(1)
+	s.ensure(s.t.ticks.body)
 	return nil
 }
 
 // readExit stops the idle clock and returns the error for the caller: this
 // layer's timeout when its timer fired during the Read.
 func (s *exchange) readExit(err error) error {
-	if s.t.cfg.adaptiveBody.on() {
-		s.mu.Lock()
-		if s.readAt.Load() != 0 && s.adapt != nil {
-			s.adapt.gaps.add(time.Duration(mono() - s.adapt.start))
+	if c := &s.t.cfg; c.bodyIdle > 0 {
+		if c.adaptiveBody.on() {
+			s.mu.Lock()
+			if a := s.adapt; a != nil && a.at != 0 {
+				a.gaps.add(time.Duration(mono() - a.start))
+				a.at = 0
+			}
+			s.mu.Unlock()
+		} else {
+			s.readSeq.Add(1)
 		}
-		s.readAt.Store(0)
-		s.mu.Unlock()
-	} else {
-		s.readAt.Store(0)
 	}
 	if fired := s.fired.Load(); fired != nil {
 		s.finish()

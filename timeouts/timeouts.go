@@ -26,6 +26,7 @@ import (
 type Transport struct {
 	layer.Next
 	cfg   config
+	ticks ticks
 	lim   limits    // bounds of the *http.Transport below, for translated errors
 	slots sync.Pool // of *timerSlot
 }
@@ -42,7 +43,7 @@ func New(next http.RoundTripper, opts ...Option) *Transport {
 
 func newTransport(next http.RoundTripper, c config) *Transport {
 	n := layer.Of(next)
-	return &Transport{Next: n, cfg: c, lim: baseLimits(n.RT())}
+	return &Transport{Next: n, cfg: c, ticks: newTicks(&c), lim: baseLimits(n.RT())}
 }
 
 // Middleware returns [New] as a middleware for chain.Build; the options are
@@ -90,22 +91,28 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	s := &exchange{t: t, parent: req.Context(), req: req}
-	s.slot = t.getSlot(s)
-	now := mono()
 	if c.attempt > 0 {
-		s.attemptAt = now + int64(c.attempt)
+		s.attemptAt = mono() + int64(c.attempt)
 	}
 	r2 := req.WithContext(s)
 	if req.Body != nil && req.Body != http.NoBody {
 		s.up = &upload{s: s, rc: req.Body}
 		r2.Body = s.up
 	} else if c.header > 0 {
+		// Until the transport says (httptrace) when the request is written,
+		// the header clock runs from now.
 		s.written = true
-		s.headerAt = now + int64(c.header)
+		s.epochs = 1
+		s.headerRun = 1
 	}
-	s.mu.Lock()
-	s.schedule(now)
-	s.mu.Unlock()
+	headerRuns := s.headerRun != 0
+	s.slot = t.getSlot(s) // publishes s to the slot's timer
+	if c.attempt > 0 {
+		s.ensure(t.ticks.attempt)
+	}
+	if headerRuns {
+		s.ensure(t.ticks.header)
+	}
 
 	returned := false
 	defer func() {
@@ -139,7 +146,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, s.fail(err)
 	}
 	s.phase = phaseBody
-	s.headerAt = 0
+	s.headerRun = 0
 	s.mu.Unlock()
 
 	switch {
