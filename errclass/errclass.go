@@ -80,6 +80,12 @@ type Classer interface {
 	Class() Class
 }
 
+// classerError is what errors.AsType needs to find a Classer.
+type classerError interface {
+	error
+	Classer
+}
+
 // Sentinels for errors.Is. Errors made by this module match the sentinel of
 // their class (see [Class.Sentinel]); for errors from the standard library use
 // [Classify].
@@ -91,12 +97,6 @@ var (
 	// ErrHTTPStatus matches *StatusError.
 	ErrHTTPStatus = errors.New("errclass: http status error")
 )
-
-// classerError is what errors.AsType needs to find a Classer.
-type classerError interface {
-	error
-	Classer
-}
 
 // Classify returns the class of err. A nil err is OK; an error no check
 // recognises is Unknown. It looks through *url.Error and any %w wrapping
