@@ -1,6 +1,7 @@
 package errclass_test
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -197,4 +198,39 @@ func TestRealH2ResponseHeaderTimeout(t *testing.T) {
 	})}
 	err := get(t, c, "https://"+addr+"/")
 	check(t, err, errclass.Timeout, errclass.PhaseResponseHeader, false)
+}
+
+func TestRealH2CancelDeadlineClientTimeout(t *testing.T) {
+	// The server opens streams and never answers them.
+	streams := make(chan struct{}, 8)
+	addr, cfg := newH2Server(t, func(c net.Conn, stream uint32) bool {
+		streams <- struct{}{}
+		return true
+	})
+	url := "https://" + addr + "/"
+
+	t.Run("cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() {
+			<-streams
+			cancel()
+		}()
+		err := fetch(t, h2Client(t, cfg), newRequest(t, ctx, http.MethodGet, url, nil))
+		check(t, err, errclass.Canceled, errclass.PhaseNone, false)
+	})
+	t.Run("deadline", func(t *testing.T) {
+		c := h2Client(t, cfg)
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		err := fetch(t, c, newRequest(t, ctx, http.MethodGet, url, nil))
+		if got := errclass.Classify(err); got != errclass.Timeout {
+			t.Errorf("Classify = %v, want timeout (%v)", got, err)
+		}
+	})
+	t.Run("client timeout", func(t *testing.T) {
+		c := h2Client(t, cfg)
+		c.Timeout = 300 * time.Millisecond
+		err := get(t, c, url)
+		check(t, err, errclass.Timeout, errclass.PhaseTotal, false)
+	})
 }
