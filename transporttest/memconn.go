@@ -20,7 +20,7 @@ type memPipe struct {
 	data    []byte        // written, not yet read
 	rclosed bool          // the reading end closed: writes fail
 	wclosed bool          // the writing end closed or half-closed: reads drain, then EOF
-	reset   bool          // the writing end reset: reads and writes fail at once
+	reset   bool          // the writing end reset: reads fail once drained, writes at once
 	wake    chan struct{} // closed and replaced on every change
 }
 
@@ -119,15 +119,15 @@ func (c *memConn) Read(b []byte) (int, error) {
 		case p.rclosed:
 			p.mu.Unlock()
 			return 0, c.opError("read", net.ErrClosed)
-		case p.reset:
-			p.mu.Unlock()
-			return 0, c.opError("read", syscall.ECONNRESET)
 		case len(p.data) > 0:
 			n := copy(b, p.data)
 			p.data = p.data[n:]
 			p.changed()
 			p.mu.Unlock()
 			return n, nil
+		case p.reset:
+			p.mu.Unlock()
+			return 0, c.opError("read", syscall.ECONNRESET)
 		case p.wclosed:
 			p.mu.Unlock()
 			return 0, io.EOF
@@ -211,12 +211,11 @@ func (c *memConn) CloseWrite() error {
 	return nil
 }
 
-// abort closes the connection as a TCP reset does: the peer's reads and
-// writes fail with ECONNRESET at once, dropping data not yet read.
+// abort closes the connection as a TCP reset does: the peer reads the data
+// already sent, then ECONNRESET, and its writes fail with ECONNRESET.
 func (c *memConn) abort() {
 	c.w.mu.Lock()
 	c.w.reset = true
-	c.w.data = nil
 	c.w.changed()
 	c.w.mu.Unlock()
 	c.r.mu.Lock()

@@ -32,7 +32,8 @@ import (
 // while the peer does not read (an upload to a server that never reads
 // stalls after 256 KiB); deadlines work; CloseWrite half-closes; a closed
 // peer is seen as io.EOF on read and EPIPE on write; and a fixture's reset
-// (see [NewResetMidBody]) is seen as ECONNRESET.
+// (see [NewResetMidBody]) is seen as ECONNRESET once the data sent before
+// it has been read.
 //
 // A MemListener is safe for concurrent use. Its address is 127.0.0.1:1, so
 // that URLs and the TLS test certificate work; nothing is dialed there.
