@@ -111,6 +111,8 @@ func WithTLSHandshake(d time.Duration) Option {
 // enforces the bound for any next RoundTripper. Default 3s;
 // ; 0 turns the bound off; negative panics. Given
 // twice, the last wins. When it fires the error has Phase response_header.
+// The middleware fires it at most an eighth of d late (see the package
+// documentation).
 //
 // Under a next RoundTripper that does not report net/http/httptrace events
 // (a fake, or a custom transport) and for a request without a body, the bound

@@ -16,10 +16,12 @@ import (
 // timeout errors of the layers below (net/http's TLS handshake and header
 // timeouts, dial timeouts) into *Error.
 //
-// It starts no goroutine per request: one timer per round trip, taken from a
-// pool, is stopped when the response body reaches EOF, fails or is closed, or
-// when RoundTrip fails or next panics. The context it gives next lives until
-// then too.
+// It starts no goroutine per request. Each round trip takes a timer from a
+// pool kept by the Transport; the timer ticks only while a bound is running,
+// every sixteenth of that bound, so a bound fires no earlier than its limit
+// and at most an eighth of it later. The timer goes back to the pool when the
+// response body reaches EOF, fails or is closed, or when RoundTrip fails or
+// next panics; the context given to next lives until then too.
 //
 // A Transport is safe for concurrent use. Its configuration is fixed at
 // construction.
