@@ -49,6 +49,18 @@
 // applied after these defaults, so they override them (the packages'
 // "given twice, the last wins" rule).
 //
+// # Telemetry
+//
+// Without a provider the stack makes no span and records no metric, and it
+// logs nothing without WithLogger. With WithTracerProvider or
+// WithMeterProvider it adds the spans layer and a tracing.Observer fed by the
+// layers' hooks through small closures: retry.WithOnRetry to Observer.Retry,
+// breaker.WithOnStateChange and breaker.WithOnReject to
+// Observer.BreakerTransition and Observer.BreakerRejection,
+// timeouts.WithOnTimeout to Observer.Timeout. These hooks come before the
+// caller's options, so a caller's own hook of the same kind (for example
+// WithRetry(retry.WithOnRetry(f))) replaces the Observer's for that event.
+//
 // # Pieces
 //
 // [New] returns a [*Stack], which is the RoundTripper and gives access to its
