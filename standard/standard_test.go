@@ -273,7 +273,6 @@ func TestCallerRequestUnchanged(t *testing.T) {
 
 type ctxKey struct{}
 
-
 // idleCounter is a base transport that counts CloseIdleConnections calls.
 type idleCounter struct {
 	http.RoundTripper
