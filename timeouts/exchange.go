@@ -45,9 +45,8 @@ type exchange struct {
 	rc     io.ReadCloser // the response body from next, set before the caller gets it
 	slot   *timerSlot    // set before next is called
 
-	readSeq  atomic.Uint64         // incremented as each Read starts and ends: odd while in Read
-	fired    atomic.Pointer[Error] // the timeout this exchange declared
-	finished atomic.Bool           // finish has run
+	readSeq atomic.Uint64         // incremented as each Read starts and ends: odd while in Read
+	fired   atomic.Pointer[Error] // the timeout this exchange declared
 
 	mu sync.Mutex // guards every field below
 	// context state
@@ -57,20 +56,19 @@ type exchange struct {
 	stopParent func() bool   // stops the watch of parent.Done
 	trace      *traceState
 	// bounds
-	attemptAt  int64
-	headerSeen int64      // when a tick first saw header epoch headerEpoch running
-	readSeen   int64      // when a tick first saw Read seenSeq in progress
-	seenSeq    uint64     // the readSeq the last tick saw in progress
-	up         *upload    // the request body's state, when there is a body
-	adapt      *bodyAdapt // made on the first Read with WithAdaptiveBodyIdle
-	nextFunc   uint32
-	headerRun  uint32 // header clock epoch while it runs, 0 while it does not
-	headerPrev uint32 // the epoch headerSeen is for
-	epochs     uint32 // header clock starts so far
-	phase      uint8
-	released   bool // the slot went back to the pool
-	written    bool // the request has been written: the header clock may run
-	reported   bool // the hook was called
+	attemptAt int64
+	seenAt    int64      // when a tick first saw seenID running
+	up        *upload    // the request body's state, when there is a body
+	adapt     *bodyAdapt // made on the first Read with WithAdaptiveBodyIdle
+	nextFunc  uint32
+	headerRun uint32 // header clock epoch while it runs, 0 while it does not
+	seenID    uint32 // the header epoch (header phase) or readSeq (body phase) seen at seenAt
+	epochs    uint32 // header clock starts so far
+	phase     uint8
+	released  bool        // the slot went back to the pool
+	written   bool        // the request has been written: the header clock may run
+	reported  bool        // the hook was called
+	finished  atomic.Bool // finish has run (read without mu)
 }
 
 type afterFunc struct {
@@ -138,9 +136,9 @@ func (s *exchange) onTimer() {
 	}
 	if s.phase == phaseHeader && s.headerRun != 0 {
 		need(tk.header)
-		if s.headerPrev != s.headerRun {
-			s.headerPrev, s.headerSeen = s.headerRun, now
-		} else if ph == "" && now-s.headerSeen >= int64(c.header) {
+		if s.seenID != s.headerRun {
+			s.seenID, s.seenAt = s.headerRun, now
+		} else if ph == "" && now-s.seenAt >= int64(c.header) {
 			ph, lim = errclass.PhaseResponseHeader, c.header
 		}
 	}
@@ -158,9 +156,9 @@ func (s *exchange) onTimer() {
 			}
 		} else if q := s.readSeq.Load(); q&1 == 1 && c.bodyIdle > 0 && !c.adaptiveBody.on() {
 			need(tk.body)
-			if q != s.seenSeq {
-				s.seenSeq, s.readSeen = q, now
-			} else if ph == "" && now-s.readSeen >= int64(c.bodyIdle) {
+			if uint32(q) != s.seenID {
+				s.seenID, s.seenAt = uint32(q), now
+			} else if ph == "" && now-s.seenAt >= int64(c.bodyIdle) {
 				ph, lim = errclass.PhaseBodyIdle, c.bodyIdle
 			}
 		}

@@ -149,6 +149,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	s.phase = phaseBody
 	s.headerRun = 0
+	s.seenID = 0 // from header epochs to Read sequence numbers (the first is 1)
 	s.mu.Unlock()
 
 	switch {
