@@ -53,12 +53,12 @@ func (s *loadStats) transition(at time.Duration, key string, from, to breaker.St
 func runLoad(ctx context.Context, pf probeFlags, target string, w io.Writer) int {
 	st := &loadStats{classes: map[string]int{}, statuses: map[int]int{}}
 	start := time.Now()
-	client := standard.Client(pf.options(
+	client := pf.client(
 		standard.WithRetry(retry.WithOnRetry(func(retry.Event) { st.retries.Add(1) })),
 		standard.WithBreaker(breaker.WithOnStateChange(func(key string, from, to breaker.State) {
 			st.transition(time.Since(start), key, from, to)
 		})),
-	)...)
+	)
 	defer client.CloseIdleConnections()
 
 	jobs := make(chan struct{})

@@ -25,6 +25,7 @@
 //	-header-timeout d  response header bound per attempt (default 10s)
 //	-body-idle d       response body idle bound (default 30s)
 //	-connect-timeout d connect bound per address (default 500ms)
+//	-cacert file       PEM CA certificates that verify the server
 //	-n, -c             requests and workers (default 1 and 1)
 //	-v                 every attempt's phases and the response headers
 package main

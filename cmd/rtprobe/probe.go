@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +37,8 @@ type probeFlags struct {
 	connect       time.Duration
 	n, c          int
 	verbose       bool
+	caFile        string
+	roots         *x509.CertPool // from caFile; nil: the system's
 }
 
 // headerList is a repeatable -H flag.
@@ -71,6 +75,7 @@ func parseProbeFlags(args []string, stderr io.Writer) (probeFlags, string, error
 	fs.IntVar(&pf.n, "n", 1, "number of requests")
 	fs.IntVar(&pf.c, "c", 1, "number of concurrent workers")
 	fs.BoolVar(&pf.verbose, "v", false, "print every attempt and the response headers")
+	fs.StringVar(&pf.caFile, "cacert", "", "PEM file of the CA certificates that verify the server (default: the system's)")
 
 	var rest []string
 	for {
@@ -101,6 +106,16 @@ func parseProbeFlags(args []string, stderr io.Writer) (probeFlags, string, error
 			pf.method = http.MethodPost
 		}
 	}
+	if pf.caFile != "" {
+		pem, err := os.ReadFile(pf.caFile)
+		if err != nil {
+			return pf, "", err
+		}
+		pf.roots = x509.NewCertPool()
+		if !pf.roots.AppendCertsFromPEM(pem) {
+			return pf, "", fmt.Errorf("no certificate in %s", pf.caFile)
+		}
+	}
 	u, err := url.Parse(rest[0])
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return pf, "", fmt.Errorf("not an http or https URL: %q", rest[0])
@@ -124,6 +139,21 @@ func (pf probeFlags) options(extra ...standard.Option) []standard.Option {
 		opts = append(opts, standard.WithTotal(pf.total))
 	}
 	return append(opts, extra...)
+}
+
+// client returns a client on the standard stack with the flags' settings,
+// then extra.
+func (pf probeFlags) client(extra ...standard.Option) *http.Client {
+	s := standard.New(pf.options(extra...)...)
+	if pf.roots != nil {
+		cfg := &tls.Config{}
+		if b := s.Base(); b.TLSClientConfig != nil {
+			cfg = b.TLSClientConfig.Clone()
+		}
+		cfg.RootCAs = pf.roots
+		s.Base().TLSClientConfig = cfg
+	}
+	return &http.Client{Transport: s}
 }
 
 // newRequest builds one request from the flags; its body can be replayed.
@@ -242,7 +272,7 @@ func ms(d time.Duration) string {
 // probeOnce sends one request through the standard stack and prints its
 // phases.
 func probeOnce(ctx context.Context, pf probeFlags, target string, w io.Writer) int {
-	client := standard.Client(pf.options()...)
+	client := pf.client()
 	defer client.CloseIdleConnections()
 	tr := &tracer{}
 	req, err := pf.newRequest(httptrace.WithClientTrace(ctx, tr.trace()), target)

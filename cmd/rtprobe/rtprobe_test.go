@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -22,7 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // shortConfig is the scenario run scaled down for tests.
 func shortConfig() scenarioConfig {
 	cfg := defaultScenarioConfig()
-	cfg.plainBound = time.Second
+	cfg.plainBound = 1500 * time.Millisecond
 	cfg.headerTimeout = 200 * time.Millisecond
 	cfg.bodyIdle = 300 * time.Millisecond
 	cfg.backoff, cfg.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
@@ -43,9 +46,9 @@ func TestScenarioTable(t *testing.T) {
 		require.True(t, strings.HasSuffix(strings.TrimSpace(line), "ok"), "row %q does not end in ok", line)
 	}
 	// Plain net/http hangs where chain bounds the wait.
-	require.Contains(t, lineOf(table, "slow header"), "hung > 1s")
-	require.Contains(t, lineOf(table, "stalled body"), "hung > 1s")
-	require.Contains(t, lineOf(table, "blackhole"), "hung > 1s")
+	require.Contains(t, lineOf(table, "slow header"), "hung > 1.5s")
+	require.Contains(t, lineOf(table, "stalled body"), "hung > 1.5s")
+	require.Contains(t, lineOf(table, "blackhole"), "hung > 1.5s")
 	require.Contains(t, lineOf(table, "503 then 200"), " 503 ")
 	require.Contains(t, table, "chain behaved as expected in every scenario")
 }
@@ -132,6 +135,26 @@ func TestProbeURLHeaderTimeout(t *testing.T) {
 	require.Equal(t, 1, code, out.String())
 	requireField(t, out.String(), "class", "timeout")
 	requireField(t, out.String(), "phase", "response_header")
+}
+
+// TestProbeURLTLS probes an HTTPS (HTTP/2) server trusted through -cacert:
+// the TLS phase is timed.
+func TestProbeURLTLS(t *testing.T) {
+	srv := transporttest.NewHTTP2(transporttest.Reply{Body: "secure"})
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"-cacert", ca, srv.URL}, &out, &errOut)
+	t.Log(out.String())
+	require.Equal(t, 0, code, out.String()+errOut.String())
+	require.Regexp(t, regexp.MustCompile(`(?m)^tls\s+\d+\.\dms`), out.String())
+	require.Contains(t, out.String(), "HTTP/2.0")
+
+	// Without the CA the server is not trusted and the error says so.
+	out.Reset()
+	require.Equal(t, 1, run(context.Background(), []string{srv.URL}, &out, &errOut))
+	requireField(t, out.String(), "class", "tls")
 }
 
 func TestLoad(t *testing.T) {
