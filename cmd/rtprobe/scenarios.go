@@ -76,9 +76,10 @@ func (cfg scenarioConfig) chainOptions() []standard.Option {
 }
 
 func (cfg scenarioConfig) describe() string {
-	return fmt.Sprintf("chain: standard.Client() with response header %v, body idle %v, %d attempts, backoff %v..%v, "+
-		"breaker opens after %d failed calls; plain: http.Client{} (no bounds), stopped by rtprobe after %v",
-		cfg.headerTimeout, cfg.bodyIdle, cfg.attempts, cfg.backoff, cfg.maxBackoff, cfg.breakerMin, cfg.plainBound)
+	return fmt.Sprintf("plain: http.Client{} (no bounds of its own), stopped by rtprobe after %v\n"+
+		"chain: standard.Client() with response header %v, body idle %v, %d attempts, backoff %v..%v,\n"+
+		"       breaker judged from %d calls (timeouts scaled down so that the run is quick)",
+		cfg.plainBound, cfg.headerTimeout, cfg.bodyIdle, cfg.attempts, cfg.backoff, cfg.maxBackoff, cfg.breakerMin)
 }
 
 // target is what a scenario sends to.
