@@ -345,8 +345,9 @@ func TestLastResponseOnExhaustion(t *testing.T) {
 // rejected once, with no network call and no retry.
 func TestOpenBreakerUnderRetry(t *testing.T) {
 	script := transporttest.NewScript(transporttest.Step{Status: http.StatusInternalServerError})
+	tel := newTelemetry(t)
 	var retries atomic.Int32
-	s := standard.New(standard.WithBase(script), fast,
+	s := standard.New(standard.WithBase(script), fast, standard.WithMeterProvider(tel.mp),
 		standard.WithRetry(retry.WithOnRetry(func(retry.Event) { retries.Add(1) })),
 		standard.WithBreaker(breaker.WithMinRequests(3), breaker.WithOpenDuration(time.Hour)))
 	c := &http.Client{Transport: s}
@@ -368,6 +369,8 @@ func TestOpenBreakerUnderRetry(t *testing.T) {
 	require.Equal(t, calls, script.Calls(), "zero network calls")
 	require.Equal(t, retried, retries.Load(), "the rejection is not retried")
 	require.Zero(t, script.BodiesOpen())
+	require.Equal(t, int64(1), tel.sum(t, "chain.breaker.transitions", attribute.String("chain.breaker.to", "open")))
+	require.Equal(t, int64(1), tel.sum(t, "chain.breaker.rejections", attribute.KeyValue{}))
 }
 
 // TestOtherHostsKeepConnections is C9: failures and retries against one host
