@@ -358,3 +358,29 @@ func TestBothResponseAndError(t *testing.T) {
 	assert.ErrorIs(t, err, boom)
 	assert.Equal(t, int32(1), b.closed.Load())
 }
+
+// A3 over loopback: an upgraded connection through New and Total keeps
+// io.Writer, and no idle or attempt bound cuts it.
+func TestUpgradeEchoLoopback(t *testing.T) {
+	srv := transporttest.NewUpgradeEcho()
+	t.Cleanup(srv.Close)
+	inner := timeouts.New(base(t, srv), timeouts.WithBodyIdle(50*time.Millisecond), timeouts.WithAttempt(50*time.Millisecond))
+	rt := timeouts.Total(time.Minute)(inner)
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	resp, err := rt.RoundTrip(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	rw, ok := resp.Body.(io.ReadWriter)
+	require.True(t, ok, "the 101 body lost io.Writer")
+	time.Sleep(150 * time.Millisecond) // three idle bounds, three attempt bounds
+	_, err = rw.Write([]byte("ping"))
+	require.NoError(t, err)
+	buf := make([]byte, 4)
+	_, err = io.ReadFull(rw, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(buf))
+}
