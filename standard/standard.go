@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -243,7 +244,7 @@ func New(opts ...Option) *Stack {
 	})
 	if spans {
 		rt = s.layer(&c, LayerSpans, rt, func(next http.RoundTripper) http.RoundTripper {
-			to := c.tracingOpts
+			to := slices.Clone(c.tracingOpts)
 			if c.tp != nil {
 				to = append(to, tracing.WithTracerProvider(c.tp))
 			}
