@@ -365,3 +365,36 @@ func ExampleNewRawReply() {
 	fmt.Printf("%q %v\n", body, err)
 	// Output: "short" unexpected EOF
 }
+
+// Any fixture runs over TLS and HTTP/2: take its NewUnstarted… form, set
+// EnableHTTP2 and call StartTLS.
+func ExampleServer_StartTLS() {
+	srv := transporttest.NewUnstartedSlowHeader(5 * time.Second)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+
+	tr := srv.Client().Transport.(*http.Transport).Clone() // trusts the server
+	tr.ResponseHeaderTimeout = 50 * time.Millisecond
+	defer tr.CloseIdleConnections()
+	_, err := (&http.Client{Transport: tr}).Get(srv.URL)
+	fmt.Println(strings.HasPrefix(srv.URL, "https://"), err != nil, srv.Seen()[0].Proto)
+	// Output: true true HTTP/2.0
+}
+
+// A Reply with a BodySize sends a huge or endless body without holding it
+// in memory, for tests that discard error bodies with a bound.
+func ExampleReply_bodySize() {
+	srv := transporttest.NewSequence(transporttest.Reply{Status: 503, BodySize: -1}) // endless
+	defer srv.Close()
+
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	n, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // drain at most 64 KiB
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, resp.ContentLength, n)
+	// Output: 503 -1 65536
+}
