@@ -152,12 +152,15 @@ func WithLogger(l *slog.Logger) Option {
 // rotate without failing requests. The base must then be an *http.Transport
 // (the default is); tlsrotate sends through clones of it, one per
 // certificate generation. The caller keeps src and closes it. To count
-// rotations in the Observer's metrics, build src with
+// rotations in the chain.tls.* metrics, build src with
 //
-//	tlsrotate.WithOnRotate(func(r tlsrotate.Rotation) { obs.CertRotated(ctx, int64(r.Generation), r.NotAfter) })
+//	obs := tracing.NewObserver(tracing.WithMeterProvider(mp))
+//	src, err := tlsrotate.NewFileSource(cert, key, tlsrotate.WithOnRotate(func(r tlsrotate.Rotation) {
+//		obs.CertRotated(context.Background(), int64(r.Generation), r.NotAfter)
+//	}))
 //
-// where obs is a tracing.Observer on the same meter provider. Off by
-// default. Given twice, the last wins.
+// (the Source exists before the Stack, so it takes an Observer of its own).
+// Off by default. Given twice, the last wins.
 func WithTLS(src *tlsrotate.Source) Option {
 	return func(c *config) { c.tls = src }
 }
@@ -363,6 +366,5 @@ func (s *Stack) Timeouts() *timeouts.Transport { return s.timeouts }
 
 // Observer returns the tracing.Observer that records the layers' events as
 // metrics and span events, or nil when neither WithTracerProvider nor
-// WithMeterProvider was given. Wire a tlsrotate source's rotations to it with
-// tlsrotate.WithOnRotate.
+// WithMeterProvider was given. For certificate rotations, see WithTLS.
 func (s *Stack) Observer() *tracing.Observer { return s.observer }
