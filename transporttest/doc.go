@@ -5,32 +5,35 @@
 // # Failure shapes
 //
 // Each New… constructor returns a started [*Server] on a free 127.0.0.1 port
-// that plays one failure shape. What a Go client (net/http) sees:
+// that plays one failure shape. What a Go client (net/http) sees, with, in
+// parentheses, the class errclass.Classify gives its error:
 //
 //   - [NewSequence]: the replies given, in order, the last one repeating:
 //     503, 503, then 200, with headers such as Retry-After. For retry
 //     policies and status handling.
 //   - [NewSlowHeader]: the response header arrives only after a delay. A
-//     client header timeout fails with "timeout awaiting response headers".
+//     client header timeout fails with "timeout awaiting response headers"
+//     (Timeout, phase response_header).
 //   - [NewTrickle]: the body arrives one byte per interval. It never stops
 //     moving, so a body-idle bound longer than the interval must not cut it.
 //   - [NewStall]: the header and a few bytes arrive, then nothing: the body
-//     read blocks until a timeout or the context ends it.
+//     read blocks until a timeout or the context ends it (Timeout).
 //   - [NewResetMidBody]: the connection is reset (TCP RST) partway through
-//     the body: the body read fails with "connection reset by peer".
+//     the body: the body read fails with "connection reset by peer" (Reset).
 //   - [NewEmptyReply]: the request is read and the connection closed without
-//     a response: the request fails with io.EOF.
+//     a response: the request fails with io.EOF (Reset).
 //   - [NewReset]: the request is read and the connection reset (TCP RST)
 //     without a response: "connection reset by peer", after the request
-//     may have been processed.
+//     may have been processed (Reset).
 //   - [NewMalformedChunked]: a 200 whose chunked body is corrupt: the body
-//     read fails with a protocol error. [NewRawReply] sends any bytes you
-//     choose as the response: a bad status line, a short body.
+//     read fails (Protocol). [NewRawReply] sends any bytes you choose as
+//     the response: a bad status line, a short body.
 //   - [NewStaleKeepAlive]: a kept-alive connection is closed just as the
 //     client reuses it. net/http retries replayable requests (GET, or a body
 //     with GetBody and an Idempotency-Key) by itself; others fail with EOF.
 //   - [NewBlackhole]: connections are accepted and never read or answered,
-//     not even a TLS handshake: only the client's timeouts end the request.
+//     not even a TLS handshake: only the client's timeouts end the request
+//     (Timeout; phase tls_handshake for a TLS handshake timeout).
 //   - [NewNoRead]: the request header is read, the body never: a large
 //     upload blocks in its write (an upload stall).
 //   - [NewSlowReader]: the request body is read a chunk per interval: an
@@ -44,7 +47,8 @@
 //     that stops answering frames (only HTTP/2 pings detect it).
 //   - [NewGoAway]: HTTP/2 connections shut down gracefully with GOAWAY
 //     after a number of requests each.
-//   - [DeadAddr]: an address where nothing listens: the dial is refused.
+//   - [DeadAddr]: an address where nothing listens: the dial is refused
+//     (Refused).
 //   - [NewServer]: your own handler, with the same recording.
 //
 // # Recording
