@@ -144,7 +144,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	s.mu.Lock()
 	if s.fired.Load() != nil { // our timer won the race with the response
 		s.mu.Unlock()
-		resp.Body.Close()
+		if resp.Body != nil {
+			resp.Body.Close()
+		}
 		return nil, s.fail(err)
 	}
 	s.phase = phaseBody
