@@ -194,11 +194,13 @@ func TestRequestBodyClosedEveryPath(t *testing.T) {
 	})
 }
 
+type testKey struct{}
+
 // A1: the caller's request is not modified.
 func TestRequestNotModified(t *testing.T) {
 	script := transporttest.NewScript(transporttest.Step{Body: "ok"})
 	b := &body{Reader: strings.NewReader("payload")}
-	ctx := context.WithValue(context.Background(), struct{}{}, 1)
+	ctx := context.WithValue(context.Background(), testKey{}, 1)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://example.test/x?q=1", b)
 	require.NoError(t, err)
 	req.Header.Set("X-A", "1")
