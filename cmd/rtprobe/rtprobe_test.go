@@ -27,7 +27,7 @@ func shortConfig() scenarioConfig {
 	cfg := defaultScenarioConfig()
 	cfg.plainBound = 1500 * time.Millisecond
 	cfg.headerTimeout = 200 * time.Millisecond
-	cfg.bodyIdle = 300 * time.Millisecond
+	cfg.bodyIdle = 500 * time.Millisecond
 	cfg.backoff, cfg.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	cfg.breakerMin, cfg.breakerCalls = 3, 10
 	cfg.trickleEvery, cfg.trickleBytes = 50*time.Millisecond, 12
