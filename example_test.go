@@ -42,7 +42,7 @@ func ExampleBuild() {
 type wrapper struct{ next http.RoundTripper }
 
 func (w wrapper) RoundTrip(req *http.Request) (*http.Response, error) { return w.next.RoundTrip(req) }
-func (w wrapper) Unwrap() http.RoundTripper                            { return w.next }
+func (w wrapper) Unwrap() http.RoundTripper                           { return w.next }
 
 // Base reaches the transport at the bottom of a stack through Unwrap.
 func ExampleBase() {

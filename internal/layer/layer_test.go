@@ -15,7 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type counting struct{ closes int }
 
 func (c *counting) RoundTrip(*http.Request) (*http.Response, error) { return nil, nil }
-func (c *counting) CloseIdleConnections()                         { c.closes++ }
+func (c *counting) CloseIdleConnections()                           { c.closes++ }
 
 type bare struct{}
 
