@@ -86,7 +86,7 @@ func TestRequestNotModified(t *testing.T) {
 	tr := breaker.New(next, opts(clock, breaker.WithMinRequests(1))...)
 	for _, path := range []string{"admitted", "rejected"} {
 		t.Run(path, func(t *testing.T) {
-			ctx := context.WithValue(context.Background(), struct{}{}, 1)
+			ctx := context.WithValue(context.Background(), ctxKey{}, 1)
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://a/p?q=1", strings.NewReader("body"))
 			require.NoError(t, err)
 			req.Header.Set("X-Status", "503")
@@ -108,3 +108,6 @@ func TestRequestNotModified(t *testing.T) {
 	}
 	assert.Equal(t, breaker.Open, tr.State("a"))
 }
+
+// ctxKey marks a request context so a test can tell it was kept.
+type ctxKey struct{}

@@ -174,8 +174,10 @@ func h2Enabled(t *http.Transport) bool {
 	if t.ForceAttemptHTTP2 {
 		return true
 	}
-	return t.TLSClientConfig == nil && t.Dial == nil && t.DialContext == nil &&
-		t.DialTLS == nil && t.DialTLSContext == nil && t.TLSNextProto == nil
+	//lint:ignore SA1019 a user's transport may still set the deprecated dialers; net/http honours them
+	deprecated := t.Dial != nil || t.DialTLS != nil
+	return !deprecated && t.TLSClientConfig == nil && t.DialContext == nil &&
+		t.DialTLSContext == nil && t.TLSNextProto == nil
 }
 
 func (t *Transport) newGeneration(snap *Snapshot) *generation {
@@ -188,6 +190,7 @@ func (t *Transport) newGeneration(snap *Snapshot) *generation {
 	}
 	cfg.Certificates = nil
 	cfg.GetClientCertificate = t.src.GetClientCertificate
+	//lint:ignore SA1019 a user's transport may still set the deprecated DialTLS; net/http honours it
 	if snap.Roots != nil && rt.DialTLSContext == nil && rt.DialTLS == nil {
 		cfg.RootCAs = snap.Roots
 	}
@@ -197,11 +200,14 @@ func (t *Transport) newGeneration(snap *Snapshot) *generation {
 	rt.TLSClientConfig = cfg
 	rt.ForceAttemptHTTP2 = t.h2
 	dial := rt.DialContext
+	//lint:ignore SA1019 a user's transport may still set the deprecated Dial; wrap it like DialContext
 	if dial == nil && rt.Dial == nil {
 		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	} else if dial == nil {
+		//lint:ignore SA1019 see above
 		d := rt.Dial
 		dial = func(_ context.Context, network, addr string) (net.Conn, error) { return d(network, addr) }
+		//lint:ignore SA1019 see above
 		rt.Dial = nil
 	}
 	rt.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
