@@ -65,7 +65,9 @@
 // Every attempt after the first sends a clone of the caller's request whose
 // context carries the attempt number, read with [Attempt]; the first attempt
 // sends the caller's request itself (its number, 0, is what [Attempt]
-// reports when no number is set). The caller's request is never modified.
+// reports when no number is set). The last attempt that [WithMaxAttempts]
+// allows is also marked as last, so the tracing layer logs its failure as
+// final. The caller's request is never modified.
 // The retry layer never calls CloseIdleConnections by itself.
 package retry
 
@@ -374,7 +376,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, &Error{Attempts: n, Err: perr}
 		}
 		prevWait = wait
-		r = req.Clone(attempt.With(ctx, n))
+		actx := attempt.With(ctx, n)
+		if n == c.maxAttempts-1 {
+			actx = attempt.WithLast(ctx, n) // layers below may report its failure as final
+		}
+		r = req.Clone(actx)
 		if body != nil {
 			r.Body = body
 		}

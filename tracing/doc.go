@@ -106,10 +106,11 @@
 // resend_count, error_type, error_class and error (secrets removed),
 // request_id and trace_id/span_id. Its level: Info when the attempt
 // succeeded (status below 400, no error) or the caller cancelled it; Error
-// when it failed and the request's deadline has passed, so that no further
-// attempt can follow; Warn for every other failure. Below the retry layer,
-// Spans cannot know whether retry will try again, so a failure that retry
-// gives up on is logged at Warn like the ones before it.
+// when it failed and no further attempt can follow: it is the last attempt
+// the retry layer above allows (retry marks it), or the request's deadline has
+// passed; Warn for every other failure. A failure that retry gives up on for
+// another reason (its policy, its budget) is logged at Warn, since Spans
+// cannot know that decision when it writes the record.
 //
 // # Redaction
 //

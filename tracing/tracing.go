@@ -275,8 +275,8 @@ func (a *attemptState) log(now time.Time, err error, errType string, failed bool
 	level := slog.LevelInfo
 	if failed {
 		level = slog.LevelWarn
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			level = slog.LevelError // no attempt can follow: the deadline has passed
+		if attempt.Last(ctx) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			level = slog.LevelError // no attempt can follow: retry's last, or the deadline has passed
 		}
 	}
 	if !a.t.logger.Enabled(ctx, level) {

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/internal/attempt"
 	"github.com/rtchain/chain/tracing"
 )
 
@@ -607,4 +608,30 @@ func TestDefaultPropagatorIsW3C(t *testing.T) {
 		assert.Len(t, s.Traceparent, 1)
 	}
 	assert.Equal(t, 1, strings.Count(r.logText(), "no-op default"))
+}
+
+func TestLastAttemptFailureLogsError(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ctx   func(context.Context) context.Context
+		level string
+	}{
+		{"retry may follow", func(ctx context.Context) context.Context { return attempt.With(ctx, 1) }, "WARN"},
+		{"last attempt", func(ctx context.Context) context.Context { return attempt.WithLast(ctx, 2) }, "ERROR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t)
+			base := rtFunc(func(req *http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: http.StatusServiceUnavailable, Body: http.NoBody, Request: req}, nil
+			})
+			req, err := http.NewRequestWithContext(tc.ctx(context.Background()), http.MethodGet, "http://example.invalid/", nil)
+			require.NoError(t, err)
+			resp, err := tracing.New(base, r.opts()...).RoundTrip(req)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			recs := r.logRecords(t)
+			require.Len(t, recs, 1)
+			assert.Equal(t, tc.level, recs[0]["level"])
+		})
+	}
 }

@@ -13,8 +13,24 @@ func With(ctx context.Context, n int) context.Context {
 	return context.WithValue(ctx, key{}, n)
 }
 
+// WithLast is like With, and also records that no attempt can follow this
+// one (retry's attempts run out with it), so that a layer below can report
+// its failure as final.
+func WithLast(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, key{}, ^n) // negative: last
+}
+
 // From returns the attempt number recorded on ctx, or 0 when none is.
 func From(ctx context.Context) int {
 	n, _ := ctx.Value(key{}).(int)
+	if n < 0 {
+		return ^n
+	}
 	return n
+}
+
+// Last reports whether ctx was marked by WithLast.
+func Last(ctx context.Context) bool {
+	n, ok := ctx.Value(key{}).(int)
+	return ok && n < 0
 }

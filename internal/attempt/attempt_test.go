@@ -15,6 +15,19 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestAttempt(t *testing.T) {
 	ctx := context.Background()
 	assert.Equal(t, 0, attempt.From(ctx))
+	assert.False(t, attempt.Last(ctx))
 	assert.Equal(t, 2, attempt.From(attempt.With(ctx, 2)))
+	assert.False(t, attempt.Last(attempt.With(ctx, 2)))
 	assert.Equal(t, 3, attempt.From(attempt.With(attempt.With(ctx, 2), 3)))
+}
+
+func TestLast(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []int{0, 1, 2, 300} {
+		last := attempt.WithLast(ctx, n)
+		assert.Equal(t, n, attempt.From(last))
+		assert.True(t, attempt.Last(last))
+		// A later numbering replaces the mark.
+		assert.False(t, attempt.Last(attempt.With(last, n+1)))
+	}
 }
