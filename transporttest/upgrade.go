@@ -16,7 +16,9 @@ import (
 // [Server.BodyBytes]. Other requests get 400.
 //
 // With the Go client the 101 response's Body is an io.ReadWriteCloser:
-// write to it and read the echo back. It is the fixture for checking that
+// write to it and read the echo back, and close it when done: the request's
+// context no longer governs the upgraded connection, so a read waiting for
+// an echo of nothing blocks until the body or the server is closed. It is the fixture for checking that
 // RoundTripper layers keep that io.Writer. It speaks HTTP/1.1 only.
 func NewUpgradeEcho() *Server {
 	s := NewUnstartedUpgradeEcho()
