@@ -59,16 +59,25 @@ func NewUnstartedGoAway(afterRequests int, replies ...Reply) *Server {
 	return s
 }
 
-// serveGoAway serves the single connection c with an http.Server of its own,
-// so that a graceful shutdown (GOAWAY over HTTP/2) reaches c alone.
+// serveGoAway serves the single connection c with an http.Server of its own
+// (configured from s.Config), so that a graceful shutdown (GOAWAY over
+// HTTP/2) reaches c alone.
 func (s *Server) serveGoAway(c *conn, after int) {
 	connDone := make(chan struct{})
 	var doneOnce, shutOnce sync.Once
 	var served atomic.Int64
+	cfg := s.Config
 	srv := &http.Server{
-		ErrorLog:    s.Config.ErrorLog,
-		ConnContext: s.Config.ConnContext,
-		TLSConfig:   s.hs.TLS.Clone(), // Serve adds to it
+		ErrorLog:          cfg.ErrorLog,
+		ConnContext:       cfg.ConnContext,
+		ReadTimeout:       cfg.ReadTimeout,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		HTTP2:             cfg.HTTP2,
+		Protocols:         cfg.Protocols,
+		TLSConfig:         s.hs.TLS.Clone(), // Serve adds to it
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			if st == http.StateClosed || st == http.StateHijacked {
 				doneOnce.Do(func() { close(connDone) })
