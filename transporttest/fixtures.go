@@ -96,7 +96,7 @@ func (s *Server) writeGenerated(w http.ResponseWriter, r *http.Request, rp Reply
 	writeHeader(w, rp, rp.BodySize)
 	release := s.abortWritesOnClose(w)
 	defer release()
-	chunk := patternBytes(0, 26*1260) // 32 KiB, whole alphabets
+	chunk := patternBytes(0, 26*1260) // about 32 KiB of whole alphabets
 	for sent := int64(0); rp.BodySize < 0 || sent < rp.BodySize; {
 		if s.ctx.Err() != nil || r.Context().Err() != nil {
 			panic(http.ErrAbortHandler)
