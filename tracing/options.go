@@ -1,7 +1,6 @@
 package tracing
 
 import (
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -40,8 +39,8 @@ type config struct {
 
 func newConfig(opts []Option) config {
 	c := config{
-		header:  DefaultHeader,
-		newID:   rand.Text,
+		header:  http.CanonicalHeaderKey(DefaultHeader), // canonical: Get and Set then allocate nothing
+		newID:   newID,
 		maxKeys: defaultMaxKeys,
 	}
 	for _, o := range opts {
@@ -102,8 +101,10 @@ func WithHeader(name string) Option {
 }
 
 // WithIDGenerator sets the function RequestID calls to make a new request id
-// when the request carries none. The default is crypto/rand.Text (26 random
-// base32 characters). f must be safe for concurrent use and must return a
+// when the request carries none. The default makes 32 lower-case hex digits
+// (128 bits) from math/rand/v2, which costs no system call: a request id
+// correlates logs, it is not a secret. Pass crypto/rand.Text for ids that
+// must not be guessable. f must be safe for concurrent use and must return a
 // valid header value; a nil f panics.
 func WithIDGenerator(f func() string) Option {
 	if f == nil {

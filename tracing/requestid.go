@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
 
@@ -58,32 +59,42 @@ func NewRequestID(next http.RoundTripper, opts ...Option) *RequestIDTransport {
 	return t
 }
 
-// RoundTrip sends a clone of req that carries the request id, through the
-// next RoundTripper. The request body is the next RoundTripper's to close. A
-// (nil, nil) from next becomes an error.
+// RoundTrip sends a copy of req that carries the request id, through the
+// next RoundTripper. The copy shares everything with req but its context and
+// its header map, the two things it changes. The request body is the next
+// RoundTripper's to close. A (nil, nil) from next becomes an error.
 func (t *RequestIDTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	fromCtx := RequestIDFrom(ctx)
 	id := req.Header.Get(t.header)
 	set := false
 	if id == "" {
-		if id = RequestIDFrom(ctx); id == "" {
+		if id = fromCtx; id == "" {
 			id = t.newID()
 		}
 		set = true
 	}
-	if RequestIDFrom(ctx) != id {
-		ctx = context.WithValue(ctx, requestIDKey{}, id)
-	} else if !set && t.tracer == nil {
+	if fromCtx == id && !set && t.tracer == nil {
 		return t.send(req) // nothing to add
+	}
+	ic := &idContext{Context: ctx, id: id}
+	if fromCtx != id {
+		ctx = ic
 	}
 	var span trace.Span
 	if t.tracer != nil {
 		ctx, span = t.tracer.Start(ctx, LogicalSpanName, trace.WithSpanKind(trace.SpanKindInternal),
 			trace.WithAttributes(RequestIDKey.String(id)))
 	}
-	out := req.Clone(ctx)
+	out := req.WithContext(ctx)
 	if set {
-		out.Header.Set(t.header, id)
+		h := req.Header.Clone()
+		if h == nil {
+			h = make(http.Header, 1)
+		}
+		ic.value[0] = id
+		h[t.header] = ic.value[:]
+		out.Header = h
 	}
 	resp, err := t.send(out)
 	if span != nil {
@@ -91,6 +102,27 @@ func (t *RequestIDTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	return resp, err
 }
+
+// idContext carries the request id on a context. It is context.WithValue
+// with the id's boxing saved, and it also holds the backing array of the
+// header value: one allocation for both.
+type idContext struct {
+	context.Context
+	id    string
+	value [1]string
+}
+
+// Value returns the id for requestIDKey and asks the parent otherwise.
+func (c *idContext) Value(key any) any {
+	if key == (requestIDKey{}) {
+		return c.id
+	}
+	return c.Context.Value(key)
+}
+
+// String names the context in panics and debug output, as the context
+// package's own types do.
+func (c *idContext) String() string { return "tracing.requestID" }
 
 // send passes req to the next RoundTripper, turning a (nil, nil) answer into
 // an error.
@@ -155,4 +187,17 @@ type requestIDKey struct{}
 func RequestIDFrom(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+// newID returns 128 random bits as 32 lower-case hex digits.
+func newID() string {
+	const digits = "0123456789abcdef"
+	var b [32]byte
+	for i, v := range [2]uint64{rand.Uint64(), rand.Uint64()} {
+		for j := 15; j >= 0; j-- {
+			b[i*16+j] = digits[v&15]
+			v >>= 4
+		}
+	}
+	return string(b[:])
 }

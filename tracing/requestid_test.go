@@ -1,0 +1,65 @@
+package tracing_test
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtchain/chain/tracing"
+)
+
+func TestDefaultRequestIDIsRandomHex(t *testing.T) {
+	hex32 := regexp.MustCompile(`^[0-9a-f]{32}$`)
+	seen := make(map[string]bool)
+	rt := tracing.NewRequestID(rtFunc(func(req *http.Request) (*http.Response, error) {
+		id := req.Header.Get("X-Request-ID")
+		assert.Regexp(t, hex32, id)
+		assert.Equal(t, id, tracing.RequestIDFrom(req.Context()))
+		assert.False(t, seen[id], "id %s made twice", id)
+		seen[id] = true
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+	}))
+	for range 1000 {
+		req, err := http.NewRequest(http.MethodGet, "http://example.invalid/", nil)
+		require.NoError(t, err)
+		resp, err := rt.RoundTrip(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		assert.Empty(t, req.Header.Get("X-Request-ID"), "caller's header must stay unchanged")
+	}
+	assert.Len(t, seen, 1000)
+}
+
+// The id's context must pass on the caller's cancellation and values.
+func TestRequestIDContextKeepsParent(t *testing.T) {
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	got := make(chan context.Context, 1)
+	rt := tracing.NewRequestID(rtFunc(func(req *http.Request) (*http.Response, error) {
+		got <- req.Context()
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+	}))
+	req, err := http.NewRequestWithContext(parent, http.MethodGet, "http://example.invalid/", nil)
+	require.NoError(t, err)
+	resp, err := rt.RoundTrip(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	ctx := <-got
+	assert.Equal(t, "v", ctx.Value(key{}))
+	assert.NotEmpty(t, tracing.RequestIDFrom(ctx))
+
+	derived, stop := context.WithTimeout(ctx, time.Minute) // a layer below deriving its own
+	defer stop()
+	cancel()
+	select {
+	case <-derived.Done():
+		assert.ErrorIs(t, derived.Err(), context.Canceled)
+	case <-time.After(2 * time.Second):
+		t.Fatal("cancelling the caller's context did not reach a context derived below RequestID")
+	}
+}
