@@ -41,9 +41,6 @@
 //
 //   - the response header timeout is [DefaultResponseHeader] (net/http has
 //     none) and the body idle timeout [DefaultBodyIdle];
-//   - the request id header is given to tracing in its canonical form,
-//     X-Request-Id, which is how net/http writes X-Request-ID on the wire
-//     anyway; naming it so spares a canonicalisation on every request;
 //   - the retry layer takes its tokens from one [retry.Budget] per Stack
 //     (ratio 0.1, floor 10 retries per second), reachable with
 //     [Stack.Budget]; pass a shared one with WithRetry(retry.WithBudget(b)).

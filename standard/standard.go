@@ -278,10 +278,7 @@ func New(opts ...Option) *Stack {
 		})
 	}
 	rt = s.layer(&c, LayerRequestID, rt, func(next http.RoundTripper) http.RoundTripper {
-		// The header name in its canonical form, which is what goes on the
-		// wire anyway, spares a canonicalisation on every request.
-		ro := append([]tracing.Option{tracing.WithHeader(http.CanonicalHeaderKey(tracing.DefaultHeader))}, c.tracingOpts...)
-		return tracing.NewRequestID(next, ro...)
+		return tracing.NewRequestID(next, c.tracingOpts...)
 	})
 	s.rt = rt
 	return s
