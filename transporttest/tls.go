@@ -223,8 +223,9 @@ func (s *TLSServer) LiveConns() map[string]int {
 	return m
 }
 
-// Addr returns the server's listening address.
-func (s *TLSServer) Addr() net.Addr { return s.srv.Listener.Addr() }
+// Addr returns the server's listening address as host:port, like
+// [Server.Addr].
+func (s *TLSServer) Addr() string { return s.srv.Listener.Addr().String() }
 
 // Client returns a new client that trusts the server's CA and presents p. Its
 // transport has HTTP/2 enabled when the server has.
