@@ -152,14 +152,8 @@ func WithLogger(l *slog.Logger) Option {
 // rotate without failing requests. The base must then be an *http.Transport
 // (the default is); tlsrotate sends through clones of it, one per
 // certificate generation. The caller keeps src and closes it. To count
-// rotations in the chain.tls.* metrics, build src with
-//
-//	obs := tracing.NewObserver(tracing.WithMeterProvider(mp))
-//	src, err := tlsrotate.NewFileSource(cert, key, tlsrotate.WithOnRotate(func(r tlsrotate.Rotation) {
-//		obs.CertRotated(context.Background(), int64(r.Generation), r.NotAfter)
-//	}))
-//
-// (the Source exists before the Stack, so it takes an Observer of its own).
+// rotations and rejections in the chain.tls.* metrics, build src with the
+// options of [ObserveTLS].
 // Off by default. Given twice, the last wins.
 func WithTLS(src *tlsrotate.Source) Option {
 	return func(c *config) { c.tls = src }
