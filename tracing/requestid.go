@@ -5,7 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"sync/atomic"
+	"sync"
 
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -142,11 +142,19 @@ func (t *RequestIDTransport) send(req *http.Request) (*http.Response, error) {
 // Its status is Error, with error.type, when the final outcome failed; it
 // carries no HTTP attribute, so it is never mistaken for a client span.
 func endLogical(span trace.Span, parent context.Context, resp *http.Response, err error) *http.Response {
-	var ended atomic.Bool
+	// The body's end and the context's end may race; the loser waits until
+	// the span has ended (see attemptState.finish).
+	var (
+		mu    sync.Mutex
+		ended bool
+	)
 	end := func(err error) {
-		if !ended.CompareAndSwap(false, true) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ended {
 			return
 		}
+		ended = true
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode

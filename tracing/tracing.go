@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -195,7 +196,8 @@ type attemptState struct {
 	span       trace.Span      // nil with WithoutSpans
 	body       *requestBody    // the request body wrapper, or nil
 	stop       func() bool     // stops the context.AfterFunc, or nil
-	ended      atomic.Bool     // finish ran
+	endMu      sync.Mutex      // held while finish runs; guards ended
+	ended      bool            // finish ran
 	resend     int
 	status     int
 	protoMajor int
@@ -222,10 +224,18 @@ func (a *attemptState) contextDone() { a.finish(a.parent.Err()) }
 // body's read error or the context's error, and nil when the exchange
 // completed or the body was closed early. The span end and the duration
 // measurement share one timestamp, and the span's start is the metric's.
+//
+// The body's end and the context's end may race (the context's hook runs on
+// a goroutine of its own). The loser waits, under endMu, until the winner has
+// ended the span and recorded the metric, so that when a caller's Read or
+// Close returns, the attempt is over. Only those two paths take endMu.
 func (a *attemptState) finish(err error) {
-	if !a.ended.CompareAndSwap(false, true) {
+	a.endMu.Lock()
+	defer a.endMu.Unlock()
+	if a.ended {
 		return
 	}
+	a.ended = true
 	now := time.Now()
 	t := a.t
 	errType, failed := errorType(a.parent, a.status, err, a.body != nil && a.body.failed.Load())
