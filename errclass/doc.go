@@ -40,7 +40,8 @@
 //     pipe), io.EOF and io.ErrUnexpectedEOF (the server closed before or
 //     while answering), net.ErrClosed, net/http's "server closed idle
 //     connection", an HTTP/2 stream reset (RST_STREAM, REFUSED_STREAM
-//     included) and an HTTP/2 GOAWAY that ended the request.
+//     included), an HTTP/2 GOAWAY that ended the request, and an HTTP/2
+//     connection that the ping health check found dead.
 //   - [TLS]: the TLS handshake failed or a certificate was rejected:
 //     *tls.CertificateVerificationError and the x509 errors inside it (unknown
 //     authority, expired or otherwise invalid certificate, hostname mismatch,
