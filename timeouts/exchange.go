@@ -43,7 +43,7 @@ type exchange struct {
 	parent context.Context
 	req    *http.Request // the caller's, for the hook
 	rc     io.ReadCloser // the response body from next, set before the caller gets it
-	slot   *timerSlot    // set before next is called
+	slot   *timerSlot    // set by takeSlot before s is published to the slot
 
 	readSeq atomic.Uint64         // incremented as each Read starts and ends: odd while in Read
 	fired   atomic.Pointer[Error] // the timeout this exchange declared
@@ -291,15 +291,19 @@ func (sl *timerSlot) fire() {
 	}
 }
 
-func (t *Transport) getSlot(s *exchange) *timerSlot {
+// takeSlot takes a slot from the pool for s and publishes s to it. The
+// slot's timer may still be set from an earlier exchange and fire at any
+// moment, so s.slot is written before the atomic store that lets the timer's
+// goroutine see s.
+func (t *Transport) takeSlot(s *exchange) {
 	sl, _ := t.slots.Get().(*timerSlot)
 	if sl == nil {
 		sl = &timerSlot{}
 		sl.t = time.AfterFunc(time.Hour, sl.fire)
 		sl.t.Stop()
 	}
+	s.slot = sl
 	sl.s.Store(s)
-	return sl
 }
 
 // putSlot returns sl to the pool, its timer still set (see timerSlot).

@@ -108,7 +108,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		s.headerRun = 1
 	}
 	headerRuns := s.headerRun != 0
-	s.slot = t.getSlot(s) // publishes s to the slot's timer
+	t.takeSlot(s) // publishes s to the slot's timer
 	if c.attempt > 0 {
 		s.ensure(t.ticks.attempt)
 	}
