@@ -57,8 +57,8 @@ func (s *Stack) timeoutHooks() []timeouts.Option {
 //	src, err := tlsrotate.NewFileSource(certFile, keyFile, standard.ObserveTLS(obs)...)
 //	client := standard.Client(standard.WithTLS(src), standard.WithMeterProvider(mp))
 //
-// The options set the Source's WithOnRotate and WithOnError hooks; give your
-// own after them to replace them. A nil obs gives no option. Errors that are
+// The options add WithOnRotate and WithOnError hooks to the Source; hooks of
+// your own, given too, run as well. A nil obs gives no option. Errors that are
 // not a rejection (a warning that the certificate is about to expire with no
 // rotation in sight) are not counted.
 func ObserveTLS(obs *tracing.Observer) []tlsrotate.Option {

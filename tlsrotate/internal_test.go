@@ -53,3 +53,28 @@ func TestGenerationsAreForgotten(t *testing.T) {
 	assert.Equal(t, 1, n, "only the current generation remains")
 	assert.Equal(t, src.Current(), tr.cur.Load().snap)
 }
+
+// R-8 with a CA migration: a generation whose connections may carry the
+// previous certificate retires by the earlier expiry of the two.
+func TestExpiryCoversPreviousCertificate(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	leaf := func(notAfter time.Time) *x509.Certificate { return &x509.Certificate{NotAfter: notAfter} }
+	cur := leaf(now.Add(10 * time.Hour))
+	margin := time.Minute
+	for _, tc := range []struct {
+		name     string
+		previous *tls.Certificate
+		want     time.Time
+	}{
+		{"no previous", nil, now.Add(10*time.Hour - margin)},
+		{"previous expires first", &tls.Certificate{Leaf: leaf(now.Add(time.Hour))}, now.Add(time.Hour - margin)},
+		{"previous expires later", &tls.Certificate{Leaf: leaf(now.Add(20 * time.Hour))}, now.Add(10*time.Hour - margin)},
+		{"previous already expired", &tls.Certificate{Leaf: leaf(now.Add(-time.Hour))}, now.Add(10*time.Hour - margin)},
+		{"previous inside the margin", &tls.Certificate{Leaf: leaf(now.Add(30 * time.Second))}, now.Add(30 * time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := &Snapshot{Leaf: cur, previous: tc.previous}
+			assert.Equal(t, tc.want, expiry(snap, now, margin))
+		})
+	}
+}

@@ -194,7 +194,10 @@ func WithExpiryMargin(d time.Duration) Option {
 // policy says; under [Graceful] no connection lives longer than d plus the
 // drain timeout. Useful when servers re-check client certificates only at
 // handshakes, or to spread load after servers were added. Default 0: off.
-// d must not be negative.
+// d must not be negative. It is the one case where a Transport runs a timer
+// with no request in flight: one per Transport, replacing its generation
+// every d, traffic or not, until the Source is closed (which also keeps the
+// Transport from being collected before then).
 func WithMaxConnectionAge(d time.Duration) Option {
 	if d < 0 {
 		panic(fmt.Sprintf("tlsrotate: WithMaxConnectionAge(%v): must not be negative", d))
@@ -215,7 +218,8 @@ func WithStartTimeout(d time.Duration) Option {
 
 // WithOnRotate adds a hook called after each rotation is published, from the
 // goroutine that reloaded, outside any lock. Giving it several times adds
-// hooks, called in order. Hooks must not block for long.
+// hooks, called in order. Hooks must not block for long, and must not call
+// [Source.Close]: Close waits for the goroutine that runs them.
 func WithOnRotate(fn func(Rotation)) Option {
 	if fn == nil {
 		panic("tlsrotate: WithOnRotate(nil): need a function")
@@ -227,6 +231,7 @@ func WithOnRotate(fn func(Rotation)) Option {
 // (a [*RejectError] for rejected material, or a watcher error); the old
 // material stays in use. Errors of an explicit [Source.Reload] are returned
 // instead. Giving it several times adds hooks, called in order, outside locks.
+// Like [WithOnRotate] hooks, they must not call [Source.Close].
 func WithOnError(fn func(error)) Option {
 	if fn == nil {
 		panic("tlsrotate: WithOnError(nil): need a function")

@@ -80,6 +80,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,10 +147,11 @@ func New(next http.RoundTripper, src *Source) *Transport {
 	if !ok {
 		panic(fmt.Sprintf("tlsrotate: New: next must be an *http.Transport, got %T; place tlsrotate innermost", next))
 	}
+	h2 := h2Enabled(ht) // before Clone, which runs ht's lazy HTTP/2 set-up
 	t := &Transport{
 		src:      src,
 		template: ht.Clone(),
-		h2:       h2Enabled(ht),
+		h2:       h2,
 		gens:     map[*generation]struct{}{},
 	}
 	t.mu.Lock() // the age timer may fire (and lock) from here on
@@ -171,7 +173,7 @@ func Middleware(src *Source) func(http.RoundTripper) http.RoundTripper {
 // h2Enabled reports whether HTTP/2 would be attempted by t, before we add a
 // TLS config and a dialer (which switch the automatic attempt off).
 func h2Enabled(t *http.Transport) bool {
-	if t.ForceAttemptHTTP2 {
+	if t.ForceAttemptHTTP2 || t.TLSNextProto["h2"] != nil {
 		return true
 	}
 	//lint:ignore SA1019 a user's transport may still set the deprecated dialers; net/http honours them
@@ -199,6 +201,18 @@ func (t *Transport) newGeneration(snap *Snapshot) *generation {
 	}
 	rt.TLSClientConfig = cfg
 	rt.ForceAttemptHTTP2 = t.h2
+	if t.h2 {
+		// Each generation gets its own HTTP/2 connection pool: an "h2" entry
+		// copied from the template (golang.org/x/net/http2's
+		// ConfigureTransport puts one there) would share one pool, keyed by
+		// address only, between all generations, and a request of the new
+		// generation could ride a connection of the old.
+		rt.TLSNextProto = nil
+	} else {
+		// The template's TLS config may offer h2 (net/http adds it when it
+		// sets itself up); a generation that cannot speak it must not.
+		cfg.NextProtos = slices.DeleteFunc(slices.Clone(cfg.NextProtos), func(p string) bool { return p == "h2" })
+	}
 	dial := rt.DialContext
 	//lint:ignore SA1019 a user's transport may still set the deprecated Dial; wrap it like DialContext
 	if dial == nil && rt.Dial == nil {
@@ -239,7 +253,11 @@ func (g *generation) arm() {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.ageTimer = time.AfterFunc(g.age, func() { g.t.current() })
+	g.ageTimer = time.AfterFunc(g.age, func() {
+		if g.t.src.ctx.Err() == nil { // the chain of age timers ends when the Source is closed
+			g.t.current()
+		}
+	})
 }
 
 // current returns the generation of the source's current snapshot, making
@@ -284,11 +302,18 @@ func (g *generation) expired(now time.Time) bool {
 // itself (one last replacement); if that has passed too, never (handshakes
 // with this certificate fail at the server anyway; a rotation is overdue).
 func expiry(snap *Snapshot, now time.Time, margin time.Duration) time.Time {
-	if at := snap.Leaf.NotAfter.Add(-margin); now.Before(at) {
+	notAfter := snap.Leaf.NotAfter
+	// GetClientCertificate may still serve the previous certificate to a
+	// server that accepts only its CA (a CA migration), so a connection of
+	// this generation may carry it: retire by the earlier of the two.
+	if p := snap.previous; p != nil && p.Leaf != nil && now.Before(p.Leaf.NotAfter) && p.Leaf.NotAfter.Before(notAfter) {
+		notAfter = p.Leaf.NotAfter
+	}
+	if at := notAfter.Add(-margin); now.Before(at) {
 		return at
 	}
-	if at := snap.Leaf.NotAfter; now.Before(at) {
-		return at
+	if now.Before(notAfter) {
+		return notAfter
 	}
 	return time.Time{}
 }
