@@ -110,7 +110,11 @@ func (b *Budget) withdraw(now time.Time) bool {
 			b.tokens += int64(math.Min(dt.Seconds()*b.floor*unit, float64(b.max)))
 		}
 	}
-	b.last = now
+	// Only forward: a caller that read the clock before another took the
+	// lock must not move last back and have the floor credited twice.
+	if now.After(b.last) {
+		b.last = now
+	}
 	b.tokens = min(b.tokens, b.max)
 	if b.tokens < unit {
 		return false

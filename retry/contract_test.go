@@ -133,3 +133,29 @@ func TestGetBodyFailureEndsLoop(t *testing.T) {
 		assert.Equal(t, 1, s.calls())
 	})
 }
+
+// A GetBody that fails ends the loop without spending a budget token.
+func TestGetBodyFailureKeepsBudgetToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		budget := retry.NewBudget(retry.WithRatio(0), retry.WithFloor(1)) // one token, time frozen
+		tr := retry.New(newScript(step{status: 503}, step{status: 200}), retry.WithBudget(budget))
+
+		put, err := http.NewRequest("PUT", "http://example.test/", strings.NewReader("x"))
+		require.NoError(t, err)
+		put.GetBody = func() (io.ReadCloser, error) { return nil, errors.New("gone") }
+		resp, err := tr.RoundTrip(put)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, 503, resp.StatusCode)
+
+		s := newScript(step{status: 503}, step{status: 200})
+		tr = retry.New(s, retry.WithBudget(budget))
+		get, err := http.NewRequest("GET", "http://example.test/", nil)
+		require.NoError(t, err)
+		resp, err = tr.RoundTrip(get)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, 200, resp.StatusCode, "the token is still there for a retry")
+		assert.Equal(t, 2, s.calls())
+	})
+}

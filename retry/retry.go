@@ -21,7 +21,13 @@
 // body from a fresh GetBody. The package never buffers a body behind the
 // caller's back: a request whose body cannot be replayed (Body set, GetBody
 // nil) is sent exactly once. [http.NewRequest] sets GetBody for
-// *bytes.Buffer, *bytes.Reader and *strings.Reader bodies.
+// *bytes.Buffer, *bytes.Reader and *strings.Reader bodies. As net/http asks,
+// GetBody must return a new copy of the body each time, one that shares no
+// read position with the others: it is called for the next attempt while the
+// transport may still be reading the previous attempt's body (a GetBody that
+// seeks one shared *os.File back to the start breaks this; open the file
+// again, or use an io.NewSectionReader per call). If GetBody fails, the last
+// response or error goes back as it is.
 //
 // The caller's own cancellation or deadline is never retried, nor is a
 // circuit breaker's rejection (class [errclass.BreakerOpen]).
@@ -355,9 +361,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
 			break
 		}
-		if c.budget != nil && !c.budget.withdraw(time.Now()) {
-			break
-		}
 		var body io.ReadCloser
 		if req.Body != nil && req.Body != http.NoBody {
 			b, gerr := req.GetBody()
@@ -365,6 +368,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				break
 			}
 			body = b
+		}
+		if c.budget != nil && !c.budget.withdraw(time.Now()) {
+			if body != nil {
+				body.Close()
+			}
+			break
 		}
 		if c.onRetry != nil {
 			c.onRetry(Event{Request: req, Attempt: n, Wait: wait, Reason: reason(resp, err)})
