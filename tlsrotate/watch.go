@@ -45,6 +45,11 @@ func (s *Source) run(w *fsnotify.Watcher) {
 	defer retry.Stop()
 	var backoff time.Duration
 	var warned uint64 // generation last warned about as expiring
+	if w != nil {
+		// A change written between the constructor's first load and the
+		// watches being in place raised no event: check once, a debounce in.
+		debounce.Reset(s.cfg.debounce)
+	}
 
 	check := func() {
 		if w != nil {
