@@ -113,6 +113,8 @@ type limits struct {
 
 // translate maps a timeout reported by a lower layer onto *Error, or returns
 // nil when err is not one. An *Error from below is returned as it is.
+// The whole of err is kept as the cause, so errors.As still finds every
+// type in it (the *net.OpError around a *net.DNSError, say).
 func translate(err error, l limits) *Error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -124,17 +126,17 @@ func translate(err error, l limits) *Error {
 	}
 	switch ne.Error() {
 	case h1HeaderTimeoutText, h2HeaderTimeoutText:
-		return &Error{Phase: errclass.PhaseResponseHeader, Limit: l.header, cause: ne}
+		return &Error{Phase: errclass.PhaseResponseHeader, Limit: l.header, cause: err}
 	case tlsTimeoutText:
-		return &Error{Phase: errclass.PhaseTLSHandshake, Limit: l.tls, cause: ne}
+		return &Error{Phase: errclass.PhaseTLSHandshake, Limit: l.tls, cause: err}
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) && dnsErr.IsTimeout {
-		return &Error{Phase: errclass.PhaseDNS, cause: dnsErr}
+		return &Error{Phase: errclass.PhaseDNS, cause: err}
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" && op.Timeout() {
-		return &Error{Phase: errclass.PhaseConnect, cause: op}
+		return &Error{Phase: errclass.PhaseConnect, cause: err}
 	}
 	return nil
 }

@@ -516,12 +516,13 @@ func (s *exchange) onWroteRequest(info httptrace.WroteRequestInfo) {
 // transport's Reads to its next call. Guarded by the exchange's mutex, except
 // s and rc, which never change.
 type upload struct {
-	s    *exchange
-	rc   io.ReadCloser
-	at   int64 // deadline of the write idle clock, or 0
-	last int64 // when the last Read returned
-	lim  time.Duration
-	gaps ewma
+	s      *exchange
+	rc     io.ReadCloser
+	at     int64 // deadline of the write idle clock, or 0
+	last   int64 // when the last Read returned
+	lim    time.Duration
+	gaps   ewma
+	closed bool // Close was called: the clock never runs again
 }
 
 func (u *upload) Read(p []byte) (int, error) {
@@ -537,6 +538,10 @@ func (u *upload) Close() error {
 	s := u.s
 	s.mu.Lock()
 	u.at = 0
+	// HTTP/2 closes the body from another goroutine when an error response
+	// arrives, possibly while one of its Reads is still running: that Read's
+	// return must not start the clock again.
+	u.closed = true
 	s.markWritten()
 	s.mu.Unlock()
 	return u.rc.Close()
@@ -560,7 +565,7 @@ func (s *exchange) writeExit(err error) {
 	case err != nil: // EOF or failure: the upload is over
 		u.at = 0
 		s.markWritten()
-	case c.writeIdle > 0 && s.phase < phaseUpgraded:
+	case c.writeIdle > 0 && s.phase < phaseUpgraded && !u.closed:
 		now := mono()
 		u.lim = c.writeIdle
 		if c.adaptiveWrite.on() {
@@ -617,6 +622,7 @@ func (b *upgradedBody) Write(p []byte) (int, error) { return b.w.Write(p) }
 // exchange). With an adaptive bound it keeps an exact deadline.
 func (s *exchange) readEnter() error {
 	if e := s.fired.Load(); e != nil {
+		s.finish() // the bound fired while the caller was not in Read
 		s.report(e)
 		return e
 	}
@@ -662,6 +668,12 @@ func (s *exchange) readExit(err error) error {
 		s.finish()
 		s.report(fired)
 		return fired
+	}
+	if err != nil && err != io.EOF && s.attemptOver() {
+		e := &Error{Phase: errclass.PhaseAttempt, Limit: s.t.cfg.attempt, cause: err}
+		s.finish()
+		s.report(e)
+		return e
 	}
 	if err != nil {
 		s.finish()

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/internal/layer"
 )
 
@@ -84,13 +85,28 @@ var errNilResponse = errors.New("timeouts: next RoundTripper returned neither a 
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := &t.cfg
 	if !c.bounded() {
+		// No bound of ours runs; timeouts that fire inside a transport from
+		// NewTransport are still reported as *Error, with the hook.
 		resp, err := t.RT().RoundTrip(req)
-		if err != nil {
+		switch {
+		case err != nil:
+			if resp != nil && resp.Body != nil { // a broken next: never both
+				resp.Body.Close()
+			}
 			if e := translate(err, t.lim); e != nil && req.Context().Err() == nil {
+				if c.onTimeout != nil {
+					c.onTimeout(req, e)
+				}
 				err = e
 			}
+			return nil, err
+		case resp == nil:
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, errNilResponse
 		}
-		return resp, err
+		return resp, nil
 	}
 	s := &exchange{t: t, parent: req.Context(), req: req}
 	if c.attempt > 0 {
@@ -190,6 +206,10 @@ func (s *exchange) fail(err error) error {
 		out = fired
 	case s.parent.Err() != nil:
 		return err
+	case s.attemptOver():
+		// next enforced the attempt deadline our context advertises before
+		// our timer's tick: still the attempt bound.
+		out = &Error{Phase: errclass.PhaseAttempt, Limit: s.t.cfg.attempt, cause: err}
 	default:
 		out = translate(err, s.t.lim)
 		if out == nil {
@@ -198,6 +218,12 @@ func (s *exchange) fail(err error) error {
 	}
 	s.report(out)
 	return out
+}
+
+// attemptOver reports whether the attempt bound has run out and the caller's
+// context has not ended (attemptAt never changes once s is published).
+func (s *exchange) attemptOver() bool {
+	return s.attemptAt != 0 && mono() >= s.attemptAt && !s.parentExpired()
 }
 
 // report calls the OnTimeout hook, once per exchange.

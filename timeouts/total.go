@@ -52,11 +52,24 @@ func (t *total) RoundTrip(req *http.Request) (*http.Response, error) {
 	e := &Error{Phase: errclass.PhaseTotal, Limit: t.d}
 	ctx, cancel := context.WithDeadlineCause(parent, deadline, e)
 	x := &totalExchange{t: t, req: req, parent: parent, ctx: ctx, err: e}
+	returned := false
+	defer func() {
+		if !returned { // next panicked: release the deadline's timer
+			cancel()
+		}
+	}()
 	resp, err := t.RT().RoundTrip(req.WithContext(ctx))
+	returned = true
 	if err != nil || resp == nil {
 		cancel()
+		if err != nil && resp != nil && resp.Body != nil { // a broken next: never both
+			resp.Body.Close()
+		}
 		if err == nil {
 			err = errNilResponse
+			if req.Body != nil {
+				req.Body.Close()
+			}
 		}
 		return nil, x.mapErr(err)
 	}
