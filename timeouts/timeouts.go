@@ -166,6 +166,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, s.fail(err)
 	}
 	s.phase = phaseBody
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// Decided under the same lock as the check above, so that no bound
+		// can fire between the header and the upgrade (upgrade releases the
+		// timer below).
+		s.phase = phaseUpgraded
+	}
 	s.headerRun = 0
 	s.seenID = 0 // from header epochs to Read sequence numbers (the first is 1)
 	s.mu.Unlock()
