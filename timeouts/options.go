@@ -108,9 +108,9 @@ func WithTLSHandshake(d time.Duration) Option {
 // WithResponseHeader bounds the wait for the response header once the
 // request has been written (its body included), as net/http's
 // ResponseHeaderTimeout does; [NewTransport] sets that field and [New]
-// enforces the bound for any next RoundTripper. Default 3s;
-// ; 0 turns the bound off; negative panics. Given
-// twice, the last wins. When it fires the error has Phase response_header.
+// enforces the bound for any next RoundTripper. Default 3s; 0 turns the
+// bound off; negative panics. Given twice, the last wins. When it fires the
+// error has Phase response_header.
 // The middleware fires it at most an eighth of d late (see the package
 // documentation).
 //
