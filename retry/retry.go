@@ -342,13 +342,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		idem      = c.nonIdempotent || idempotent(req)
 	)
 	for ; n < c.maxAttempts; n++ {
-		if err != nil && errclass.Classify(err) == errclass.Timeout {
+		class := errclass.Classify(err) // OK for a response
+		if class == errclass.Timeout {
 			timeouts++
 		}
-		if ctx.Err() != nil || !canReplay {
-			break
-		}
-		if err != nil && errclass.Classify(err) == errclass.BreakerOpen {
+		if ctx.Err() != nil || !canReplay || class == errclass.BreakerOpen {
 			break
 		}
 		if !c.policy(Outcome{Request: r, Attempt: n - 1, Response: resp, Err: err, Idempotent: idem, Timeouts: timeouts}) {

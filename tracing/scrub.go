@@ -3,6 +3,7 @@ package tracing
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/rtchain/chain/internal/redact"
@@ -46,7 +47,7 @@ func scrub(text string, req *http.Request, extra []string) string {
 		}
 	}
 	for name, vs := range req.Header {
-		if !redact.Sensitive(name) && !contains(extra, name) {
+		if !redact.Secret(name, extra) {
 			continue
 		}
 		for _, v := range vs {
@@ -61,11 +62,7 @@ func scrub(text string, req *http.Request, extra []string) string {
 		}
 	}
 	// Longest first, so that a secret containing another is replaced whole.
-	for i := 1; i < len(secrets); i++ {
-		for j := i; j > 0 && len(secrets[j]) > len(secrets[j-1]); j-- {
-			secrets[j], secrets[j-1] = secrets[j-1], secrets[j]
-		}
-	}
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	for _, s := range secrets {
 		text = strings.ReplaceAll(text, s, redact.Redacted)
 	}
@@ -108,14 +105,4 @@ func scrubURLs(text string) string {
 
 func isSchemeByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
-}
-
-func contains(names []string, name string) bool {
-	name = http.CanonicalHeaderKey(name)
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }

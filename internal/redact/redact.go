@@ -74,7 +74,7 @@ func Header(h http.Header, extra ...string) http.Header {
 	}
 	out := make(http.Header, len(h))
 	for k, vs := range h {
-		if Sensitive(k) || contains(extra, k) {
+		if Secret(k, extra) {
 			r := make([]string, len(vs))
 			for i := range r {
 				r[i] = Redacted
@@ -87,9 +87,14 @@ func Header(h http.Header, extra ...string) http.Header {
 	return out
 }
 
-func contains(names []string, k string) bool {
-	for _, n := range names {
-		if http.CanonicalHeaderKey(n) == k {
+// Secret reports whether the header named name (any case) carries a secret:
+// it is one of the headers Sensitive names, or one of extra (any case).
+func Secret(name string, extra []string) bool {
+	if Sensitive(name) {
+		return true
+	}
+	for _, n := range extra {
+		if strings.EqualFold(n, name) {
 			return true
 		}
 	}

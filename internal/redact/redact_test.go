@@ -66,3 +66,11 @@ func TestHeader(t *testing.T) {
 		assert.False(t, strings.Contains(strings.Join(vs, ","), "tok"))
 	}
 }
+
+func TestSecret(t *testing.T) {
+	assert.True(t, redact.Secret("authorization", nil))
+	assert.True(t, redact.Secret("x-api-key", []string{"X-Api-Key"}))
+	assert.True(t, redact.Secret("X-Api-Key", []string{"x-api-key"}))
+	assert.False(t, redact.Secret("Accept", []string{"X-Api-Key"}))
+	assert.False(t, redact.Secret("X-Api-Key", nil))
+}
