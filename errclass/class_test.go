@@ -23,6 +23,7 @@ func TestClassString(t *testing.T) {
 	want := map[errclass.Class]string{
 		errclass.OK:          "ok",
 		errclass.Canceled:    "canceled",
+		errclass.RequestBody: "request_body",
 		errclass.Timeout:     "timeout",
 		errclass.DNS:         "dns",
 		errclass.Refused:     "refused",
@@ -30,6 +31,7 @@ func TestClassString(t *testing.T) {
 		errclass.TLS:         "tls",
 		errclass.Status:      "status",
 		errclass.BreakerOpen: "breaker_open",
+		errclass.Limited:     "limited",
 		errclass.Protocol:    "protocol",
 		errclass.Unknown:     "unknown",
 		errclass.Class(200):  "unknown",
@@ -47,6 +49,7 @@ func TestPhaseValues(t *testing.T) {
 		errclass.PhaseTLSHandshake: "tls_handshake", errclass.PhaseWriteIdle: "write_idle",
 		errclass.PhaseResponseHeader: "response_header", errclass.PhaseBodyIdle: "body_idle",
 		errclass.PhaseAttempt: "attempt", errclass.PhaseTotal: "total",
+		errclass.PhaseRequestBody: "request_body",
 	}
 	for p, w := range want {
 		if string(p) != w {
@@ -65,6 +68,7 @@ func TestSentinel(t *testing.T) {
 		{errclass.Reset, errclass.ErrNetwork}, {errclass.TLS, errclass.ErrNetwork},
 		{errclass.Status, errclass.ErrHTTPStatus}, {errclass.BreakerOpen, nil},
 		{errclass.Protocol, nil}, {errclass.Unknown, nil},
+		{errclass.RequestBody, nil}, {errclass.Limited, nil},
 	}
 	for _, tt := range tests {
 		if got := tt.c.Sentinel(); got != tt.want {

@@ -25,6 +25,13 @@
 //     canceled" (Request.Cancel). Never retried, never counted against a
 //     breaker. A context canceled with a cause (context.WithCancelCause)
 //     makes net/http return that cause, which is classified instead.
+//   - [RequestBody]: the caller's own request body failed to produce its
+//     bytes (a truncated upload source, a proxy's downstream client gone).
+//     Only errors that say so through [Classer] have this class (the
+//     timeouts layer marks them, with [PhaseRequestBody]): over TLS and
+//     HTTP/2 net/http's own error cannot be told from a server's fault.
+//     Never retried, never counted against a breaker: the server is not to
+//     blame.
 //   - [Timeout]: a bound ran out: context.DeadlineExceeded,
 //     os.ErrDeadlineExceeded, or any error in the chain whose Timeout method
 //     reports true: dial timeouts, net/http's "timeout awaiting response
@@ -53,6 +60,9 @@
 //     (ClassifyResponse), or a [*StatusError] from [FromResponse].
 //   - [BreakerOpen]: a circuit breaker rejected the call without sending it
 //     (only errors that say so through [Classer] have this class).
+//   - [Limited]: a client-side concurrency limit shed the call without
+//     sending it (only errors that say so through [Classer]). Never retried
+//     by default, never counted against a breaker.
 //   - [Protocol]: the peer spoke malformed HTTP: a bad status line, version
 //     or header line (textproto.ProtocolError), a bad Content-Length,
 //     malformed chunked encoding, a response header larger than the
@@ -71,9 +81,15 @@
 // texts of net/http's unexported errors (Canceled, Reset or Protocol, see
 // below); Unknown.
 //
-// The String form of a Class ("ok", "canceled", "timeout", "dns", "refused",
-// "reset", "tls", "status", "breaker_open", "protocol", "unknown") is a
-// stable, small set of values: use it as a metric attribute or a log field.
+// The String form of a Class ("ok", "canceled", "request_body", "timeout",
+// "dns", "refused", "reset", "tls", "status", "breaker_open", "limited",
+// "protocol", "unknown") is a stable, small set of values: use it as a metric
+// attribute or a log field.
+//
+// [Neutral] tells whether an error says nothing about the server's health
+// (the caller's cancellation, its own request body, a call that was never
+// sent), which is what a circuit breaker must not count; [PausedFor] reads a
+// rejection that relays a server's Retry-After.
 //
 // # Phases
 //

@@ -15,6 +15,7 @@ type Class uint8
 const (
 	OK          Class = iota // no error and, for ClassifyResponse, a status below 400
 	Canceled                 // the caller gave up (context.Canceled): never retried, never counted by a breaker
+	RequestBody              // the caller's own request body failed to produce its bytes: never retried, never counted by a breaker
 	Timeout                  // a bound ran out; PhaseOf says which
 	DNS                      // the name did not resolve
 	Refused                  // the connection was refused
@@ -22,6 +23,7 @@ const (
 	TLS                      // the TLS handshake failed or the peer's certificate was rejected
 	Status                   // the server answered with a 4xx or 5xx status
 	BreakerOpen              // a circuit breaker rejected the call without sending it
+	Limited                  // a client-side concurrency limit shed the call without sending it
 	Protocol                 // the peer spoke malformed HTTP
 	Unknown                  // none of the above
 )
@@ -29,6 +31,7 @@ const (
 var names = [...]string{
 	OK:          "ok",
 	Canceled:    "canceled",
+	RequestBody: "request_body",
 	Timeout:     "timeout",
 	DNS:         "dns",
 	Refused:     "refused",
@@ -36,13 +39,15 @@ var names = [...]string{
 	TLS:         "tls",
 	Status:      "status",
 	BreakerOpen: "breaker_open",
+	Limited:     "limited",
 	Protocol:    "protocol",
 	Unknown:     "unknown",
 }
 
-// String returns the stable lower-case name of c ("ok", "canceled", "timeout",
-// "dns", "refused", "reset", "tls", "status", "breaker_open", "protocol",
-// "unknown"). A value outside the constants gives "unknown".
+// String returns the stable lower-case name of c ("ok", "canceled",
+// "request_body", "timeout", "dns", "refused", "reset", "tls", "status",
+// "breaker_open", "limited", "protocol", "unknown"). A value outside the
+// constants gives "unknown".
 func (c Class) String() string {
 	if int(c) < len(names) {
 		return names[c]

@@ -15,6 +15,7 @@ const (
 	PhaseDNS            Phase = "dns"             // resolving the host name
 	PhaseConnect        Phase = "connect"         // dialing one address
 	PhaseTLSHandshake   Phase = "tls_handshake"   // the TLS handshake
+	PhaseRequestBody    Phase = "request_body"    // the caller's own request body failed to produce its bytes (not a timeout of the server's)
 	PhaseWriteIdle      Phase = "write_idle"      // the transport took no byte of the request body
 	PhaseResponseHeader Phase = "response_header" // waiting for the response header
 	PhaseBodyIdle       Phase = "body_idle"       // no byte of the response body arrived

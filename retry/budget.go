@@ -122,3 +122,14 @@ func (b *Budget) withdraw(now time.Time) bool {
 	b.tokens -= unit
 	return true
 }
+
+// Deposit counts one request (a first attempt) in the budget. The retry
+// layer calls it for every request it sends; call it yourself only for
+// requests that reach the server by another path and should earn extra
+// attempts (a hedging layer used without a retry layer above it, say).
+func (b *Budget) Deposit() { b.deposit() }
+
+// Withdraw takes one token for an extra attempt (a retry, or a hedge of the
+// hedge package) and reports whether it got one. An extra attempt that gets
+// no token must not be sent. It reads the wall clock for the floor's refill.
+func (b *Budget) Withdraw() bool { return b.withdraw(time.Now()) }

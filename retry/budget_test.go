@@ -94,3 +94,17 @@ func TestBudgetDisabled(t *testing.T) {
 		assert.Equal(t, 300, s.calls(), "WithBudget(nil) turns the budget off")
 	})
 }
+
+func TestBudgetDepositWithdraw(t *testing.T) {
+	// The exported pair other layers (hedge) spend the budget through: with
+	// no floor, ten deposits at ratio 0.1 earn exactly one withdrawal.
+	synctest.Test(t, func(t *testing.T) {
+		b := retry.NewBudget(retry.WithFloor(0))
+		require.False(t, b.Withdraw(), "an empty budget gave a token")
+		for range 10 {
+			b.Deposit()
+		}
+		assert.True(t, b.Withdraw(), "10 deposits at ratio 0.1 did not earn a token")
+		assert.False(t, b.Withdraw(), "one token was spent twice")
+	})
+}
