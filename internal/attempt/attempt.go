@@ -34,3 +34,17 @@ func Last(ctx context.Context) bool {
 	n, ok := ctx.Value(key{}).(int)
 	return ok && n < 0
 }
+
+type hedgeKey struct{}
+
+// WithHedge returns a copy of ctx that marks the attempt as a hedge: an
+// extra copy of an attempt still in flight, sent by the hedge layer.
+func WithHedge(ctx context.Context) context.Context {
+	return context.WithValue(ctx, hedgeKey{}, true)
+}
+
+// Hedge reports whether ctx was marked by WithHedge.
+func Hedge(ctx context.Context) bool {
+	h, _ := ctx.Value(hedgeKey{}).(bool)
+	return h
+}

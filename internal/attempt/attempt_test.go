@@ -31,3 +31,14 @@ func TestLast(t *testing.T) {
 		assert.False(t, attempt.Last(attempt.With(last, n+1)))
 	}
 }
+
+func TestHedge(t *testing.T) {
+	ctx := context.Background()
+	if attempt.Hedge(ctx) {
+		t.Fatal("a plain context is a hedge")
+	}
+	h := attempt.WithHedge(attempt.With(ctx, 2))
+	if !attempt.Hedge(h) || attempt.From(h) != 2 {
+		t.Errorf("Hedge = %v, From = %d; want true, 2", attempt.Hedge(h), attempt.From(h))
+	}
+}
