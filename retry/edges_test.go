@@ -65,9 +65,10 @@ func TestSlowGetBodyReturnsLastResponse(t *testing.T) {
 		s := newScript(step{status: 503, body: "busy"}, step{status: 200})
 		req, err := http.NewRequestWithContext(ctx, "PUT", "http://example.test/", strings.NewReader("x"))
 		require.NoError(t, err)
+		fresh := &reqBody{Reader: strings.NewReader("x")}
 		req.GetBody = func() (io.ReadCloser, error) {
 			time.Sleep(950 * time.Millisecond) // reopening a file on a slow disk
-			return io.NopCloser(strings.NewReader("x")), nil
+			return fresh, nil
 		}
 		var reasons []retry.GiveUpReason
 		rt := retry.New(s, noJitter, retry.WithOnGiveUp(func(g retry.GiveUp) { reasons = append(reasons, g.Reason) }))
@@ -79,6 +80,7 @@ func TestSlowGetBodyReturnsLastResponse(t *testing.T) {
 		assert.Equal(t, "busy", string(b), "its body intact")
 		assert.Equal(t, 1, s.calls())
 		assert.Equal(t, []retry.GiveUpReason{retry.GiveUpDeadline}, reasons)
+		assert.Equal(t, int32(1), fresh.closes.Load(), "the body GetBody made was closed")
 	})
 }
 

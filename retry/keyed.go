@@ -3,9 +3,12 @@ package retry
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rtchain/chain/internal/hostkey"
 )
 
 // KeyedBudget keeps one [Budget] per key (by default, per host: see
@@ -28,10 +31,21 @@ type KeyedBudget struct {
 	maxKeys int
 
 	budgets  atomic.Pointer[map[string]*keyedEntry] // replaced, never changed, under mu
+	aliases  atomic.Pointer[map[origin]*alias]      // requests' scheme and host, as written, to their host's budget; replaced under mu
+	last     atomic.Pointer[alias]                  // the alias used last
 	overflow *Budget
 
 	mu        sync.Mutex // guards the writes of budgets, lastSweep and the entries' seen fields
 	lastSweep time.Time
+}
+
+// origin is a request's scheme and host as written, before normalisation.
+type origin struct{ scheme, host string }
+
+// alias leads from an origin to its host's budget.
+type alias struct {
+	origin
+	b *Budget
 }
 
 // keyedEntry is one key's budget and what the last sweep saw of it.
@@ -57,7 +71,40 @@ func NewKeyedBudget(maxKeys int, opts ...BudgetOption) *KeyedBudget {
 	}
 	k := &KeyedBudget{opts: opts, maxKeys: maxKeys, overflow: NewBudget(opts...)}
 	k.budgets.Store(&map[string]*keyedEntry{})
+	k.aliases.Store(&map[origin]*alias{})
 	return k
+}
+
+// forHost returns the budget of req's host, normalised by hostkey.Of. It
+// remembers the host as written, so that the next request to it skips the
+// normalisation.
+func (k *KeyedBudget) forHost(req *http.Request) *Budget {
+	o := origin{host: req.Host}
+	if req.URL != nil {
+		o.scheme = req.URL.Scheme
+		if req.URL.Host != "" {
+			o.host = req.URL.Host
+		}
+	}
+	if a := k.last.Load(); a != nil && a.origin == o {
+		return a.b
+	}
+	if a, ok := (*k.aliases.Load())[o]; ok {
+		k.last.Store(a)
+		return a.b
+	}
+	b := k.Budget(hostkey.Of(req))
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m := *k.aliases.Load()
+	if len(m) >= 2*k.maxKeys {
+		m = nil
+	}
+	next := make(map[origin]*alias, len(m)+1)
+	maps.Copy(next, m)
+	next[o] = &alias{origin: o, b: b}
+	k.aliases.Store(&next)
+	return b
 }
 
 // Budget returns the budget of key, making it when key is new; when the
@@ -88,6 +135,8 @@ func (k *KeyedBudget) add(key string) *Budget {
 		if len(m) >= k.maxKeys {
 			return k.overflow // nothing was forgotten: m is unchanged
 		}
+		k.aliases.Store(&map[origin]*alias{}) // some may lead to a forgotten budget
+		k.last.Store(nil)
 	} else {
 		m = maps.Clone(m)
 	}

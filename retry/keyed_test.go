@@ -224,3 +224,25 @@ func TestBufferBodyIncomplete(t *testing.T) {
 		assert.Equal(t, retry.GiveUpNotReplayable, reason)
 	})
 }
+
+// Spellings of one host share its budget: the key is normalised as the
+// breaker's (lower case, default port dropped).
+func TestKeyedBudgetSpellingsShare(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := retry.NewKeyedBudget(8, retry.WithRatio(0), retry.WithFloor(1)) // one token per host
+		h := &hosts{calls: map[string]int{}}
+		rt := retry.New(h, retry.WithKeyedBudget(k, nil), retry.WithMaxAttempts(2))
+		for _, host := range []string{"api.test", "API.test:80", "api.test:80", "Api.Test"} {
+			resp, err := rt.RoundTrip(hostGet(t, host))
+			require.NoError(t, err)
+			resp.Body.Close()
+		}
+		total := 0
+		for _, n := range h.calls {
+			total += n
+		}
+		assert.Equal(t, 5, total, "one retry for the four spellings of one host")
+		assert.True(t, k.Budget("api.test") == k.Budget("api.test"))
+		assert.False(t, k.Budget("api.test").Withdraw(), "the host's one token was spent")
+	})
+}

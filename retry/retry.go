@@ -10,7 +10,6 @@ import (
 
 	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/internal/attempt"
-	"github.com/rtchain/chain/internal/hostkey"
 	"github.com/rtchain/chain/internal/layer"
 	"github.com/rtchain/chain/internal/record"
 )
@@ -65,7 +64,7 @@ func (t *Transport) budgetFor(req *http.Request) *Budget {
 	case c.budgetKey != nil:
 		return c.keyed.Budget(c.budgetKey(req))
 	}
-	return c.keyed.Budget(hostkey.Of(req))
+	return c.keyed.forHost(req)
 }
 
 // RoundTrip sends req through the next RoundTripper, retrying as configured.

@@ -358,6 +358,9 @@ func TestRequestBodyClosedOnEveryPath(t *testing.T) {
 			return context.WithTimeout(context.Background(), time.Minute)
 		}},
 		{"nil response and nil error", []step{{}}, nil, nil},
+		{"refused below after a response", []step{{status: 503}, {err: &breakerlike{}}}, nil, nil},
+		{"refused below with a pause", []step{{err: &breakerlike{pause: time.Second}}, {status: 200}}, nil, nil},
+		{"pause refused beyond the cap", []step{{status: 503}, {err: &breakerlike{pause: time.Hour}}}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
