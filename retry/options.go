@@ -15,6 +15,7 @@ type config struct {
 	maxAttempts   int
 	backoff       backoff
 	policy        PolicyFunc
+	customPolicy  bool // policy is not DefaultPolicy
 	retryAfterCap time.Duration
 	minAttempt    time.Duration
 	nonIdempotent bool
@@ -92,10 +93,10 @@ func WithBackoff(base, max time.Duration, j Jitter) Option {
 // twice, the last wins.
 func WithPolicy(p PolicyFunc) Option {
 	return func(c *config) {
+		c.policy, c.customPolicy = p, p != nil
 		if p == nil {
-			p = DefaultPolicy
+			c.policy = DefaultPolicy
 		}
-		c.policy = p
 	}
 }
 

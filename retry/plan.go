@@ -21,6 +21,8 @@ func (r *run) plan(o *Outcome) (step, GiveUpReason) {
 	}
 	c := &r.t.cfg
 	switch {
+	case o.Class == errclass.OK && !c.customPolicy:
+		return step{}, GiveUpPolicy // DefaultPolicy retries no success: spare the call
 	case r.ctx.Err() != nil:
 		return step{}, r.ctxReason()
 	case !c.policy(*o):
