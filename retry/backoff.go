@@ -87,19 +87,24 @@ func clampDur(d float64, lo, hi time.Duration) time.Duration {
 }
 
 // retryAfter parses the Retry-After header of resp, relative to now. It
-// accepts delta-seconds and every date format [http.ParseTime] accepts; a
-// date in the past means "now" (0). ok is false when the header is absent,
-// malformed (including negative numbers) or too large for a Duration, in
-// which case the caller falls back to the backoff.
+// accepts delta-seconds and every date format [http.ParseTime] accepts. A
+// date in the past, or a negative number of seconds, means "now" (0). A
+// number of seconds too large for a Duration is the largest Duration (as
+// RFC 9111 §1.2.2 reads an overflowing delta), so it is always above the
+// cap. ok is false when the header is absent or malformed, in which case
+// the caller falls back to the backoff.
 func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0, false
 	}
+	if len(v) > 1 && v[0] == '-' && isDigits(v[1:]) {
+		return 0, true
+	}
 	if isDigits(v) {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n > math.MaxInt64/int64(time.Second) {
-			return 0, false
+			return math.MaxInt64, true // only a range error is possible here
 		}
 		return time.Duration(n) * time.Second, true
 	}
@@ -107,11 +112,25 @@ func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	d = t.Sub(now)
-	if d < 0 {
-		d = 0
+	return max(t.Sub(now), 0), true
+}
+
+// Spread of the waits that a server asked for.
+const (
+	spreadMin   = 100 * time.Millisecond
+	spreadShare = 10 // percent of the wait
+)
+
+// spread returns d plus a random extra, uniform in [0, max(100 ms, 10 % of
+// d)), so that the callers a server told to come back at the same time do
+// not all arrive at once; never less than d. rnd returns a float in [0, 1).
+func spread(d time.Duration, rnd func() float64) time.Duration {
+	width := max(spreadMin, d/spreadShare)
+	extra := clampDur(rnd()*float64(width), 0, width)
+	if d > math.MaxInt64-extra {
+		return math.MaxInt64
 	}
-	return d, true
+	return d + extra
 }
 
 func isDigits(s string) bool {

@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -109,12 +110,19 @@ func TestRetryAfterParse(t *testing.T) {
 		{"Saturday, 28-Nov-26 12:01:00 GMT", time.Minute, true},
 		{"Sat Nov 28 12:00:03 2026", 3 * time.Second, true},
 		{"Sat, 28 Nov 2026 11:00:00 GMT", 0, true},
-		{"-1", 0, false},
+		{"-1", 0, true},
+		{"-0", 0, true},
+		{"--1", 0, false},
+		{"-", 0, false},
 		{"1.5", 0, false},
 		{"+3", 0, false},
 		{"soon", 0, false},
-		{"9223372036854775807", 0, false},
-		{"99999999999999999999999", 0, false},
+		{"9000000000", 9000000000 * time.Second, true},
+		{"9223372036", 9223372036 * time.Second, true},
+		{"9223372037", math.MaxInt64, true},
+		{"9300000000", math.MaxInt64, true},
+		{"9223372036854775807", math.MaxInt64, true},
+		{"99999999999999999999999", math.MaxInt64, true},
 		{"Sat, 28 Nov 2026 12:00:10", 0, false},
 	}
 	for _, tt := range tests {
@@ -173,7 +181,7 @@ func TestBudgetOptions(t *testing.T) {
 	assert.Equal(t, int64(10*unit), b.max)
 	b = NewBudget(WithFloor(2))
 	assert.Equal(t, int64(20*unit), b.max)
-	assert.Equal(t, int64(2*unit), b.tokens)
+	assert.Equal(t, int64(2*unit), b.bucket.tokens)
 	b = NewBudget(WithRatio(0.1), WithFloor(0))
 	for i := range 1000 {
 		b.deposit()

@@ -40,10 +40,17 @@ type Budget struct {
 
 	requests atomic.Int64 // requests ever deposited
 
-	mu      sync.Mutex // guards the fields below
-	tokens  int64      // in millionths
-	settled int64      // requests already turned into tokens
-	last    time.Time  // when the floor was last added; zero before the first retry
+	mu     sync.Mutex // guards bucket
+	bucket bucket
+}
+
+// bucket is the settled state of a Budget's token bucket: all its
+// arithmetic is in [Budget.take], so that the state can live elsewhere
+// (shared between processes) without changing the rule.
+type bucket struct {
+	tokens  int64     // in millionths
+	settled int64     // requests already turned into tokens
+	last    time.Time // when the floor was last added; zero before the first retry
 }
 
 const unit = 1_000_000 // one token, in millionths
@@ -89,7 +96,7 @@ func NewBudget(opts ...BudgetOption) *Budget {
 	}
 	b.perRequest = int64(math.Round(b.ratio * unit))
 	b.max = int64(math.Max(10*b.floor, 10) * unit)
-	b.tokens = int64(b.floor * unit)
+	b.bucket.tokens = int64(b.floor * unit)
 	return b
 }
 
@@ -100,26 +107,32 @@ func (b *Budget) deposit() { b.requests.Add(1) }
 func (b *Budget) withdraw(now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r := b.requests.Load()
-	if n := r - b.settled; n > 0 {
-		b.tokens += min(n, b.max/max(b.perRequest, 1)+1) * b.perRequest
+	return b.take(&b.bucket, b.requests.Load(), now)
+}
+
+// take settles the requests deposited so far (requests in all) and the
+// floor's refill up to now into s, then takes one token from s and reports
+// whether there was one.
+func (b *Budget) take(s *bucket, requests int64, now time.Time) bool {
+	if n := requests - s.settled; n > 0 {
+		s.tokens += min(n, b.max/max(b.perRequest, 1)+1) * b.perRequest
 	}
-	b.settled = r
-	if !b.last.IsZero() {
-		if dt := now.Sub(b.last); dt > 0 {
-			b.tokens += int64(math.Min(dt.Seconds()*b.floor*unit, float64(b.max)))
+	s.settled = requests
+	if !s.last.IsZero() {
+		if dt := now.Sub(s.last); dt > 0 {
+			s.tokens += int64(math.Min(dt.Seconds()*b.floor*unit, float64(b.max)))
 		}
 	}
 	// Only forward: a caller that read the clock before another took the
 	// lock must not move last back and have the floor credited twice.
-	if now.After(b.last) {
-		b.last = now
+	if now.After(s.last) {
+		s.last = now
 	}
-	b.tokens = min(b.tokens, b.max)
-	if b.tokens < unit {
+	s.tokens = min(s.tokens, b.max)
+	if s.tokens < unit {
 		return false
 	}
-	b.tokens -= unit
+	s.tokens -= unit
 	return true
 }
 

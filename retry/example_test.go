@@ -94,3 +94,59 @@ func ExampleNewBudget() {
 	fmt.Println("requests: 100, server hits:", hits)
 	// Output: requests: 100, server hits: 110
 }
+
+// Per-attempt preparation (go-retryablehttp's PrepareRetry): a layer below
+// retry runs once per attempt, so it signs each attempt anew, here with a
+// fresh token per attempt as a rotating bearer token or an AWS SigV4
+// signature (which covers a timestamp) needs. The layer clones the request
+// before setting the header: a RoundTripper never modifies its request.
+func Example_signEachAttempt() {
+	tokens := 0
+	sign := func(next http.RoundTripper) http.RoundTripper {
+		return chain.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			tokens++ // a real signer would fetch or compute its credential here
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", fmt.Sprintf("Bearer token-%d", tokens))
+			fmt.Printf("signed attempt %d with token-%d\n", retry.Attempt(r.Context()), tokens)
+			return next.RoundTrip(r)
+		})
+	}
+	statuses := []int{503, 200}
+	server := chain.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		status := statuses[retry.Attempt(r.Context())]
+		fmt.Printf("server got %q: %d\n", r.Header.Get("Authorization"), status)
+		return &http.Response{StatusCode: status, Body: http.NoBody, Request: r}, nil
+	})
+	client := &http.Client{Transport: chain.Build(server,
+		retry.Middleware(retry.WithBackoff(time.Millisecond, time.Millisecond, retry.JitterNone)),
+		sign, // below retry: once per attempt
+	)}
+	resp, err := client.Get("http://example.test/")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println("got", resp.StatusCode)
+	// Output:
+	// signed attempt 0 with token-1
+	// server got "Bearer token-1": 503
+	// signed attempt 1 with token-2
+	// server got "Bearer token-2": 200
+	// got 200
+}
+
+// A give-up hook says why a request finally failed; *retry.Error carries
+// the same reason when attempts ran out on errors.
+func ExampleWithOnGiveUp() {
+	server := chain.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"3600"}}, Body: http.NoBody, Request: r}, nil
+	})
+	rt := retry.New(server, retry.WithOnGiveUp(func(g retry.GiveUp) {
+		fmt.Printf("gave up after %d attempt(s) on %d: %s\n", g.Attempts, g.StatusCode, g.Reason)
+	}))
+	req, _ := http.NewRequest("GET", "http://example.test/", nil)
+	resp, _ := rt.RoundTrip(req)
+	resp.Body.Close()
+	// Output: gave up after 1 attempt(s) on 429: retry_after_cap
+}

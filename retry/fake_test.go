@@ -167,3 +167,7 @@ func get(tb testing.TB) *http.Request {
 
 // noJitter is a backoff option that makes waits exact: 100 ms, 200 ms, ...
 var noJitter = retry.WithBackoff(100e6, 10e9, retry.JitterNone)
+
+// noSpread removes the random extra on top of a Retry-After (and makes full
+// jitter wait 0), so that waits are exact.
+var noSpread = retry.WithRandom(func() float64 { return 0 })

@@ -9,19 +9,26 @@ import (
 )
 
 // PolicyFunc decides whether the outcome of one attempt is worth another
-// attempt. It is called after every attempt but the last allowed one, with
+// attempt. It is called after every attempt that was not refused by the
+// layer below (see below), the last allowed one included (its answer then
+// only tells the give-up reason: [GiveUpPolicy] or [GiveUpAttempts]), with
 // the attempt's request and either its response or its error. It must not
 // read or close the response body, nor modify the request, and it must be
 // safe for concurrent use.
 //
 // A PolicyFunc only says "worth retrying". The Transport still refuses to
-// retry when the caller's context is done, when the error is a breaker
-// rejection (class [errclass.BreakerOpen]), when the request body cannot be
-// replayed, when Retry-After asks for more than the cap, when the wait would
-// end after the context's deadline, or when the budget is spent.
+// retry when the caller's context is done, when the request body cannot be
+// replayed, when Retry-After asks for more than the cap, when the wait and
+// the least time of an attempt would end after the context's deadline, or
+// when the budget is spent. An attempt refused by a layer below without
+// being sent (class [errclass.BreakerOpen] or [errclass.Limited]) never
+// reaches the policy: the Transport waits out a pause the refusal relays
+// ([errclass.PausedFor]) and sends again, or returns the last real outcome.
 type PolicyFunc func(Outcome) bool
 
-// Outcome is what one attempt produced, as seen by a [PolicyFunc].
+// Outcome is what one attempt produced, as seen by a [PolicyFunc]. The
+// Transport classifies each outcome once and carries the result in Class,
+// Phase and Unsent.
 type Outcome struct {
 	// Request is the request of this attempt. Read it, never change it.
 	Request *http.Request
@@ -32,6 +39,14 @@ type Outcome struct {
 	Response *http.Response
 	// Err is the attempt's error, nil when Response is not nil.
 	Err error
+	// Class is [errclass.ClassifyResponse] of Response and Err: the
+	// error's class, Status for a status of 400 or more, OK otherwise.
+	Class errclass.Class
+	// Phase is [errclass.PhaseOf] of Err: which bound a timeout hit.
+	Phase errclass.Phase
+	// Unsent is [errclass.Unsent] of Err: the request provably never
+	// reached the server.
+	Unsent bool
 	// Idempotent reports whether the request may be sent twice: its method
 	// is GET, HEAD, OPTIONS, TRACE, PUT or DELETE, it carries an
 	// Idempotency-Key or X-Idempotency-Key header, or the Transport was
@@ -42,23 +57,33 @@ type Outcome struct {
 	Timeouts int
 }
 
+// classify fills Class, Phase and Unsent from Response and Err.
+func (o *Outcome) classify() {
+	o.Class = errclass.ClassifyResponse(o.Response, o.Err)
+	if o.Err != nil {
+		o.Phase = errclass.PhaseOf(o.Err)
+		o.Unsent = errclass.Unsent(o.Err)
+	}
+}
+
 // DefaultPolicy is the decision used when no [WithPolicy] is given. A custom
 // policy can call it and add or remove one rule.
 //
-// Errors, by [errclass] class:
-//   - Canceled, BreakerOpen, TLS (certificate problems), Protocol, Status and
-//     Unknown: never.
+// Errors, by class (Outcome.Class):
+//   - Canceled, RequestBody (the caller's own body failed), BreakerOpen,
+//     Limited, TLS (certificate problems), Protocol, Status and Unknown:
+//     never.
 //   - DNS: yes, unless the name provably does not exist (IsNotFound).
 //   - Refused and Reset: yes.
 //   - Timeout in the DNS, connect or TLS handshake phase, or a timeout that
-//     [errclass.Unsent] says never reached the server: yes, for any method.
+//     never reached the server (Outcome.Unsent): yes, for any method.
 //   - Timeout in the total phase: never (the bound over all attempts is spent).
 //   - Any other timeout (response header, attempt, ...): once more at most
 //     (Timeouts == 1), and only for idempotent requests.
 //
-// An error is retried for a non-idempotent request only when
-// [errclass.Unsent] proves the request never reached the server
-// (refused connection, failed dial or DNS, refused HTTP/2 stream).
+// An error is retried for a non-idempotent request only when Outcome.Unsent
+// proves the request never reached the server (refused connection, failed
+// dial or DNS, refused HTTP/2 stream).
 //
 // Responses: 408, 429, 502, 503 and 504 are retried for idempotent
 // requests; every other status is final.
@@ -74,7 +99,10 @@ func DefaultPolicy(o Outcome) bool {
 		}
 		return false
 	}
-	switch errclass.Classify(o.Err) {
+	if o.Class == errclass.OK { // an Outcome not made by a Transport
+		o.classify()
+	}
+	switch o.Class {
 	case errclass.DNS:
 		var dnsErr *net.DNSError
 		if errors.As(o.Err, &dnsErr) && dnsErr.IsNotFound {
@@ -82,20 +110,20 @@ func DefaultPolicy(o Outcome) bool {
 		}
 	case errclass.Refused, errclass.Reset:
 	case errclass.Timeout:
-		switch errclass.PhaseOf(o.Err) {
+		switch o.Phase {
 		case errclass.PhaseDNS, errclass.PhaseConnect, errclass.PhaseTLSHandshake:
 			return true // the request never left: safe for any method
 		case errclass.PhaseTotal:
 			return false // the bound over every attempt is spent
 		default:
-			if !errclass.Unsent(o.Err) {
+			if !o.Unsent {
 				return o.Idempotent && o.Timeouts <= 1
 			}
 		}
 	default:
 		return false
 	}
-	return o.Idempotent || errclass.Unsent(o.Err)
+	return o.Idempotent || o.Unsent
 }
 
 // idempotent reports whether r may be sent more than once without harm, by

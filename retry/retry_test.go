@@ -252,8 +252,9 @@ func TestRetryAfter(t *testing.T) {
 		{"over the cap returns at once", 503, func() string { return "3600" }, 0, 1},
 		{"date over the cap", 429, func() string { return date(http.TimeFormat, time.Hour) }, 0, 1},
 		{"garbage falls back to backoff", 503, func() string { return "soon" }, 100 * time.Millisecond, 2},
-		{"negative falls back to backoff", 503, func() string { return "-5" }, 100 * time.Millisecond, 2},
-		{"absurd falls back to backoff", 503, func() string { return "99999999999999999999" }, 100 * time.Millisecond, 2},
+		{"negative means now", 503, func() string { return "-5" }, 0, 2},
+		{"overflowing is over the cap", 503, func() string { return "9300000000" }, 0, 1},
+		{"absurd is over the cap", 503, func() string { return "99999999999999999999" }, 0, 1},
 		{"ignored on 502", 502, func() string { return "5" }, 100 * time.Millisecond, 2},
 	}
 	for _, tt := range tests {
@@ -261,7 +262,7 @@ func TestRetryAfter(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				s := newScript(step{status: tt.status, header: http.Header{"Retry-After": {tt.value()}}}, step{status: 200})
 				var waits []time.Duration
-				rt := retry.New(s, noJitter, retry.WithOnRetry(func(e retry.Event) { waits = append(waits, e.Wait) }))
+				rt := retry.New(s, noJitter, noSpread, retry.WithOnRetry(func(e retry.Event) { waits = append(waits, e.Wait) }))
 				start := time.Now()
 				resp, err := rt.RoundTrip(get(t))
 				require.NoError(t, err)
@@ -357,6 +358,9 @@ func TestRequestBodyClosedOnEveryPath(t *testing.T) {
 			return context.WithTimeout(context.Background(), time.Minute)
 		}},
 		{"nil response and nil error", []step{{}}, nil, nil},
+		{"refused below after a response", []step{{status: 503}, {err: &breakerlike{}}}, nil, nil},
+		{"refused below with a pause", []step{{err: &breakerlike{pause: time.Second}}, {status: 200}}, nil, nil},
+		{"pause refused beyond the cap", []step{{status: 503}, {err: &breakerlike{pause: time.Hour}}}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -505,9 +509,12 @@ func TestCustomPolicy(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, 200, resp.StatusCode)
-		require.Len(t, outcomes, 2, "not called after the last allowed attempt")
-		assert.Equal(t, 0, outcomes[0].Attempt)
-		assert.Equal(t, 1, outcomes[1].Attempt)
+		require.Len(t, outcomes, 3, "called after every attempt, the last allowed one too")
+		for i, o := range outcomes {
+			assert.Equal(t, i, o.Attempt)
+		}
+		assert.Equal(t, errclass.Status, outcomes[0].Class, "classified once, carried to the policy")
+		assert.Equal(t, errclass.OK, outcomes[2].Class)
 		assert.True(t, outcomes[0].Idempotent)
 	})
 }
@@ -536,7 +543,7 @@ func TestOptionPanics(t *testing.T) {
 		{"max", func() { retry.WithBackoff(time.Second, time.Millisecond, retry.JitterFull) }, "retry: WithBackoff(1s, 1ms, full): max must be ≥ base"},
 		{"jitter", func() { retry.WithBackoff(time.Second, time.Second, 9) }, "retry: WithBackoff(1s, 1s, Jitter(9)): unknown jitter"},
 		{"cap", func() { retry.WithRetryAfterCap(-1) }, "retry: WithRetryAfterCap(-1ns): need a duration ≥ 0"},
-		{"header", func() { retry.WithAttemptHeader("") }, `retry: WithAttemptHeader(""): need a header name`},
+		{"header", func() { retry.WithAttemptHeader("") }, `retry: WithAttemptHeader(""): need a valid header name`},
 		{"ratio", func() { retry.WithRatio(-0.5) }, "retry: WithRatio(-0.5): need 0 ≤ ratio ≤ 10"},
 		{"floor", func() { retry.WithFloor(-1) }, "retry: WithFloor(-1): need 0 ≤ rate ≤ 1e6"},
 	}
