@@ -45,15 +45,30 @@ func TestUpdateKeepsWindowAndState(t *testing.T) {
 	require.Equal(t, breaker.Closed, tr.State("a"))
 }
 
-func TestUpdateInvalidPanicsAndChangesNothing(t *testing.T) {
-	clock := newClock()
-	next := &fakeNext{clock: clock, reply: statusFor}
-	tr := breaker.New(next, opts(clock, breaker.WithMinRequests(5))...)
-	require.Panics(t, func() { tr.Update(breaker.WithMinRequests(2), breaker.WithRecovery(0.9, 0, 0)) })
-	do(t, tr, "a", "503", 0, 4)
-	assert.Equal(t, breaker.Closed, tr.State("a"), "MinRequests is still 5")
-	do(t, tr, "a", "503", 0, 1)
-	assert.Equal(t, breaker.Open, tr.State("a"))
+func TestUpdateInvalidReturnsErrorAndChangesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []breaker.Option
+		want string
+	}{
+		{"invalid value", []breaker.Option{breaker.WithMinRequests(2), breaker.WithFailureRate(-1)},
+			"breaker: WithFailureRate(-1): need a rate in [0, 1]"},
+		{"conflict", []breaker.Option{breaker.WithMinRequests(2), breaker.WithRecovery(0.9, 0, 0)},
+			"breaker: WithRecovery(0.9, 0s, 0) conflicts with the default failure rate 0.05: a recovery failure rate of 0.9 is looser than the trip rate 0.05"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newClock()
+			next := &fakeNext{clock: clock, reply: statusFor}
+			tr := breaker.New(next, opts(clock, breaker.WithMinRequests(5))...)
+			require.NotPanics(t, func() {
+				require.EqualError(t, tr.Update(tc.opts...), tc.want)
+			})
+			do(t, tr, "a", "503", 0, 4)
+			assert.Equal(t, breaker.Closed, tr.State("a"), "MinRequests is still 5")
+			do(t, tr, "a", "503", 0, 1)
+			assert.Equal(t, breaker.Open, tr.State("a"))
+		})
+	}
 }
 
 func TestUpdateUnderLoad(t *testing.T) {
