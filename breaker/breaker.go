@@ -40,13 +40,15 @@
 // failure (with 3 attempts, 0.1 % of requests fail), but the breaker opens:
 // 2 failures among the first 20 calls are already more than 5 %. It then
 // rejects every call for 30 s, and its 5 probes all succeed only 59 % of the
-// time (0.9⁵), so 41 % of the time it stays open 30 s more. At 10 calls per
-// second about 9 calls in 10 are rejected. If such an API is normal for you,
-// relax the rule above its failure rate with a margin, for example:
+// time (0.9⁵), so 41 % of the time it stays open 30 s more. Over an hour,
+// about 60 % of calls are rejected at 1 call per second, 93 % at 10 and 99 %
+// at 100. If such an API is normal for you, set the thresholds above its
+// failure rate with a margin; with these, the same API is almost never
+// rejected (under 0.5 % of calls at 1 call per second, none at 10):
 //
 //	breaker.New(next,
 //		breaker.WithFailureRate(0.25),           // trip above 25 % failures
-//		breaker.WithConcurrentFailureRate(0.35), // and above 35 % of overlapping calls failing
+//		breaker.WithConcurrentFailureRate(0.35), // or above 35 % of overlapping calls failing
 //		breaker.WithRecovery(0.2, 800*time.Millisecond, 0.2), // 1 probe in 5 may fail
 //	)
 //
@@ -249,7 +251,7 @@ func (t *Transport) call(cfg *config, c *circuit, tk ticket, start int64, req *h
 	if err == nil {
 		t.pauseFor(cfg, c, resp, end)
 		if out == Success && hasBody(resp) {
-			resp.Body = &body{rc: resp.Body, t: t, cfg: cfg, c: c, tk: tk, req: req, resp: resp, latency: latency}
+			resp.Body = &body{rc: resp.Body, c: c, tk: tk, req: req, resp: resp, at: end, latency: latency}
 			return resp, nil
 		}
 	}

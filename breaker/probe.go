@@ -59,8 +59,9 @@ func (c *circuit) expire(cfg *config, st uint64, at int64) bool {
 }
 
 // probeDone ends a probe of the half-open generation tk.st.
-func (c *circuit) probeDone(t *Transport, tk ticket, at int64, o obs, counted bool) {
+func (c *circuit) probeDone(t *Transport, tk ticket, o obs, counted bool) {
 	cfg := t.cfg.Load()
+	at := t.now()
 	c.mu.Lock()
 	if c.st.Load() != tk.st || !c.dropProbe(tk.seq>>32) {
 		// A probe of an older generation, or one failed at its deadline.

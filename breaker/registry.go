@@ -83,7 +83,7 @@ func (r *registry) get(t *Transport, key string, cfg *config, at int64, force bo
 	s.mu.Lock()
 	c = s.m[key]
 	if c == nil && (force || r.size.Load() < int64(cfg.maxKeys)) {
-		c = newCircuit(strings.Clone(key), cfg)
+		c = newCircuit(t, strings.Clone(key), cfg)
 		s.m[c.key] = c
 		r.size.Add(1)
 		t.last.Store(c)

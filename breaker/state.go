@@ -62,6 +62,7 @@ const (
 // epoch.
 type circuit struct {
 	// Read on every call, written rarely.
+	t           *Transport // the Transport the circuit belongs to
 	key         string
 	st          atomic.Uint64 // generation<<stateBits | State
 	openUntil   atomic.Int64  // when an open circuit turns half-open, on the Transport's timeline; math.MaxInt64: never
@@ -119,8 +120,8 @@ type rejection struct {
 	busy    bool
 }
 
-func newCircuit(key string, cfg *config) *circuit {
-	c := &circuit{key: key}
+func newCircuit(t *Transport, key string, cfg *config) *circuit {
+	c := &circuit{t: t, key: key}
 	for d := range c.win {
 		c.win[d].width.Store(cfg.widths[d])
 		for i := range c.win[d].epochs {
@@ -189,14 +190,16 @@ func (c *circuit) admit(t *Transport, cfg *config, at int64) (ticket, rejection,
 	}
 }
 
-// done ends an admitted call at time at with outcome o, judged with cfg (the
-// settings the call started with); counted is false for a call with no
-// outcome (neutral, or next panicked), which only frees its place.
+// done ends an admitted call with outcome o, judged with cfg; at is when its
+// headers arrived (or it failed), the time the outcome is placed in the
+// windows, which may be a while ago when the call ended with its body.
+// counted is false for a call with no outcome (neutral, or next panicked),
+// which only frees its place.
 func (c *circuit) done(t *Transport, cfg *config, tk ticket, at int64, o obs, counted bool) {
 	after := c.flight.Add(^uint64(0))
 	o.overlapped = uint32(tk.seq) > 1 || after>>32 != tk.seq>>32
 	if State(tk.st&stateMask) == HalfOpen {
-		c.probeDone(t, tk, at, o, counted)
+		c.probeDone(t, tk, o, counted)
 		return
 	}
 	if !counted || c.st.Load() != tk.st {
@@ -214,14 +217,14 @@ func (c *circuit) done(t *Transport, cfg *config, tk ticket, at int64, o obs, co
 	if bad|pending == 0 {
 		return
 	}
-	c.judgeWindows(t, cfg, tk.st, at, bad, pending)
+	c.judgeWindows(t, cfg, tk.st, t.now(), bad, pending)
 }
 
-// judgeWindows judges the dimensions of the closed generation st that an
-// outcome made worth judging: those where it was bad, and those that wait for
+// judgeWindows judges, at time now, the dimensions of the closed generation
+// st that an outcome made worth judging: those where it was bad, and those that wait for
 // enough outcomes to judge an earlier bad one. (Old successes that age out
 // can raise a rate too; the next bad outcome judges that.)
-func (c *circuit) judgeWindows(t *Transport, cfg *config, st uint64, at int64, bad, pending uint32) {
+func (c *circuit) judgeWindows(t *Transport, cfg *config, st uint64, now int64, bad, pending uint32) {
 	var s tally
 	var wait, ready uint32
 	trip := false
@@ -230,7 +233,7 @@ func (c *circuit) judgeWindows(t *Transport, cfg *config, st uint64, at int64, b
 		if (bad|pending)&bit == 0 {
 			continue
 		}
-		c.collect(&s, d, st, at, false)
+		c.collect(&s, d, st, now, false)
 		enough, tripped := s.verdict(cfg, d)
 		switch {
 		case enough:
@@ -247,7 +250,7 @@ func (c *circuit) judgeWindows(t *Transport, cfg *config, st uint64, at int64, b
 		c.pending.Or(wait)
 	}
 	if trip {
-		c.transition(t, st, Open, at)
+		c.transition(t, st, Open, now)
 	}
 }
 

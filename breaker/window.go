@@ -144,7 +144,7 @@ func (c *circuit) slot(t *Transport, cfg *config, d dimension, st uint64, at int
 	return &w.buckets[i], i
 }
 
-// record adds o, which ended at time at, to the windows of the closed
+// record adds o, placed at time at, to the windows of the closed
 // generation st. It returns, per dimension (bit 1<<d), where o was bad: a
 // failure, a slow call, a call slower than the P99 bound. It returns
 // notRecorded when the generation ended meanwhile.
@@ -205,7 +205,8 @@ func atomicMinPositive(a *atomic.Int64, v int64) {
 }
 
 // rotate clears bucket i of window d for the epoch want, unless the
-// generation st has ended.
+// generation st has ended or the bucket already holds a later slot of st (the
+// outcome, placed at the time of its headers, is then older than the window).
 func (c *circuit) rotate(d dimension, i, st, want uint64, at int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -213,7 +214,10 @@ func (c *circuit) rotate(d dimension, i, st, want uint64, at int64) bool {
 		return false
 	}
 	w := &c.win[d]
-	if w.epochs[i].Load() != want {
+	if cur := w.epochs[i].Load(); cur != want {
+		if cur != noEpoch && cur>>idxBits == want>>idxBits && cur > want {
+			return false
+		}
 		c.clear(d, i)
 		w.used[i] = true
 		w.epochs[i].Store(want)
