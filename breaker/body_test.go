@@ -39,6 +39,7 @@ func TestBodyFailuresCount(t *testing.T) {
 			require.Equal(t, i, tr.Window("a").Requests, "the headers alone decide nothing")
 			err = readAll(resp)
 			require.ErrorIs(t, err, syscall.ECONNRESET, "the caller gets the body's own error")
+			require.ErrorIs(t, err, errclass.ErrNetwork, "matching its class's sentinel")
 		}
 		require.Equal(t, breaker.Open, tr.State("a"))
 		assert.Equal(t, 20, tr.Counts("a").Failures)

@@ -210,9 +210,6 @@ func (r rate) exceeded(part, whole uint64) bool {
 	return cmp128(part, perBillion, uint64(r), whole) > 0
 }
 
-// within reports whether part / whole ≤ r (true when whole is 0).
-func (r rate) within(part, whole uint64) bool { return !r.exceeded(part, whole) }
-
 // cmp128 compares a×b with c×d without overflow.
 func cmp128(a, b, c, d uint64) int {
 	h1, l1 := bits.Mul64(a, b)

@@ -54,8 +54,16 @@ func (t *Transport) Keys() []string { return t.reg.keys() }
 // The state-change hooks run if the breaker was not open.
 func (t *Transport) ForceOpen(key string) {
 	at := t.now()
-	c := t.reg.get(t, t.normKey(key), t.cfg.Load(), at, true)
+	k := t.normKey(key)
+	c := t.reg.get(t, k, t.cfg.Load(), at, true)
 	c.mu.Lock()
+	for c.evicted.Load() {
+		// Dropped from the registry between the lookup and the lock
+		// (eviction marks a circuit under its lock): take the new one.
+		c.mu.Unlock()
+		c = t.reg.get(t, k, t.cfg.Load(), at, true)
+		c.mu.Lock()
+	}
 	c.forced = true
 	st := c.st.Load()
 	if State(st&stateMask) == Open {

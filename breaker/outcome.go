@@ -102,10 +102,15 @@ type body struct {
 	ended   atomic.Bool
 }
 
+// Read reads from the response body; an error other than io.EOF ends the
+// call and comes back through [errclass.Wrap].
 func (b *body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if err != nil {
 		b.end(err)
+		if err != io.EOF {
+			err = errclass.Wrap(err)
+		}
 	}
 	return n, err
 }

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/rtchain/chain/breaker"
 )
 
 // step is what the scripted transport does for one call: wait latency on
@@ -145,6 +143,3 @@ func readAll(resp *http.Response) error {
 	resp.Body.Close()
 	return err
 }
-
-// stateOf is tr.State(key) for table messages.
-func stateOf(tr *breaker.Transport, key string) string { return tr.State(key).String() }
