@@ -127,12 +127,14 @@ func (c *config) checkRate(src string, f float64) bool {
 	return false
 }
 
-func (c *config) setWindow(src string, d dimension, w time.Duration) {
+// setWindow sets the window of d, or records an error and reports false.
+func (c *config) setWindow(src string, d dimension, w time.Duration) bool {
 	if w < minWindow {
 		c.fail(fmt.Sprintf("%s(%v): need at least %v", src, w, minWindow))
-		return
+		return false
 	}
 	c.windows[d] = w
+	return true
 }
 
 // resolveRecovery sets c.rec: the thresholds of WithRecovery, checked against

@@ -76,6 +76,10 @@ func TestDefaults(t *testing.T) {
 		wg.Wait()
 		assert.Equal(t, breaker.Closed, tr.State("a"))
 	})
+}
+
+// G4: the default thresholds of the other dimensions and of recovery.
+func TestDefaultThresholds(t *testing.T) {
 	t.Run("P99 2s, judged from 100 outcomes", func(t *testing.T) {
 		clock := newClock()
 		// One latency window long enough to hold 100 sequential calls.

@@ -44,7 +44,9 @@ func WithKey(f func(*http.Request) string) Option {
 func WithWindow(d time.Duration) Option {
 	return func(c *config) {
 		for dm := range dimension(numDims) {
-			c.setWindow("WithWindow", dm, d)
+			if !c.setWindow("WithWindow", dm, d) {
+				return
+			}
 		}
 	}
 }

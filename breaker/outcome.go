@@ -132,5 +132,5 @@ func (b *body) end(err error) {
 	if err != nil && err != io.EOF {
 		out = cfg.classify(b.req, b.resp, err)
 	}
-	b.c.done(t, cfg, b.tk, b.at, obs{latency: b.latency, failed: out == Failure}, out != Neutral)
+	b.c.done(t, cfg, b.tk, b.at, obs{latency: b.latency, failed: out == Failure, late: true}, out != Neutral)
 }

@@ -217,13 +217,17 @@ func (c *circuit) done(t *Transport, cfg *config, tk ticket, at int64, o obs, co
 	if bad|pending == 0 {
 		return
 	}
-	c.judgeWindows(t, cfg, tk.st, t.now(), bad, pending)
+	now := at
+	if o.late {
+		now = t.now()
+	}
+	c.judgeWindows(t, cfg, tk.st, now, bad, pending)
 }
 
 // judgeWindows judges, at time now, the dimensions of the closed generation
-// st that an outcome made worth judging: those where it was bad, and those that wait for
-// enough outcomes to judge an earlier bad one. (Old successes that age out
-// can raise a rate too; the next bad outcome judges that.)
+// st that an outcome made worth judging: those where it was bad, and those
+// that wait for enough outcomes to judge an earlier bad one. (Old successes
+// that age out can raise a rate too; the next bad outcome judges that.)
 func (c *circuit) judgeWindows(t *Transport, cfg *config, st uint64, now int64, bad, pending uint32) {
 	var s tally
 	var wait, ready uint32

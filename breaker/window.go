@@ -61,6 +61,7 @@ type obs struct {
 	latency    time.Duration
 	failed     bool
 	overlapped bool
+	late       bool // decided after the time it is placed at (at its body's end)
 }
 
 // tally is a sum of outcomes: the windows of a closed circuit, or the probes
