@@ -203,11 +203,16 @@ func (t *Transport) tick(cfg *config) int64 {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	cfg := t.cfg.Load()
 	at := t.tick(cfg)
-	key := cfg.key(req)
-	for i := range 3 {
-		c := t.last.Load()
-		if i > 0 || c == nil || c.key != key {
-			if c = t.reg.get(t, key, cfg, at, false); c == nil {
+	c := t.last.Load()
+	var key string
+	if c != nil && cfg.defaultKey && c.spelledAs(req) {
+		key = c.key // the newest circuit's own spelling: no need to normalise
+	} else if key = cfg.key(req); c != nil && c.key != key {
+		c = nil
+	}
+	for range 3 {
+		if c == nil {
+			if c = t.reg.get(t, key, cfg, at, req); c == nil {
 				break
 			}
 		}
@@ -224,6 +229,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, &OpenError{Key: c.key, RetryIn: rej.retryIn, Pause: rej.pause, ProbesBusy: rej.busy}
 		}
+		c = nil
 	}
 	// The registry is full of breakers that cannot be dropped: go through
 	// without one.

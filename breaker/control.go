@@ -55,13 +55,13 @@ func (t *Transport) Keys() []string { return t.reg.keys() }
 func (t *Transport) ForceOpen(key string) {
 	at := t.now()
 	k := t.normKey(key)
-	c := t.reg.get(t, k, t.cfg.Load(), at, true)
+	c := t.reg.get(t, k, t.cfg.Load(), at, nil)
 	c.mu.Lock()
 	for c.evicted.Load() {
 		// Dropped from the registry between the lookup and the lock
 		// (eviction marks a circuit under its lock): take the new one.
 		c.mu.Unlock()
-		c = t.reg.get(t, k, t.cfg.Load(), at, true)
+		c = t.reg.get(t, k, t.cfg.Load(), at, nil)
 		c.mu.Lock()
 	}
 	c.forced = true

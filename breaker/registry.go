@@ -3,6 +3,7 @@ package breaker
 import (
 	"cmp"
 	"hash/maphash"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -63,10 +64,11 @@ func (r *registry) lookup(key string) *circuit {
 	return c
 }
 
-// get returns the circuit of key, creating it if needed. It returns nil when
-// the registry is full and nothing can be evicted, unless force is set: then
-// it makes room past the bound.
-func (r *registry) get(t *Transport, key string, cfg *config, at int64, force bool) *circuit {
+// get returns the circuit of key, creating it if needed for req. It returns
+// nil when the registry is full and nothing can be evicted, unless req is nil
+// (ForceOpen): then it makes room past the bound.
+func (r *registry) get(t *Transport, key string, cfg *config, at int64, req *http.Request) *circuit {
+	force := req == nil
 	s := r.shard(key)
 	s.mu.RLock()
 	c := s.m[key]
@@ -83,7 +85,7 @@ func (r *registry) get(t *Transport, key string, cfg *config, at int64, force bo
 	s.mu.Lock()
 	c = s.m[key]
 	if c == nil && (force || r.size.Load() < int64(cfg.maxKeys)) {
-		c = newCircuit(t, strings.Clone(key), cfg)
+		c = newCircuit(t, strings.Clone(key), cfg, req)
 		s.m[c.key] = c
 		r.size.Add(1)
 		t.last.Store(c)

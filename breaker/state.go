@@ -2,6 +2,8 @@ package breaker
 
 import (
 	"math"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +66,8 @@ type circuit struct {
 	// Read on every call, written rarely.
 	t           *Transport // the Transport the circuit belongs to
 	key         string
+	scheme      string        // the URL scheme and host of the request that made it, as spelled:
+	host        string        // a request spelled the same has its key without normalising
 	st          atomic.Uint64 // generation<<stateBits | State
 	openUntil   atomic.Int64  // when an open circuit turns half-open, on the Transport's timeline; math.MaxInt64: never
 	pausedUntil atomic.Int64  // a server's Retry-After pauses the key until then
@@ -120,8 +124,11 @@ type rejection struct {
 	busy    bool
 }
 
-func newCircuit(t *Transport, key string, cfg *config) *circuit {
+func newCircuit(t *Transport, key string, cfg *config, req *http.Request) *circuit {
 	c := &circuit{t: t, key: key}
+	if req != nil && req.URL != nil && cfg.defaultKey {
+		c.scheme, c.host = strings.Clone(req.URL.Scheme), strings.Clone(req.URL.Host)
+	}
 	for d := range c.win {
 		c.win[d].width.Store(cfg.widths[d])
 		for i := range c.win[d].epochs {
@@ -129,6 +136,13 @@ func newCircuit(t *Transport, key string, cfg *config) *circuit {
 		}
 	}
 	return c
+}
+
+// spelledAs reports whether req's URL spells the circuit's host as the
+// request that made it did (so its default key is c.key).
+func (c *circuit) spelledAs(req *http.Request) bool {
+	u := req.URL
+	return u != nil && c.host != "" && u.Host == c.host && u.Scheme == c.scheme
 }
 
 // state returns the state at time at, turning an open circuit whose time is up
@@ -237,7 +251,7 @@ func (c *circuit) judgeWindows(t *Transport, cfg *config, st uint64, now int64, 
 		if (bad|pending)&bit == 0 {
 			continue
 		}
-		c.collect(&s, d, st, now, false)
+		c.collect(&s, d, st, now)
 		enough, tripped := s.verdict(cfg, d)
 		switch {
 		case enough:

@@ -37,7 +37,8 @@ const (
 
 // window is the sliding window of one dimension of a circuit.
 type window struct {
-	width   atomic.Int64 // bucket width in nanoseconds
+	width   atomic.Int64  // bucket width in nanoseconds
+	hint    atomic.Uint64 // the time-slot index last used: spares a division per call
 	epochs  [numBuckets]atomic.Uint64
 	buckets [numBuckets]bucket
 	used    [numBuckets]bool // the bucket may hold counts; guarded by circuit.mu
@@ -46,7 +47,7 @@ type window struct {
 // bucket holds the outcomes of one time slot of a window. A dimension uses
 // only its own counters; the others stay zero.
 type bucket struct {
-	requests     atomic.Uint32 // outcomes (failure and latency windows)
+	requests     atomic.Uint32 // outcomes (failure window; the latency window sums its histogram)
 	failures     atomic.Uint32 // failed outcomes (failure window)
 	slow         atomic.Uint32 // slower than WithSlowCall's d (latency window)
 	over         atomic.Uint32 // slower than WithP99's d (latency window)
@@ -137,7 +138,11 @@ func (c *circuit) slot(t *Transport, cfg *config, d dimension, st uint64, at int
 		c.rebucket(d, st, at, t.cfg.Load().widths[d])
 		width = w.width.Load()
 	}
-	idx := uint64(at / width)
+	idx := w.hint.Load()
+	if lo := int64(idx) * width; at < lo || at-lo >= width {
+		idx = uint64(at / width)
+		w.hint.Store(idx)
+	}
 	i := idx % numBuckets
 	if want := epochOf(st, idx); w.epochs[i].Load() != want && !c.rotate(d, i, st, want, at) {
 		return nil, 0
@@ -164,7 +169,8 @@ func (c *circuit) record(t *Transport, cfg *config, st uint64, at int64, o obs) 
 	if b == nil {
 		return notRecorded
 	}
-	b.requests.Add(1)
+	// The histogram's bins add up to the outcomes: one counter fewer to
+	// write on every call.
 	c.hist[i][binOf(o.latency)].Add(1)
 	if lat := int64(o.latency); lat > b.maxLat.Load() {
 		atomicMax(&b.maxLat, lat)
@@ -247,8 +253,8 @@ func (c *circuit) clear(d dimension, i uint64) {
 }
 
 // collect adds to s the buckets of window d of generation st that are inside
-// the window ending at time at; the latency histogram only when hist is set.
-func (c *circuit) collect(s *tally, d dimension, st uint64, at int64, hist bool) {
+// the window ending at time at.
+func (c *circuit) collect(s *tally, d dimension, st uint64, at int64) {
 	w := &c.win[d]
 	idx := uint64(at / w.width.Load())
 	for k := uint64(0); k < numBuckets && k <= idx; k++ {
@@ -262,17 +268,16 @@ func (c *circuit) collect(s *tally, d dimension, st uint64, at int64, hist bool)
 			s.requests += uint64(b.requests.Load())
 			s.failures += uint64(b.failures.Load())
 		case dimLatency:
-			s.latRequests += uint64(b.requests.Load())
 			s.slow += uint64(b.slow.Load())
 			s.over += uint64(b.over.Load())
 			s.maxLat = max(s.maxLat, time.Duration(b.maxLat.Load()))
 			if m := time.Duration(b.minOver.Load()); m > 0 && (s.minOver == 0 || m < s.minOver) {
 				s.minOver = m
 			}
-			if hist {
-				for k := range c.hist[i] {
-					s.hist[k] += uint64(c.hist[i][k].Load())
-				}
+			for k := range c.hist[i] {
+				n := uint64(c.hist[i][k].Load())
+				s.hist[k] += n
+				s.latRequests += n
 			}
 		case dimConcurrency:
 			s.concurrent += uint64(b.concurrent.Load())
@@ -284,7 +289,7 @@ func (c *circuit) collect(s *tally, d dimension, st uint64, at int64, hist bool)
 // snapshot returns every window of the closed generation st at time at.
 func (c *circuit) snapshot(st uint64, at int64) (s tally) {
 	for d := range dimension(numDims) {
-		c.collect(&s, d, st, at, true)
+		c.collect(&s, d, st, at)
 	}
 	return s
 }
@@ -300,7 +305,7 @@ func (c *circuit) rebucket(d dimension, st uint64, at int64, width int64) {
 		return
 	}
 	var s tally
-	c.collect(&s, d, st, at, true)
+	c.collect(&s, d, st, at)
 	for i := range uint64(numBuckets) {
 		c.clear(d, i)
 	}
@@ -314,7 +319,6 @@ func (c *circuit) rebucket(d dimension, st uint64, at int64, width int64) {
 		b.requests.Store(uint32(s.requests))
 		b.failures.Store(uint32(s.failures))
 	case dimLatency:
-		b.requests.Store(uint32(s.latRequests))
 		b.slow.Store(uint32(s.slow))
 		b.over.Store(uint32(s.over))
 		b.maxLat.Store(int64(s.maxLat))
