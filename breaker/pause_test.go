@@ -3,7 +3,9 @@ package breaker_test
 import (
 	"net/http"
 	"net/url"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -114,4 +116,43 @@ func TestOpenRejectionIsNotAPause(t *testing.T) {
 	_, err := tr.RoundTrip(newReq(t, "a", "200", 0))
 	require.ErrorIs(t, err, breaker.ErrOpen)
 	assert.Zero(t, errclass.PausedFor(err))
+}
+
+// A host that paces its callers (5 per second, then 429 with Retry-After:
+// 1) is not an outage: 30 calls at once leave the breaker closed, the host is
+// paused for a second for every caller, and a call 1.1 s later is served.
+func TestRateLimitedHostIsNotAnOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		served := 0
+		windowStart := time.Now()
+		next := &script{plan: func(*http.Request) step {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Since(windowStart) >= time.Second {
+				windowStart, served = time.Now(), 0
+			}
+			if served < 5 {
+				served++
+				return step{latency: 10 * time.Millisecond}
+			}
+			return step{latency: 10 * time.Millisecond, status: http.StatusTooManyRequests,
+				header: http.Header{"Retry-After": {"1"}}}
+		}}
+		tr := breaker.New(next, breaker.WithRetryAfter(time.Minute))
+		errs := fanOut(t, tr, "a", make([]step, 30))
+		for _, err := range errs {
+			require.NoError(t, err, "all 30 were sent before the first 429 came back")
+		}
+		require.Equal(t, breaker.Closed, tr.State("a"))
+		assert.Equal(t, 5, tr.Window("a").Requests, "the 25 429s are not counted")
+		_, err := tr.RoundTrip(newReq(t, "a", "", 0))
+		assert.Equal(t, time.Second, errclass.PausedFor(err), "paused for every caller")
+
+		time.Sleep(1100 * time.Millisecond)
+		resp, err := tr.RoundTrip(newReq(t, "a", "", 0))
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, breaker.Closed, tr.State("a"))
+	})
 }
