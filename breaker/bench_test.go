@@ -2,6 +2,7 @@ package breaker_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -41,7 +42,69 @@ func run(b *testing.B, rt http.RoundTripper, req *http.Request) {
 // BenchmarkBaseline is the transport alone: subtract it from BenchmarkClosed.
 func BenchmarkBaseline(b *testing.B) { run(b, newInstant(), benchReq(b, "a.test")) }
 
+// BenchmarkClosed is the closed path for a response without a body
+// (http.NoBody: HEAD, 204, an empty 200): the outcome is decided at the
+// headers and nothing is allocated.
 func BenchmarkClosed(b *testing.B) { run(b, breaker.New(newInstant()), benchReq(b, "a.test")) }
+
+// reusable is a response body that can be read again after Reset, so that
+// the benchmark allocates nothing of its own.
+type reusable struct{ done bool }
+
+func (r *reusable) Read(p []byte) (int, error) {
+	if r.done {
+		return 0, io.EOF
+	}
+	r.done = true
+	return copy(p, "ok"), nil
+}
+
+func (r *reusable) Close() error { return nil }
+
+// withBody answers with one shared response whose body is reset each call.
+type withBody struct {
+	resp *http.Response
+	body *reusable
+}
+
+func (w *withBody) RoundTrip(*http.Request) (*http.Response, error) {
+	w.body.done = false
+	w.resp.Body = w.body
+	return w.resp, nil
+}
+
+func newWithBody() *withBody {
+	body := &reusable{}
+	return &withBody{resp: &http.Response{StatusCode: http.StatusOK, Body: body}, body: body}
+}
+
+// BenchmarkClosedWithBody is the closed path for a response with a body:
+// the outcome waits for the body's end, which costs the body's wrapper
+// (one allocation).
+func BenchmarkClosedWithBody(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"baseline", newWithBody()}, {"breaker", breaker.New(newWithBody())}} {
+		b.Run(tc.name, func(b *testing.B) {
+			req := benchReq(b, "a.test")
+			buf := make([]byte, 16)
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := tc.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, err := resp.Body.Read(buf); err != nil {
+						break
+					}
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+}
 
 func BenchmarkOpen(b *testing.B) {
 	tr := breaker.New(newInstant(), breaker.WithFailure(func(*http.Response, error) bool { return true }))
@@ -125,4 +188,31 @@ func BenchmarkTwoClockReads(b *testing.B) {
 func BenchmarkClosedFixedClock(b *testing.B) {
 	fixed := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	run(b, breaker.New(newInstant(), breaker.WithClock(func() time.Time { return fixed })), benchReq(b, "a.test"))
+}
+
+// The closed path allocates nothing for a response without a body, and only
+// the body's wrapper for one with a body.
+func TestClosedPathAllocations(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "http://a.test/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noBody := breaker.New(newInstant())
+	if n := testing.AllocsPerRun(1000, func() { noBody.RoundTrip(req) }); n != 0 {
+		t.Errorf("closed path without a body: %v allocations, want 0", n)
+	}
+	withBody := breaker.New(newWithBody())
+	buf := make([]byte, 16)
+	n := testing.AllocsPerRun(1000, func() {
+		resp, _ := withBody.RoundTrip(req)
+		for {
+			if _, err := resp.Body.Read(buf); err != nil {
+				break
+			}
+		}
+		resp.Body.Close()
+	})
+	if n != 1 {
+		t.Errorf("closed path with a body: %v allocations, want 1", n)
+	}
 }

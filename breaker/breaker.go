@@ -1,62 +1,115 @@
 // Package breaker is a circuit breaker for HTTP clients, as an
 // [http.RoundTripper] decorator with one breaker per host.
 //
-// A breaker is closed, open or half-open. While closed, it counts the outcomes
-// of calls over a sliding window ([WithWindow], kept in 10 buckets) and trips
-// open once the window holds at least [WithMinRequests] outcomes and any one of
-// these holds:
+// # The rule
 //
-//   - the share of failures reaches [WithFailureRate];
-//   - the share of slow calls reaches the rate of [WithSlowCall];
-//   - the window's P99 latency reaches [WithP99];
-//   - among the calls that overlapped another call, the share of failures
-//     reaches [WithConcurrentFailureRate].
+// A breaker is closed, open or half-open. While closed, it counts outcomes in
+// three sliding windows, one per dimension, and trips open as soon as any one
+// dimension breaks its threshold (the comparisons are strict):
 //
-// An open breaker rejects calls at once with an [*OpenError], without touching
-// the network. After [WithOpenDuration] it turns half-open and admits up to
-// [WithHalfOpenProbes] probes; it closes when they succeed and meet the
-// stricter thresholds of [WithRecovery] (so it does not flap at the edge of a
-// threshold), and reopens otherwise.
+//   - failure rate: more than 5 % of the outcomes of the last 60 s failed
+//     (a success rate below 95 %; [WithFailureRate], [WithFailureWindow]);
+//   - latency: the P99 of the last 30 s is above 2 s, that is more than 1 %
+//     of those outcomes took longer than 2 s ([WithP99],
+//     [WithLatencyWindow]); optionally, more than a share of them took
+//     longer than a bound ([WithSlowCall]);
+//   - concurrent failures: among the outcomes of the last 10 s that
+//     overlapped another call to the same host, more than 15 % failed
+//     ([WithConcurrentFailureRate], [WithConcurrencyWindow]).
+//
+// A dimension is judged once its window holds 20 outcomes
+// ([WithMinRequests]); the P99 needs 100, because with fewer the 99th
+// percentile is simply the slowest call and one slow call would open the
+// host. Every decision counts: "P99 > 2 s" is decided by counting the calls
+// slower than 2 s, never from a histogram's bin edge.
+//
+// An open breaker rejects calls at once with an [*OpenError], without
+// touching the network. After 30 s ([WithOpenDuration]) it turns half-open
+// and admits 5 probes ([WithHalfOpenProbes]). It closes only when they meet
+// the recovery thresholds, which are stricter (hysteresis; [WithRecovery]):
+// a success rate of at least 99 % (with 5 probes: none fails), a P99 of at
+// most 800 ms (with 5 probes: none slower than 800 ms) and at most 3 %
+// concurrent failures. It reopens as soon as the probes break one of them. A
+// probe that has not ended after the open duration ([WithProbeDeadline])
+// counts as failed, so a hung probe never holds the breaker half-open.
+//
+// # An API that fails now and then
+//
+// The rule is strict, and it counts every attempt. Against an API where 10 %
+// of calls fail transiently, a retry layer above would hide nearly every
+// failure (with 3 attempts, 0.1 % of requests fail), but the breaker opens:
+// 2 failures among the first 20 calls are already more than 5 %. It then
+// rejects every call for 30 s, and its 5 probes all succeed only 59 % of the
+// time (0.9⁵), so 41 % of the time it stays open 30 s more. Over an hour,
+// about 60 % of calls are rejected at 1 call per second, 93 % at 10 and 99 %
+// at 100. If such an API is normal for you, set the thresholds above its
+// failure rate with a margin; with these, the same API is almost never
+// rejected (under 0.5 % of calls at 1 call per second, none at 10):
+//
+//	breaker.New(next,
+//		breaker.WithFailureRate(0.25),           // trip above 25 % failures
+//		breaker.WithConcurrentFailureRate(0.35), // or above 35 % of overlapping calls failing
+//		breaker.WithRecovery(0.2, 800*time.Millisecond, 0.2), // 1 probe in 5 may fail
+//	)
 //
 // # What counts
 //
-// By default a 5xx or 429 response and any error (network errors, timeouts)
-// are failures; other responses, 4xx included, are successes. A call whose
-// context the caller cancelled is not counted at all, nor is an error of class
-// [errclass.Canceled] or [errclass.BreakerOpen]. [WithFailure] replaces the
-// rule.
+// [DefaultOutcome] decides: network errors and timeouts of our own layers
+// (for instance a body-idle or attempt bound of the timeouts package below)
+// are failures, and so are 5xx responses; 4xx responses are successes; a 429
+// is neutral, not counted (the server pacing us is not an outage). A call
+// whose own context ended (the caller's cancellation or deadline, including
+// an outer one-deadline-for-all-attempts layer) is neutral, and so is any
+// error [errclass.Neutral] reports. [WithOutcome] and [WithFailure] replace
+// the rule.
 //
-// The outcome is taken when RoundTrip returns, that is when the response
-// headers arrive: the latency used by the slow-call and P99 conditions is the
-// time to headers. Reading the body is the caller's time and is not counted.
+// The outcome of a response with a body is decided when the body ends: EOF
+// is a success, a read error (reset, body-idle timeout) a failure, a Close
+// before EOF by the caller a success. Until then the call is in flight, and
+// a half-open probe holds its slot. The latency that the P99 and slow-call
+// conditions use is the time to response headers: reading the body is
+// mostly the caller's pace.
+//
+// With [WithRetryAfter] (on in the standard stack), a 429 or 503 carrying
+// Retry-After pauses its key for every caller until then: rejections carry
+// the time left and [errclass.PausedFor] reports it, so the retry layer
+// above waits and sends once the pause is over.
+//
+// # Keys, control and reload
+//
+// Breakers are made on demand, one per key: by default the request's
+// normalised host, so "API.example", "api.example" and "api.example:443"
+// (https) are one breaker. [Transport.Keys] lists them, [Transport.ForceOpen]
+// drains a host (rejects until [Transport.Reset]), and Reset closes a
+// breaker with a fresh window. [Transport.Update] changes settings at run
+// time, atomically; it returns an error, and changes nothing, when the new
+// settings are invalid or contradict each other.
+//
+// Up to [WithMaxKeys] breakers are kept (default 1024). Past that, the least
+// recently used closed breakers with no call in flight are dropped
+// ([WithOnEvict] tells); open and half-open breakers are never dropped.
 //
 // # Generations and hooks
 //
 // Each transition starts a new generation; an outcome is counted only if its
 // call started in the current generation, so a slow call that started before
-// the breaker opened does not count after it closes again. The hook of
-// [WithOnStateChange] runs once per transition, in order, outside every lock;
-// from it, [Transport.Counts] returns the counts that caused the transition.
+// the breaker opened does not count after it closes again. The hooks of
+// [WithOnStateChange] run once per transition, in order, outside every lock;
+// from them, [Transport.Counts] returns the counts that caused the
+// transition.
 //
 // # Time and cost
 //
 // Time comes from [WithClock]; no goroutine is started, and every transition
 // is computed from the clock when a call or a method looks. The closed path
 // takes no lock (at most a shard's read lock of the registry, when a client
-// talks to several hosts) and allocates nothing; a rejection allocates only
-// its error. Outcomes are counted in per-bucket atomic counters, so
-// concurrent calls do not queue behind one mutex.
-//
-// # Registry
-//
-// Breakers are made on demand, one per key, up to [WithMaxKeys] (default
-// 1024). Past that, the least recently used closed breakers with no call in
-// flight are dropped ([WithOnEvict] tells); open and half-open breakers are
-// never dropped.
+// talks to several hosts); it allocates only the wrapper of a response body
+// that has to be watched to its end, and a rejection allocates only its
+// error. Outcomes are counted in per-bucket atomic counters, so concurrent
+// calls do not queue behind one mutex.
 package breaker
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"sync/atomic"
@@ -83,9 +136,10 @@ var _ http.RoundTripper = (*Transport)(nil)
 var errNilResponse = errors.New("breaker: next RoundTripper returned no response and no error")
 
 // New returns a Transport that guards next (nil means
-// [http.DefaultTransport]) with the given options. An invalid option panics.
+// [http.DefaultTransport]) with the given options. An invalid option, or
+// options that contradict each other, panic with a message naming them.
 func New(next http.RoundTripper, opts ...Option) *Transport {
-	cfg := build(defaultConfig(), opts)
+	cfg := mustBuild(opts)
 	t := &Transport{Next: layer.Of(next), base: time.Now()}
 	if cfg.clock != nil {
 		t.base = cfg.clock()
@@ -99,60 +153,29 @@ func New(next http.RoundTripper, opts ...Option) *Transport {
 // [New](next, opts...). Invalid options panic here, not when the middleware is
 // applied. Each application makes a Transport with its own breakers.
 func Middleware(opts ...Option) func(http.RoundTripper) http.RoundTripper {
-	build(defaultConfig(), opts)
+	mustBuild(opts)
 	return func(next http.RoundTripper) http.RoundTripper { return New(next, opts...) }
 }
 
 // Update applies opts on top of the current settings, atomically: calls see
 // either the old or the new settings, never a mix. Breakers keep their state
-// and their windows; new thresholds apply from the next outcome. WithClock is
-// ignored. An invalid option panics and changes nothing.
-func (t *Transport) Update(opts ...Option) {
+// and their windows; new thresholds apply from the next outcome. Hooks given
+// are added to those in place. WithClock is ignored. When an option is
+// invalid or the result contradicts itself (a recovery threshold looser than
+// its trip threshold), Update returns an error naming the options and
+// changes nothing; it never panics.
+func (t *Transport) Update(opts ...Option) error {
 	for {
 		old := t.cfg.Load()
-		cfg := build(*old, opts)
+		cfg, err := build(*old, opts)
+		if err != nil {
+			return errclass.Wrap(err)
+		}
 		cfg.clock = old.clock
 		if t.cfg.CompareAndSwap(old, cfg) {
-			return
+			return nil
 		}
 	}
-}
-
-// State returns the state of the breaker for key (Closed for a key it has no
-// breaker for). An open breaker whose OpenDuration is over turns half-open
-// here, and the state-change hook runs.
-func (t *Transport) State(key string) State {
-	c := t.reg.lookup(key)
-	if c == nil {
-		return Closed
-	}
-	return c.state(t, t.now())
-}
-
-// Counts returns the counts that caused the latest transition of the breaker
-// for key: the window that tripped it, or the probes that closed or reopened
-// it (a turn from open to half-open keeps the counts that opened it). It is
-// the zero Counts before any transition. It is safe to call from the
-// state-change hook.
-func (t *Transport) Counts(key string) Counts {
-	c := t.reg.lookup(key)
-	if c == nil {
-		return Counts{}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cause
-}
-
-// Window returns the live counts of the breaker for key: its sliding window
-// when closed, its probes so far when half-open, and zero when open or
-// unknown.
-func (t *Transport) Window(key string) Counts {
-	c := t.reg.lookup(key)
-	if c == nil {
-		return Counts{}
-	}
-	return c.window(t, t.now())
 }
 
 // now returns the current time on the Transport's timeline: nanoseconds since
@@ -168,28 +191,32 @@ func (t *Transport) tick(cfg *config) int64 {
 	} else {
 		d = cfg.clock().Sub(t.base)
 	}
-	if d < 0 {
-		return 0
-	}
-	return int64(d)
+	return max(int64(d), 0)
 }
 
-// RoundTrip sends req through the breaker of its key. When the breaker is
-// open (or half-open with every probe slot taken), it closes req.Body and
-// returns an [*OpenError] without calling the next RoundTripper. Otherwise it
-// returns what the next RoundTripper returns and counts the outcome.
+// RoundTrip sends req through the breaker of its key. When the breaker
+// rejects the call (open, half-open with every probe slot busy, or paused),
+// it closes req.Body and returns an [*OpenError] without calling the next
+// RoundTripper. Otherwise it returns what the next RoundTripper returns, its
+// error passed through [errclass.Wrap], and counts the outcome when the
+// response body ends.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	cfg := t.cfg.Load()
 	at := t.tick(cfg)
-	key := cfg.key(req)
-	for i := range 3 {
-		c := t.last.Load()
-		if i > 0 || c == nil || c.key != key {
-			if c = t.reg.get(t, key, cfg, at); c == nil {
+	c := t.last.Load()
+	var key string
+	if c != nil && cfg.defaultKey && c.spelledAs(req) {
+		key = c.key // the newest circuit's own spelling: no need to normalise
+	} else if key = cfg.key(req); c != nil && c.key != key {
+		c = nil
+	}
+	for range 3 {
+		if c == nil {
+			if c = t.reg.get(t, key, cfg, at, req); c == nil {
 				break
 			}
 		}
-		tk, retryIn, v := c.admit(t, cfg, at)
+		tk, rej, v := c.admit(t, cfg, at)
 		switch v {
 		case admitted:
 			return t.call(cfg, c, tk, at, req)
@@ -197,19 +224,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if req.Body != nil {
 				req.Body.Close()
 			}
-			if cfg.onReject != nil {
-				cfg.onReject(c.key)
+			for _, f := range cfg.onReject {
+				f(c.key)
 			}
-			return nil, &OpenError{Key: c.key, RetryIn: retryIn}
+			return nil, &OpenError{Key: c.key, RetryIn: rej.retryIn, Pause: rej.pause, ProbesBusy: rej.busy}
 		}
+		c = nil
 	}
 	// The registry is full of breakers that cannot be dropped: go through
 	// without one.
-	return t.RT().RoundTrip(req)
+	resp, err := t.RT().RoundTrip(req)
+	return resp, errclass.Wrap(err)
 }
 
-// call sends an admitted request and reports its outcome to c, even when the
-// next RoundTripper panics.
+// call sends an admitted request and reports its outcome to c, when the
+// response body ends or at once, even when the next RoundTripper panics.
 func (t *Transport) call(cfg *config, c *circuit, tk ticket, start int64, req *http.Request) (resp *http.Response, err error) {
 	finished := false
 	defer func() {
@@ -223,29 +252,15 @@ func (t *Transport) call(cfg *config, c *circuit, tk ticket, start int64, req *h
 	if resp == nil && err == nil {
 		err = errNilResponse
 	}
-	o := obs{latency: time.Duration(end - start)}
-	counted := true
-	if err != nil && neutral(req, err) {
-		counted = false
-	} else if cfg.failure != nil {
-		o.failed = cfg.failure(resp, err)
-	} else {
-		o.failed = err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+	latency := time.Duration(end - start)
+	out := cfg.classify(req, resp, err)
+	if err == nil {
+		t.pauseFor(cfg, c, resp, end)
+		if out == Success && hasBody(resp) {
+			resp.Body = &body{rc: resp.Body, c: c, tk: tk, req: req, resp: resp, at: end, latency: latency}
+			return resp, nil
+		}
 	}
-	o.slow = cfg.slowCall > 0 && o.latency >= cfg.slowCall
-	c.done(t, cfg, tk, end, o, counted)
-	return resp, err
-}
-
-// neutral reports whether err says nothing about the server's health: the
-// caller cancelled, or a breaker further down rejected the call.
-func neutral(req *http.Request, err error) bool {
-	if req.Context().Err() == context.Canceled {
-		return true
-	}
-	switch errclass.Classify(err) {
-	case errclass.Canceled, errclass.BreakerOpen:
-		return true
-	}
-	return false
+	c.done(t, cfg, tk, end, obs{latency: latency, failed: out == Failure}, out != Neutral)
+	return resp, errclass.Wrap(err)
 }

@@ -64,3 +64,52 @@ func Example() {
 	// api.example: half-open -> closed (0 of 2 failed)
 	// closed
 }
+
+// Drain a host by hand: ForceOpen rejects every call until Reset.
+func ExampleTransport_ForceOpen() {
+	base := chain.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+	})
+	tr := breaker.New(base)
+	client := &http.Client{Transport: tr}
+
+	tr.ForceOpen("API.example") // keys are normalised like request hosts
+	_, err := client.Get("https://api.example:443/items")
+	fmt.Println(tr.Keys(), tr.State("api.example"), errors.Is(err, breaker.ErrOpen))
+
+	tr.Reset("api.example")
+	resp, err := client.Get("https://api.example/items")
+	if err == nil {
+		resp.Body.Close()
+		fmt.Println(tr.State("api.example"), resp.StatusCode)
+	}
+	// Output:
+	// [api.example] open true
+	// closed 200
+}
+
+// Count 429 as a failure too, on top of the default rule.
+func ExampleWithOutcome() {
+	count429 := breaker.WithOutcome(func(resp *http.Response, err error) breaker.Outcome {
+		if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+			return breaker.Failure
+		}
+		return breaker.DefaultOutcome(resp, err)
+	})
+	base := chain.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusTooManyRequests, Body: http.NoBody, Request: req}, nil
+	})
+	for _, opts := range [][]breaker.Option{nil, {count429}} {
+		tr := breaker.New(base, opts...)
+		for range 20 {
+			req, _ := http.NewRequest(http.MethodGet, "http://api.example/", nil)
+			if resp, err := tr.RoundTrip(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+		fmt.Println(tr.State("api.example"))
+	}
+	// Output:
+	// closed
+	// open
+}

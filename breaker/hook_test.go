@@ -130,3 +130,28 @@ func TestHookPanicDoesNotStopLaterHooks(t *testing.T) {
 }
 
 var _ http.RoundTripper = (*breaker.Transport)(nil)
+
+// Hooks add up: each WithOnStateChange and WithOnReject runs, in the order
+// given, including one added by Update.
+func TestHooksAddUp(t *testing.T) {
+	clock := newClock()
+	next := &fakeNext{clock: clock, reply: statusFor}
+	var got []string
+	hook := func(name string) breaker.Option {
+		return breaker.WithOnStateChange(func(key string, from, to breaker.State) {
+			got = append(got, fmt.Sprintf("%s %s:%s>%s", name, key, from, to))
+		})
+	}
+	reject := func(name string) breaker.Option {
+		return breaker.WithOnReject(func(key string) { got = append(got, name+" reject "+key) })
+	}
+	tr := breaker.New(next, opts(clock, hook("metrics"), reject("metrics"), hook("user"), nil,
+		breaker.WithOnStateChange(nil))...)
+	require.NoError(t, tr.Update(reject("user")))
+	do(t, tr, "a", "503", 0, 20)
+	do(t, tr, "a", "200", 0, 1)
+	assert.Equal(t, []string{
+		"metrics a:closed>open", "user a:closed>open",
+		"metrics reject a", "user reject a",
+	}, got)
+}

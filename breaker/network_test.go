@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -189,34 +188,72 @@ func TestInnerBreakerRejectionIsNotCounted(t *testing.T) {
 	assert.Equal(t, 0, tr.Window("a").Requests)
 }
 
-func TestInvalidOptionsPanic(t *testing.T) {
-	tests := map[string]func(){
-		"WithWindow":                func() { breaker.WithWindow(time.Millisecond) },
-		"WithMinRequests":           func() { breaker.WithMinRequests(0) },
-		"WithFailureRate":           func() { breaker.WithFailureRate(1.5) },
-		"WithSlowCall":              func() { breaker.WithSlowCall(time.Second, 0) },
-		"WithP99":                   func() { breaker.WithP99(-1) },
-		"WithConcurrentFailureRate": func() { breaker.WithConcurrentFailureRate(-0.1) },
-		"WithOpenDuration":          func() { breaker.WithOpenDuration(0) },
-		"WithHalfOpenProbes":        func() { breaker.WithHalfOpenProbes(0) },
-		"WithRecovery":              func() { breaker.WithRecovery(2, 0, 0) },
-		"WithKey":                   func() { breaker.WithKey(nil) },
-		"WithMaxKeys":               func() { breaker.WithMaxKeys(0) },
-		"WithRecovery looser than P99": func() {
-			breaker.New(nil, breaker.WithP99(time.Second), breaker.WithRecovery(0.01, 2*time.Second, 0.03))
-		},
-		"WithRecovery looser than failure rate": func() {
-			breaker.Middleware(breaker.WithFailureRate(0.1), breaker.WithRecovery(0.2, 0, 0.03))
-		},
+// Invalid values: New panics and Update returns an error, both naming the
+// option; the option function itself never panics.
+func TestInvalidOptions(t *testing.T) {
+	tests := map[string]breaker.Option{
+		"WithWindow":                breaker.WithWindow(time.Millisecond),
+		"WithFailureWindow":         breaker.WithFailureWindow(0),
+		"WithLatencyWindow":         breaker.WithLatencyWindow(-time.Second),
+		"WithConcurrencyWindow":     breaker.WithConcurrencyWindow(9 * time.Millisecond),
+		"WithMinRequests":           breaker.WithMinRequests(0),
+		"WithFailureRate":           breaker.WithFailureRate(1.5),
+		"WithSlowCall":              breaker.WithSlowCall(time.Second, 1),
+		"WithP99":                   breaker.WithP99(-1),
+		"WithConcurrentFailureRate": breaker.WithConcurrentFailureRate(-0.1),
+		"WithOpenDuration":          breaker.WithOpenDuration(0),
+		"WithProbeDeadline":         breaker.WithProbeDeadline(-time.Second),
+		"WithHalfOpenProbes":        breaker.WithHalfOpenProbes(0),
+		"WithRecovery":              breaker.WithRecovery(2, 0, 0),
+		"WithKey":                   breaker.WithKey(nil),
+		"WithMaxKeys":               breaker.WithMaxKeys(0),
+		"WithRetryAfter":            breaker.WithRetryAfter(-time.Second),
 	}
-	for name, f := range tests {
+	for name, opt := range tests {
 		t.Run(name, func(t *testing.T) {
+			want := "breaker: " + name + "("
 			defer func() {
 				r := recover()
 				require.NotNil(t, r, "want a panic")
-				assert.Contains(t, r.(string), "breaker: "+strings.Fields(name)[0]+"(")
+				assert.Contains(t, r.(string), want)
 			}()
-			f()
+			tr := breaker.New(nil)
+			err := tr.Update(opt)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), want)
+			breaker.New(nil, opt)
+		})
+	}
+}
+
+func TestConflictingOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []breaker.Option
+		want string
+	}{
+		{"recovery P99 looser than P99",
+			[]breaker.Option{breaker.WithP99(time.Second), breaker.WithRecovery(0.01, 2*time.Second, 0.03)},
+			"breaker: WithRecovery(0.01, 2s, 0.03) conflicts with WithP99(1s): a recovery P99 of 2s is looser than the trip P99 1s"},
+		{"recovery failure rate looser than the default",
+			[]breaker.Option{breaker.WithRecovery(0.2, 0, 0.03)},
+			"breaker: WithRecovery(0.2, 0s, 0.03) conflicts with the default failure rate 0.05: a recovery failure rate of 0.2 is looser than the trip rate 0.05"},
+		{"recovery concurrent rate looser",
+			[]breaker.Option{breaker.WithConcurrentFailureRate(0.1), breaker.WithRecovery(0.01, 0, 0.2)},
+			"breaker: WithRecovery(0.01, 0s, 0.2) conflicts with WithConcurrentFailureRate(0.1): a recovery concurrent failure rate of 0.2 is looser than the trip rate 0.1"},
+		{"a window too short",
+			[]breaker.Option{breaker.WithWindow(time.Millisecond)},
+			"breaker: WithWindow(1ms): need at least 10ms"},
+		{"two invalid options",
+			[]breaker.Option{breaker.WithMinRequests(-1), breaker.WithOpenDuration(-time.Second)},
+			"breaker: WithMinRequests(-1): need at least 1; WithOpenDuration(-1s): need a positive duration"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.PanicsWithValue(t, tc.want, func() { breaker.New(nil, tc.opts...) })
+			require.PanicsWithValue(t, tc.want, func() { breaker.Middleware(tc.opts...) })
+			err := breaker.New(nil).Update(tc.opts...)
+			require.EqualError(t, err, tc.want)
 		})
 	}
 }

@@ -172,16 +172,22 @@ func TestRecoveryHysteresis(t *testing.T) {
 		breaker.WithOnStateChange(func(_ string, from, to breaker.State) {
 			trans = append(trans, from.String()+">"+to.String())
 		}))...)...)
-	do(t, tr, "a", "200", 3*time.Second, 20)
+	do(t, tr, "a", "200", 3*time.Second, 99)
+	require.Equal(t, breaker.Closed, tr.State("a"), "P99 is judged from 100 outcomes")
+	do(t, tr, "a", "200", 3*time.Second, 1)
 	require.Equal(t, breaker.Open, tr.State("a"))
 
-	// Probes at 1 s are under the trip P99 (2 s) but over the recovery P99
-	// (800 ms): the circuit does not close.
+	// A probe at 1 s is under the trip P99 (2 s) but over the recovery P99
+	// (800 ms): the circuit reopens at once, without waiting for the rest.
 	clock.Advance(30 * time.Second)
-	do(t, tr, "a", "200", time.Second, 5)
+	do(t, tr, "a", "200", 100*time.Millisecond, 2)
+	do(t, tr, "a", "200", time.Second, 1)
 	require.Equal(t, breaker.Open, tr.State("a"))
-	assert.Equal(t, 5, tr.Counts("a").Requests)
-	assert.Equal(t, 0, tr.Counts("a").Failures)
+	c := tr.Counts("a")
+	assert.Equal(t, 3, c.Requests)
+	assert.Equal(t, 1, c.OverP99)
+	assert.Equal(t, time.Second, c.P99, "with 3 probes, P99 is the slowest")
+	assert.Equal(t, 0, c.Failures)
 
 	clock.Advance(30 * time.Second)
 	do(t, tr, "a", "200", 100*time.Millisecond, 5)

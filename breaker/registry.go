@@ -3,6 +3,7 @@ package breaker
 import (
 	"cmp"
 	"hash/maphash"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -39,6 +40,21 @@ func (r *registry) shard(key string) *shard {
 	return &r.shards[maphash.String(r.seed, key)%numShards]
 }
 
+// keys returns every key, sorted.
+func (r *registry) keys() []string {
+	var ks []string
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.RLock()
+		for k := range s.m {
+			ks = append(ks, k)
+		}
+		s.mu.RUnlock()
+	}
+	slices.Sort(ks)
+	return ks
+}
+
 // lookup returns the circuit of key, or nil.
 func (r *registry) lookup(key string) *circuit {
 	s := r.shard(key)
@@ -48,9 +64,11 @@ func (r *registry) lookup(key string) *circuit {
 	return c
 }
 
-// get returns the circuit of key, creating it if needed. It returns nil when
-// the registry is full and nothing can be evicted.
-func (r *registry) get(t *Transport, key string, cfg *config, at int64) *circuit {
+// get returns the circuit of key, creating it if needed for req. It returns
+// nil when the registry is full and nothing can be evicted, unless req is nil
+// (ForceOpen): then it makes room past the bound.
+func (r *registry) get(t *Transport, key string, cfg *config, at int64, req *http.Request) *circuit {
+	force := req == nil
 	s := r.shard(key)
 	s.mu.RLock()
 	c := s.m[key]
@@ -58,16 +76,16 @@ func (r *registry) get(t *Transport, key string, cfg *config, at int64) *circuit
 	if c != nil {
 		return c
 	}
-	if r.size.Load() >= int64(cfg.maxKeys) {
+	if r.size.Load() >= int64(cfg.maxKeys) && !force {
 		if at < r.noRoom.Load() {
 			return nil
 		}
-		r.sweep(t, cfg, at)
+		r.sweep(cfg, at)
 	}
 	s.mu.Lock()
 	c = s.m[key]
-	if c == nil && r.size.Load() < int64(cfg.maxKeys) {
-		c = newCircuit(strings.Clone(key), cfg)
+	if c == nil && (force || r.size.Load() < int64(cfg.maxKeys)) {
+		c = newCircuit(t, strings.Clone(key), cfg, req)
 		s.m[c.key] = c
 		r.size.Add(1)
 		t.last.Store(c)
@@ -77,26 +95,35 @@ func (r *registry) get(t *Transport, key string, cfg *config, at int64) *circuit
 }
 
 // sweep drops the least recently used closed circuits that have no call in
-// flight until the registry holds at most 3/4 of cfg.maxKeys; open and
-// half-open circuits stay.
-func (r *registry) sweep(t *Transport, cfg *config, at int64) {
+// flight and no pause until the registry holds at most 3/4 of cfg.maxKeys;
+// open and half-open circuits stay.
+func (r *registry) sweep(cfg *config, at int64) {
+	for _, k := range r.drop(cfg, at) {
+		for _, f := range cfg.onEvict {
+			f(k)
+		}
+	}
+}
+
+// drop evicts circuits as sweep says, under r.sweeps, and returns their keys.
+func (r *registry) drop(cfg *config, at int64) []string {
 	r.sweeps.Lock()
 	defer r.sweeps.Unlock()
 	limit := int64(cfg.maxKeys)
 	if r.size.Load() < limit {
-		return // another sweep made room
+		return nil // another sweep made room
 	}
 	target := limit - max(limit/4, 1)
 	type candidate struct {
 		c    *circuit
-		last uint64
+		last int64
 	}
 	var cands []candidate
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.RLock()
 		for _, c := range s.m {
-			if State(c.st.Load()&stateMask) == Closed && uint32(c.flight.Load()) == 0 {
+			if State(c.st.Load()&stateMask) == Closed && uint32(c.flight.Load()) == 0 && c.pausedUntil.Load() <= at {
 				cands = append(cands, candidate{c, c.lastUse.Load()})
 			}
 		}
@@ -114,14 +141,11 @@ func (r *registry) sweep(t *Transport, cfg *config, at int64) {
 	}
 	if len(dropped) == 0 {
 		// Every breaker is open, half-open or busy: do not scan them all
-		// again for each new key; look again after a bucket's width.
-		r.noRoom.Store(at + cfg.width)
+		// again for each new key; look again after a bucket of the
+		// shortest window.
+		r.noRoom.Store(satAdd(at, slices.Min(cfg.widths[:])))
 	}
-	if cfg.onEvict != nil {
-		for _, k := range dropped {
-			cfg.onEvict(k)
-		}
-	}
+	return dropped
 }
 
 // evict drops c if it is still closed with no call in flight. An admitter

@@ -3,6 +3,8 @@ package breaker_test
 import (
 	"net/http"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -11,6 +13,7 @@ import (
 	"github.com/rtchain/chain/breaker"
 	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/retry"
+	"github.com/rtchain/chain/standard"
 )
 
 // E7: under the retry layer, an open circuit is rejected once and never
@@ -34,3 +37,26 @@ func TestOpenRejectionNotRetried(t *testing.T) {
 }
 
 var _ chain.Middleware = breaker.Middleware()
+
+// The standard stack turns WithRetryAfter on (60 s): a 503 with
+// Retry-After pauses the host for every caller.
+func TestStandardStackPausesOnRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		next := &script{plan: func(*http.Request) step {
+			return step{status: http.StatusServiceUnavailable, header: http.Header{"Retry-After": {"2"}}}
+		}}
+		s := standard.New(standard.WithBase(next), standard.WithRetry(retry.WithMaxAttempts(1)))
+		resp, err := s.RoundTrip(newReq(t, "a", "", 0))
+		require.NoError(t, err)
+		resp.Body.Close()
+		_, err = s.RoundTrip(newReq(t, "a", "", 0))
+		require.ErrorIs(t, err, breaker.ErrOpen)
+		assert.Equal(t, 2*time.Second, errclass.PausedFor(err))
+		assert.Equal(t, int64(1), next.calls.Load())
+		time.Sleep(2 * time.Second)
+		resp, err = s.RoundTrip(newReq(t, "a", "", 0))
+		require.NoError(t, err)
+		resp.Body.Close()
+		s.CloseIdleConnections()
+	})
+}

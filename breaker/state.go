@@ -1,6 +1,9 @@
 package breaker
 
 import (
+	"math"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,62 +32,75 @@ func (s State) String() string {
 	return "unknown"
 }
 
-// Counts is a snapshot of the outcomes a breaker counted: the window of a
-// closed breaker, or the probes of a half-open one. Calls cancelled by their
-// caller are not counted; rejected calls are not outcomes.
+// Counts is a snapshot of the outcomes a breaker counted: the windows of a
+// closed breaker, or the probes of a half-open one (every field then counts
+// the same probes). Neutral outcomes (see [Outcome]) are not counted;
+// rejected calls are not outcomes.
 type Counts struct {
-	Requests           int           // outcomes counted
+	Requests           int           // outcomes in the failure window
 	Failures           int           // of which failures
-	SlowCalls          int           // of which at least as slow as WithSlowCall's threshold
-	Concurrent         int           // of which overlapped another call to the same key
-	ConcurrentFailures int           // of which overlapped another call and failed
-	P99                time.Duration // 99th percentile of time to response headers, from the histogram
+	LatencyRequests    int           // outcomes in the latency window
+	SlowCalls          int           // of which slower than WithSlowCall's d
+	OverP99            int           // of which slower than WithP99's d (for probes: the recovery P99)
+	P99                time.Duration // 99th percentile of time to response headers; never above the slowest outcome
+	Concurrent         int           // outcomes in the concurrency window that overlapped another call to the key
+	ConcurrentFailures int           // of which failures
 }
 
 const (
 	stateBits = 2
 	stateMask = 1<<stateBits - 1
+
+	openForever = math.MaxInt64 // openUntil of a circuit open until Reset
 )
 
 // circuit is the breaker of one key. Its state and generation live in st so
 // that the closed path reads them with one atomic load; every change of st
 // happens under mu. A new generation starts with every transition, and an
 // outcome is counted only in the generation it started in.
+//
+// What a fleet would share of it is small and additive: st (state and
+// generation), openUntil, pausedUntil, and each window's bucket counts per
+// epoch.
 type circuit struct {
 	// Read on every call, written rarely.
-	key       string
-	st        atomic.Uint64             // generation<<stateBits | State
-	openUntil atomic.Int64              // when an open circuit turns half-open, on the Transport's timeline
-	width     atomic.Int64              // bucket width of the window, in nanoseconds
-	pending   atomic.Uint32             // pendingAll | pendingConc: a bad outcome came while too few outcomes were there to judge
-	evicted   atomic.Bool               // dropped from the registry; admitters look the key up again
-	lastUse   atomic.Uint64             // the newest time slot of the window that holds outcomes, for eviction order
-	epochs    [numBuckets]atomic.Uint64 // the epoch (generation and time slot) each bucket holds
-	_         [64]byte                  // keep the counters below off the cache lines of the fields above
+	t           *Transport // the Transport the circuit belongs to
+	key         string
+	scheme      string        // the URL scheme and host of the request that made it, as spelled:
+	host        string        // a request spelled the same has its key without normalising
+	st          atomic.Uint64 // generation<<stateBits | State
+	openUntil   atomic.Int64  // when an open circuit turns half-open, on the Transport's timeline; math.MaxInt64: never
+	pausedUntil atomic.Int64  // a server's Retry-After pauses the key until then
+	pending     atomic.Uint32 // per dimension: a bad outcome came while too few outcomes were there to judge
+	evicted     atomic.Bool   // dropped from the registry; admitters look the key up again
+	lastUse     atomic.Int64  // when a window last moved to a new bucket, for eviction order
+	_           [64]byte      // keep the counters below off the cache lines of the fields above
 
 	// Written on every call.
-	flight  atomic.Uint64 // calls started (high 32 bits) and calls in flight (low 32 bits)
-	_       [56]byte
-	buckets [numBuckets]bucket
+	flight atomic.Uint64 // calls started (high 32 bits) and calls in flight (low 32 bits)
+	_      [56]byte
+	win    [numDims]window
+	hist   [numBuckets][numBins]atomic.Uint32 // the latency window's histograms, per bucket
 
-	mu       sync.Mutex       // guards changes of st and buckets' clearing, and the fields below
-	used     [numBuckets]bool // the bucket may hold counts
-	probing  int              // probes in flight
-	probes   tally            // counted probe outcomes of the current half-open generation
-	cause    Counts           // the counts that caused the last transition
-	events   []event          // transitions not yet handed to the hook, oldest first
-	flushing bool             // a caller is handing events to the hook
+	mu       sync.Mutex // guards changes of st and windows' clearing, and the fields below
+	forced   bool       // opened by ForceOpen: open until Reset
+	probing  []probe    // probes in flight
+	probes   tally      // counted probe outcomes of the current half-open generation
+	cause    Counts     // the counts that caused the last transition
+	events   []event    // transitions not yet handed to the hooks, oldest first
+	flushing bool       // a caller is handing events to the hooks
 }
 
-// Bits of circuit.pending.
-const (
-	pendingAll  = 1 << iota // the window held fewer than MinRequests outcomes
-	pendingConc             // ... or fewer than MinRequests overlapping ones, with an overlapping failure
-)
+// probe is a half-open call in flight.
+type probe struct {
+	id       uint64 // the call's start number (ticket.seq>>32)
+	start    int64
+	deadline int64
+}
 
 type event struct {
 	from, to State
-	hook     func(key string, from, to State)
+	hooks    []func(key string, from, to State)
 }
 
 // ticket is what an admitted call carries to its end.
@@ -101,168 +117,192 @@ const (
 	gone // the circuit was evicted: look the key up again
 )
 
-func newCircuit(key string, cfg *config) *circuit {
-	c := &circuit{key: key}
-	c.width.Store(cfg.width)
-	for i := range c.epochs {
-		c.epochs[i].Store(noEpoch) // so that the first record rotates and marks it used
+// rejection says why a call was rejected, for its OpenError.
+type rejection struct {
+	retryIn time.Duration
+	pause   bool
+	busy    bool
+}
+
+func newCircuit(t *Transport, key string, cfg *config, req *http.Request) *circuit {
+	c := &circuit{t: t, key: key}
+	if req != nil && req.URL != nil && cfg.defaultKey {
+		c.scheme, c.host = strings.Clone(req.URL.Scheme), strings.Clone(req.URL.Host)
+	}
+	for d := range c.win {
+		c.win[d].width.Store(cfg.widths[d])
+		for i := range c.win[d].epochs {
+			c.win[d].epochs[i].Store(noEpoch) // so that the first record rotates and marks it used
+		}
 	}
 	return c
 }
 
+// spelledAs reports whether req's URL spells the circuit's host as the
+// request that made it did (so its default key is c.key).
+func (c *circuit) spelledAs(req *http.Request) bool {
+	u := req.URL
+	return u != nil && c.host != "" && u.Host == c.host && u.Scheme == c.scheme
+}
+
 // state returns the state at time at, turning an open circuit whose time is up
-// half-open.
+// half-open and failing probes past their deadline.
 func (c *circuit) state(t *Transport, at int64) State {
 	st := c.st.Load()
 	if State(st&stateMask) == Open && at >= c.openUntil.Load() {
 		c.halfOpen(t, st, at)
 		st = c.st.Load()
 	}
+	if State(st&stateMask) == HalfOpen {
+		c.mu.Lock()
+		if c.st.Load() == st && c.expire(t.cfg.Load(), st, at) {
+			c.mu.Unlock()
+			c.flush()
+		} else {
+			c.mu.Unlock()
+		}
+		st = c.st.Load()
+	}
 	return State(st & stateMask)
 }
 
-// admit decides whether a call starting at time at may go through. When it
-// returns rejected, retryIn is the time left before the circuit turns
-// half-open.
-func (c *circuit) admit(t *Transport, cfg *config, at int64) (tk ticket, retryIn time.Duration, v verdict) {
+// admit decides whether a call starting at time at may go through.
+func (c *circuit) admit(t *Transport, cfg *config, at int64) (ticket, rejection, verdict) {
 	for {
 		st := c.st.Load()
-		switch State(st & stateMask) {
+		s := State(st & stateMask)
+		if s != Open {
+			if p := c.pausedUntil.Load(); at < p {
+				return ticket{}, rejection{retryIn: time.Duration(p - at), pause: true}, rejected
+			}
+		}
+		switch s {
 		case Closed:
 			seq := c.flight.Add(1<<32 | 1)
 			if c.evicted.Load() {
 				c.flight.Add(^uint64(0))
-				return tk, 0, gone
+				return ticket{}, rejection{}, gone
 			}
-			return ticket{st: st, seq: seq}, 0, admitted
+			return ticket{st: st, seq: seq}, rejection{}, admitted
 		case Open:
 			if until := c.openUntil.Load(); at < until {
-				return tk, time.Duration(until - at), rejected
+				var r rejection
+				if until != openForever {
+					r.retryIn = time.Duration(until - at)
+				}
+				return ticket{}, r, rejected
 			}
 			c.halfOpen(t, st, at)
 		default:
-			c.mu.Lock()
-			if c.st.Load() != st {
-				c.mu.Unlock()
+			if tk, ok, retry := c.admitProbe(t, cfg, st, at); retry {
 				continue
+			} else if ok {
+				return tk, rejection{}, admitted
 			}
-			if c.probing+int(c.probes.requests) >= cfg.probes {
-				// Update may have lowered the number of probes below those
-				// already counted: decide now rather than wait forever.
-				if to := c.judge(cfg); c.probing == 0 && to != HalfOpen {
-					c.set(cfg, st, to, at, c.probes.counts())
-					c.mu.Unlock()
-					c.flush()
-					continue
-				}
-				c.mu.Unlock()
-				return tk, 0, rejected
-			}
-			c.probing++
-			c.mu.Unlock()
-			return ticket{st: st, seq: c.flight.Add(1<<32 | 1)}, 0, admitted
+			return ticket{}, rejection{busy: true}, rejected
 		}
 	}
 }
 
-// done ends an admitted call at time at with outcome o, judged with cfg (the
-// settings the call started with); counted is false for a call with no
-// outcome (cancelled by its caller, or next panicked), which only frees its
-// place.
+// done ends an admitted call with outcome o, judged with cfg; at is when its
+// headers arrived (or it failed), the time the outcome is placed in the
+// windows, which may be a while ago when the call ended with its body.
+// counted is false for a call with no outcome (neutral, or next panicked),
+// which only frees its place.
 func (c *circuit) done(t *Transport, cfg *config, tk ticket, at int64, o obs, counted bool) {
 	after := c.flight.Add(^uint64(0))
 	o.overlapped = uint32(tk.seq) > 1 || after>>32 != tk.seq>>32
 	if State(tk.st&stateMask) == HalfOpen {
-		c.probeDone(t, tk, at, o, counted)
+		c.probeDone(t, tk, o, counted)
 		return
 	}
 	if !counted || c.st.Load() != tk.st {
 		return
 	}
-	if !c.record(t, cfg, tk.st, at, o) {
+	bad := c.record(t, cfg, tk.st, at, o)
+	if bad == notRecorded {
 		return
 	}
-	bad := o.failed || o.slow || (cfg.p99 > 0 && o.latency >= cfg.p99Eval)
 	pending := c.pending.Load()
-	// A success can trip the circuit only by completing a window that was too
-	// small to judge: skip the sum otherwise. (Old successes that age out can
-	// raise a rate too; the next bad outcome judges that.)
-	if !bad && pending&pendingAll == 0 && (pending&pendingConc == 0 || !o.overlapped) {
+	if !o.overlapped {
+		// Only an overlapping outcome can complete the concurrency window.
+		pending &^= 1 << dimConcurrency
+	}
+	if bad|pending == 0 {
 		return
 	}
-	sum := c.collect(tk.st, at)
-	var now uint32
-	if sum.requests < uint64(cfg.minRequests) {
-		now |= pendingAll
+	now := at
+	if o.late {
+		now = t.now()
 	}
-	if cfg.concFailRate > 0 && sum.concFailures > 0 && sum.concurrent < uint64(cfg.minRequests) {
-		now |= pendingConc
-	}
-	if !bad {
-		now &= pending // a success only clears flags
-	}
-	if now != pending {
-		c.pending.Store(now)
-	}
-	if now&pendingAll == 0 && sum.tripped(cfg) {
-		c.transition(t, tk.st, Open, at, sum.counts())
-	}
+	c.judgeWindows(t, cfg, tk.st, now, bad, pending)
 }
 
-// probeDone ends a probe of the half-open generation tk.st.
-func (c *circuit) probeDone(t *Transport, tk ticket, at int64, o obs, counted bool) {
-	cfg := t.cfg.Load()
-	c.mu.Lock()
-	if c.st.Load() != tk.st {
-		c.mu.Unlock()
-		return
-	}
-	c.probing--
-	if !counted {
-		c.mu.Unlock()
-		return
-	}
-	c.probes.add(o)
-	to := c.judge(cfg)
-	if to == HalfOpen {
-		c.mu.Unlock()
-		return
-	}
-	c.set(cfg, tk.st, to, at, c.probes.counts())
-	c.mu.Unlock()
-	c.flush()
-}
-
-// judge returns the state a half-open circuit moves to after the probes
-// counted so far: Open as soon as the failures exceed what the recovery
-// failure rates allow among cfg.probes probes; once cfg.probes are counted,
-// Closed if their latency meets the recovery thresholds too, else Open;
-// HalfOpen while undecided. c.mu is held.
-func (c *circuit) judge(cfg *config) State {
-	p := &c.probes
-	n := float64(cfg.probes)
-	switch {
-	case float64(p.failures)/n > cfg.recFailRate || float64(p.concFailures)/n > cfg.recConcFail:
-		return Open
-	case p.requests >= uint64(cfg.probes):
-		if cfg.p99 > 0 && cfg.recP99 > 0 && p.p99() > cfg.recP99 ||
-			cfg.slowCall > 0 && float64(p.slow)/float64(p.requests) >= cfg.slowRate {
-			return Open
+// judgeWindows judges, at time now, the dimensions of the closed generation
+// st that an outcome made worth judging: those where it was bad, and those
+// that wait for enough outcomes to judge an earlier bad one. (Old successes
+// that age out can raise a rate too; the next bad outcome judges that.)
+func (c *circuit) judgeWindows(t *Transport, cfg *config, st uint64, now int64, bad, pending uint32) {
+	var s tally
+	var wait, ready uint32
+	trip := false
+	for d := range dimension(numDims) {
+		bit := uint32(1) << d
+		if (bad|pending)&bit == 0 {
+			continue
 		}
-		return Closed
+		c.collect(&s, d, st, now)
+		enough, tripped := s.verdict(cfg, d)
+		switch {
+		case enough:
+			ready |= bit
+		case bad&bit != 0:
+			wait |= bit
+		}
+		trip = trip || tripped
 	}
-	return HalfOpen
+	if ready&pending != 0 {
+		c.pending.And(^ready)
+	}
+	if wait&^pending != 0 {
+		c.pending.Or(wait)
+	}
+	if trip {
+		c.transition(t, st, Open, now)
+	}
+}
+
+// verdict judges dimension d of a closed window: whether it holds enough
+// outcomes to be judged in full, and whether it trips.
+func (s *tally) verdict(cfg *config, d dimension) (enough, tripped bool) {
+	minN := uint64(cfg.minRequests)
+	switch d {
+	case dimFailure:
+		enough = s.requests >= minN
+		return enough, enough && cfg.failRate > 0 && cfg.failRate.exceeded(s.failures, s.requests)
+	case dimLatency:
+		n := s.latRequests
+		p99N := max(100, minN)
+		tripped = cfg.p99 > 0 && n >= p99N && s.over > n/100 ||
+			cfg.slowCall > 0 && n >= minN && cfg.slowRate.exceeded(s.slow, n)
+		enough = n >= minN && (cfg.p99 == 0 || n >= p99N)
+		return enough, tripped
+	default:
+		enough = s.concurrent >= minN
+		return enough, enough && cfg.concRate > 0 && cfg.concRate.exceeded(s.concFailures, s.concurrent)
+	}
 }
 
 // transition moves the circuit from the generation st to state to, unless st
-// has ended already, and runs the hook.
-func (c *circuit) transition(t *Transport, st uint64, to State, at int64, cause Counts) {
+// has ended already, and runs the hooks. The cause is the live counts.
+func (c *circuit) transition(t *Transport, st uint64, to State, at int64) {
 	c.mu.Lock()
 	if c.st.Load() != st {
 		c.mu.Unlock()
 		return
 	}
-	c.set(t.cfg.Load(), st, to, at, cause)
+	cfg := t.cfg.Load()
+	c.set(cfg, st, to, at, c.live(cfg, st, at))
 	c.mu.Unlock()
 	c.flush()
 }
@@ -284,24 +324,30 @@ func (c *circuit) set(cfg *config, st uint64, to State, at int64, cause Counts) 
 	from := State(st & stateMask)
 	switch to {
 	case Open:
-		c.openUntil.Store(at + int64(cfg.openDuration))
+		until := satAdd(at, int64(cfg.openDuration))
+		if c.forced {
+			until = openForever
+		}
+		c.openUntil.Store(until)
 	case HalfOpen:
-		c.probing = 0
+		c.probing = c.probing[:0]
 		c.probes = tally{}
 	case Closed:
-		c.width.Store(cfg.width)
+		for d := range c.win {
+			c.win[d].width.Store(cfg.widths[d])
+		}
 		c.pending.Store(0)
 	}
 	c.cause = cause
 	c.st.Store(((st>>stateBits)+1)<<stateBits | uint64(to))
-	if cfg.onState != nil {
-		c.events = append(c.events, event{from: from, to: to, hook: cfg.onState})
+	if from != to && len(cfg.onState) > 0 {
+		c.events = append(c.events, event{from: from, to: to, hooks: cfg.onState})
 	}
 }
 
-// flush hands queued transitions to the hook, in order, outside the lock. Only
-// one caller flushes at a time; events queued meanwhile, by a hook too, are
-// handed over by that caller.
+// flush hands queued transitions to the hooks, in order, outside the lock.
+// Only one caller flushes at a time; events queued meanwhile, by a hook too,
+// are handed over by that caller.
 func (c *circuit) flush() {
 	c.mu.Lock()
 	if c.flushing {
@@ -320,7 +366,7 @@ func (c *circuit) flush() {
 	c.mu.Unlock()
 }
 
-// deliver runs the hook for ev; if it panics, the next flush takes over.
+// deliver runs the hooks for ev; if one panics, the next flush takes over.
 func (c *circuit) deliver(ev event) {
 	ok := false
 	defer func() {
@@ -330,22 +376,28 @@ func (c *circuit) deliver(ev event) {
 			c.mu.Unlock()
 		}
 	}()
-	ev.hook(c.key, ev.from, ev.to)
+	for _, h := range ev.hooks {
+		h(c.key, ev.from, ev.to)
+	}
 	ok = true
 }
 
-// window returns the live counts: the window when closed, the probes when
-// half-open, nothing when open.
+// live returns the live counts of generation st: the windows when closed, the
+// probes when half-open, nothing when open. c.mu is held.
+func (c *circuit) live(cfg *config, st uint64, at int64) Counts {
+	switch State(st & stateMask) {
+	case Closed:
+		s := c.snapshot(st, at)
+		return s.counts(cfg.p99)
+	case HalfOpen:
+		return c.probes.counts(cfg.probeBound())
+	}
+	return Counts{}
+}
+
+// window returns the live counts at time at.
 func (c *circuit) window(t *Transport, at int64) Counts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := c.st.Load()
-	switch State(st & stateMask) {
-	case Closed:
-		sum := c.collect(st, at)
-		return sum.counts()
-	case HalfOpen:
-		return c.probes.counts()
-	}
-	return Counts{}
+	return c.live(t.cfg.Load(), c.st.Load(), at)
 }

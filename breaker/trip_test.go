@@ -18,8 +18,9 @@ func TestTripFailureRate(t *testing.T) {
 		ok, fail  int
 		wantState breaker.State
 	}{
-		{"half failing trips", 10, 10, breaker.Open},
-		{"just below the rate stays closed", 11, 9, breaker.Closed},
+		{"more than half failing trips", 9, 11, breaker.Open},
+		{"exactly half stays closed: the rate must be exceeded", 10, 10, breaker.Closed},
+		{"below the rate stays closed", 11, 9, breaker.Closed},
 		{"all failing trips", 0, 20, breaker.Open},
 	}
 	for _, tc := range tests {
@@ -58,9 +59,15 @@ func TestTripSlowCalls(t *testing.T) {
 	require.Equal(t, breaker.Closed, tr.State("a"), "4 slow of 10 is below 0.5")
 	do(t, tr, "a", "200", 300*time.Millisecond, 1)
 	require.Equal(t, breaker.Closed, tr.State("a"), "5 slow of 11 is below 0.5")
+	do(t, tr, "a", "200", 100*time.Millisecond, 1)
+	require.Equal(t, breaker.Closed, tr.State("a"), "a call of exactly d is not slow")
 	do(t, tr, "a", "200", 300*time.Millisecond, 1)
-	require.Equal(t, breaker.Open, tr.State("a"), "6 slow of 12 reaches 0.5")
-	assert.Equal(t, 6, tr.Counts("a").SlowCalls)
+	require.Equal(t, breaker.Closed, tr.State("a"), "6 slow of 13 is below 0.5")
+	do(t, tr, "a", "200", 300*time.Millisecond, 1)
+	require.Equal(t, breaker.Closed, tr.State("a"), "7 slow of 14 is 0.5, not above")
+	do(t, tr, "a", "200", 300*time.Millisecond, 1)
+	require.Equal(t, breaker.Open, tr.State("a"), "8 slow of 15 is above 0.5")
+	assert.Equal(t, 8, tr.Counts("a").SlowCalls)
 	assert.Equal(t, 0, tr.Counts("a").Failures)
 }
 
@@ -151,15 +158,15 @@ func TestTripConcurrentFailures(t *testing.T) {
 		overlapping(t, tr, "a", 20, failing)
 		return tr, next
 	}
-	t.Run("3 of 20 overlapping calls fail", func(t *testing.T) {
-		tr, _ := run(t, 3)
+	t.Run("4 of 20 overlapping calls fail", func(t *testing.T) {
+		tr, _ := run(t, 4)
 		assert.Equal(t, breaker.Open, tr.State("a"))
 		c := tr.Counts("a")
 		assert.Equal(t, 20, c.Concurrent)
-		assert.Equal(t, 3, c.ConcurrentFailures)
+		assert.Equal(t, 4, c.ConcurrentFailures)
 	})
-	t.Run("2 of 20 overlapping calls fail", func(t *testing.T) {
-		tr, _ := run(t, 2)
+	t.Run("3 of 20 overlapping calls fail: 15%, not above", func(t *testing.T) {
+		tr, _ := run(t, 3)
 		assert.Equal(t, breaker.Closed, tr.State("a"))
 		assert.Equal(t, 20, tr.Window("a").Concurrent)
 	})
@@ -208,18 +215,27 @@ func TestWindowSlides(t *testing.T) {
 	assert.Equal(t, breaker.Closed, tr.State("a"))
 }
 
-func Test429CountsAndWithFailure(t *testing.T) {
+func Test429IsNeutralByDefault(t *testing.T) {
 	clock := newClock()
 	next := &fakeNext{clock: clock, reply: statusFor}
 	tr := breaker.New(next, opts(clock)...)
+	do(t, tr, "a", "429", 0, 100)
+	assert.Equal(t, breaker.Closed, tr.State("a"), "429 is the server pacing us, not an outage")
+	assert.Equal(t, breaker.Counts{}, tr.Window("a"), "and it is not counted at all")
+
+	count429 := breaker.WithOutcome(func(resp *http.Response, err error) breaker.Outcome {
+		if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+			return breaker.Failure
+		}
+		return breaker.DefaultOutcome(resp, err)
+	})
+	tr = breaker.New(next, opts(clock, count429)...)
 	do(t, tr, "a", "429", 0, 20)
-	assert.Equal(t, breaker.Open, tr.State("a"), "429 is a failure by default")
+	assert.Equal(t, breaker.Open, tr.State("a"), "WithOutcome counts 429 as a failure")
 
 	tr = breaker.New(next, opts(clock, breaker.WithFailure(func(resp *http.Response, err error) bool {
-		return err != nil || resp.StatusCode >= 500
+		return err != nil || resp.StatusCode >= 400
 	}))...)
-	do(t, tr, "a", "429", 0, 20)
-	assert.Equal(t, breaker.Closed, tr.State("a"), "WithFailure replaces the rule")
-	do(t, tr, "a", "500", 0, 20)
-	assert.Equal(t, breaker.Open, tr.State("a"))
+	do(t, tr, "a", "404", 0, 20)
+	assert.Equal(t, breaker.Open, tr.State("a"), "WithFailure replaces the rule")
 }

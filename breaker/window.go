@@ -1,24 +1,33 @@
 package breaker
 
 import (
-	"math/bits"
 	"sync/atomic"
 	"time"
 )
 
-// The sliding window of a closed breaker is numBuckets buckets of
-// window/numBuckets each. Each bucket counts outcomes with atomic counters (no
-// lock on the hot path) and keeps a fixed-bucket latency histogram: 4 bins per
-// power of two from 128 µs to 2^27 µs (about 134 s), plus one bin below and
-// one above. A bucket's epoch names the generation and the time slot it holds,
-// so a bucket left from an older slot or an older generation is ignored when
-// the window is summed and cleared when it is reused.
+// dimension names one of the three trip dimensions. Each has its own sliding
+// window, so that the failure rate can look back a minute while the
+// concurrent failure rate looks at the last ten seconds.
+type dimension uint8
+
+const (
+	dimFailure     dimension = iota // failures among outcomes
+	dimLatency                      // P99 and slow calls, and the latency histogram
+	dimConcurrency                  // failures among overlapping outcomes
+	numDims
+)
+
+// A window is numBuckets buckets of width window/numBuckets each. Each
+// bucket counts outcomes with atomic counters (no lock on the hot path). A
+// bucket's epoch names the generation and the time slot it holds, so a
+// bucket left from an older slot or an older generation is ignored when the
+// window is summed and cleared when it is reused.
+//
+// The counts are plain sums per (generation, time slot): two processes'
+// buckets of one slot add up, which is what a store shared by a fleet needs
+// to merge windows in the background.
 const (
 	numBuckets = 10
-	minExp     = 7  // 2^7 µs = 128 µs: the lower edge of the first octave
-	maxExp     = 26 // the last octave starts at 2^26 µs, about 67 s
-	subBins    = 4
-	numBins    = 1 + (maxExp-minExp+1)*subBins + 1
 
 	idxBits = 40 // bits of the time-slot index in an epoch; the rest is the generation
 	idxMask = 1<<idxBits - 1
@@ -26,98 +35,69 @@ const (
 	noEpoch = ^uint64(0) // the epoch of a bucket never used (generation 2^24-1 at slot 2^40-1)
 )
 
-// binOf returns the histogram bin of latency d.
-func binOf(d time.Duration) int {
-	if d < 0 {
-		d = 0
-	}
-	us := uint64(d / time.Microsecond)
-	if us < 1<<minExp {
-		return 0
-	}
-	e := bits.Len64(us) - 1
-	if e > maxExp {
-		return numBins - 1
-	}
-	sub := int(us>>(e-2)) & (subBins - 1)
-	return 1 + (e-minExp)*subBins + sub
+// window is the sliding window of one dimension of a circuit.
+type window struct {
+	width   atomic.Int64  // bucket width in nanoseconds
+	hint    atomic.Uint64 // the time-slot index last used: spares a division per call
+	epochs  [numBuckets]atomic.Uint64
+	buckets [numBuckets]bucket
+	used    [numBuckets]bool // the bucket may hold counts; guarded by circuit.mu
 }
 
-// binLow returns the lower edge of bin k.
-func binLow(k int) time.Duration {
-	switch {
-	case k <= 0:
-		return 0
-	case k >= numBins-1:
-		return time.Duration(uint64(1)<<(maxExp+1)) * time.Microsecond
-	}
-	e := minExp + (k-1)/subBins
-	sub := (k - 1) % subBins
-	return time.Duration(uint64(subBins+sub)<<(e-2)) * time.Microsecond
-}
-
-// binHigh returns the upper edge of bin k (the lower edge for the last bin,
-// which has none).
-func binHigh(k int) time.Duration {
-	if k >= numBins-1 {
-		return binLow(numBins - 1)
-	}
-	return binLow(k + 1)
-}
-
-// bucket holds the outcomes of one time slot of the window. Every field is
-// atomic: callers add to it without a lock; clearing it takes the circuit's
-// mu. Its epoch (which slot it holds) lives apart, in circuit.epochs, so that
-// reading it does not contend with the counters.
+// bucket holds the outcomes of one time slot of a window. A dimension uses
+// only its own counters; the others stay zero.
 type bucket struct {
-	failures     atomic.Uint32
-	slow         atomic.Uint32
-	concurrent   atomic.Uint32
-	concFailures atomic.Uint32
-	hist         [numBins]atomic.Uint32 // the sum of the bins is the number of outcomes
-}
-
-// clear zeroes slot i. c.mu is held.
-func (c *circuit) clear(i uint64) {
-	if !c.used[i] {
-		return
-	}
-	b := &c.buckets[i]
-	b.failures.Store(0)
-	b.slow.Store(0)
-	b.concurrent.Store(0)
-	b.concFailures.Store(0)
-	for i := range b.hist {
-		b.hist[i].Store(0)
-	}
+	requests     atomic.Uint32 // outcomes (failure window; the latency window sums its histogram)
+	failures     atomic.Uint32 // failed outcomes (failure window)
+	slow         atomic.Uint32 // slower than WithSlowCall's d (latency window)
+	over         atomic.Uint32 // slower than WithP99's d (latency window)
+	concurrent   atomic.Uint32 // overlapping outcomes (concurrency window)
+	concFailures atomic.Uint32 // overlapping failed outcomes (concurrency window)
+	maxLat       atomic.Int64  // the slowest outcome (latency window)
+	minOver      atomic.Int64  // the fastest outcome slower than WithP99's d; 0: none (latency window)
 }
 
 // obs is one counted outcome.
 type obs struct {
 	latency    time.Duration
 	failed     bool
-	slow       bool
 	overlapped bool
+	late       bool // decided after the time it is placed at (at its body's end)
 }
 
-// tally is a sum of outcomes: a window, or the probes of a half-open circuit.
+// tally is a sum of outcomes: the windows of a closed circuit, or the probes
+// of a half-open one (which fill every field from the same outcomes).
 type tally struct {
-	requests     uint64
+	requests     uint64 // failure window
 	failures     uint64
+	latRequests  uint64 // latency window
 	slow         uint64
-	concurrent   uint64
-	concFailures uint64
+	over         uint64
+	maxLat       time.Duration
+	minOver      time.Duration
 	hist         [numBins]uint64
+	concurrent   uint64 // concurrency window
+	concFailures uint64
 }
 
-func (t *tally) add(o obs) {
+// add counts a probe's outcome; slow and over say how it compares with the
+// recovery thresholds.
+func (t *tally) add(o obs, slow, over bool) {
 	t.requests++
+	t.latRequests++
 	t.hist[binOf(o.latency)]++
+	t.maxLat = max(t.maxLat, o.latency)
 	if o.failed {
 		t.failures++
 	}
-	if o.slow {
+	if slow {
 		t.slow++
+	}
+	if over {
+		t.over++
+		if t.minOver == 0 || o.latency < t.minOver {
+			t.minOver = o.latency
+		}
 	}
 	if o.overlapped {
 		t.concurrent++
@@ -127,56 +107,18 @@ func (t *tally) add(o obs) {
 	}
 }
 
-// p99 estimates the 99th percentile latency from the histogram, linearly
-// inside the bin that holds it.
-func (t *tally) p99() time.Duration {
-	if t.requests == 0 {
-		return 0
-	}
-	rank := (t.requests*99 + 99) / 100 // ceil(0.99 × requests)
-	var cum uint64
-	for k, n := range t.hist {
-		if n == 0 {
-			continue
-		}
-		if cum+n >= rank {
-			lo, hi := binLow(k), binHigh(k)
-			return lo + time.Duration(float64(hi-lo)*float64(rank-cum)/float64(n))
-		}
-		cum += n
-	}
-	return binLow(numBins - 1)
-}
-
-func (t *tally) counts() Counts {
+// counts reports t; bound is the P99 bound its over count was taken against.
+func (t *tally) counts(bound time.Duration) Counts {
 	return Counts{
 		Requests:           int(t.requests),
 		Failures:           int(t.failures),
+		LatencyRequests:    int(t.latRequests),
 		SlowCalls:          int(t.slow),
+		OverP99:            int(t.over),
+		P99:                t.p99(bound),
 		Concurrent:         int(t.concurrent),
 		ConcurrentFailures: int(t.concFailures),
-		P99:                t.p99(),
 	}
-}
-
-// tripped reports whether t breaks one of the trip conditions of cfg.
-func (t *tally) tripped(cfg *config) bool {
-	if t.requests < uint64(cfg.minRequests) {
-		return false
-	}
-	n := float64(t.requests)
-	switch {
-	case cfg.failureRate > 0 && float64(t.failures)/n >= cfg.failureRate:
-		return true
-	case cfg.slowCall > 0 && float64(t.slow)/n >= cfg.slowRate:
-		return true
-	case cfg.concFailRate > 0 && t.concurrent >= uint64(cfg.minRequests) &&
-		float64(t.concFailures)/float64(t.concurrent) >= cfg.concFailRate:
-		return true
-	case cfg.p99 > 0 && t.p99() >= cfg.p99:
-		return true
-	}
-	return false
 }
 
 // epochOf names the time slot idx of the generation in st.
@@ -184,105 +126,210 @@ func epochOf(st uint64, idx uint64) uint64 {
 	return (st>>stateBits)<<idxBits | idx&idxMask
 }
 
-// record adds o to the window of the closed generation st at time at. It
-// reports whether it counted o (not when the generation ended meanwhile).
-func (c *circuit) record(t *Transport, cfg *config, st uint64, at int64, o obs) bool {
-	w := c.width.Load()
-	if cfg.width != w {
+// slot returns the bucket of window d for time at in the closed generation
+// st, cleared first when it held an older slot. It returns nil when the
+// generation ended meanwhile.
+func (c *circuit) slot(t *Transport, cfg *config, d dimension, st uint64, at int64) (*bucket, uint64) {
+	w := &c.win[d]
+	width := w.width.Load()
+	if cfg.widths[d] != width {
 		// The window changed; cfg may be older than the current settings,
 		// which are the ones to move to.
-		c.rebucket(st, at, t.cfg.Load().width)
-		w = c.width.Load()
+		c.rebucket(d, st, at, t.cfg.Load().widths[d])
+		width = w.width.Load()
 	}
-	idx := uint64(at / w)
-	slot := idx % numBuckets
-	if want := epochOf(st, idx); c.epochs[slot].Load() != want {
-		if !c.rotate(slot, st, want) {
-			return false
-		}
+	idx := w.hint.Load()
+	if lo := int64(idx) * width; at < lo || at-lo >= width {
+		idx = uint64(at / width)
+		w.hint.Store(idx)
 	}
-	b := &c.buckets[slot]
-	b.hist[binOf(o.latency)].Add(1)
-	if o.failed {
-		b.failures.Add(1)
+	i := idx % numBuckets
+	if want := epochOf(st, idx); w.epochs[i].Load() != want && !c.rotate(d, i, st, want, at) {
+		return nil, 0
 	}
-	if o.slow {
-		b.slow.Add(1)
-	}
-	if o.overlapped {
-		b.concurrent.Add(1)
-		if o.failed {
-			b.concFailures.Add(1)
-		}
-	}
-	return true
+	return &w.buckets[i], i
 }
 
-// rotate clears bucket slot for the epoch want, unless the generation st has
-// ended.
-func (c *circuit) rotate(slot, st, want uint64) bool {
+// record adds o, placed at time at, to the windows of the closed
+// generation st. It returns, per dimension (bit 1<<d), where o was bad: a
+// failure, a slow call, a call slower than the P99 bound. It returns
+// notRecorded when the generation ended meanwhile.
+func (c *circuit) record(t *Transport, cfg *config, st uint64, at int64, o obs) (bad uint32) {
+	b, _ := c.slot(t, cfg, dimFailure, st, at)
+	if b == nil {
+		return notRecorded
+	}
+	b.requests.Add(1)
+	if o.failed {
+		b.failures.Add(1)
+		bad |= 1 << dimFailure
+	}
+
+	b, i := c.slot(t, cfg, dimLatency, st, at)
+	if b == nil {
+		return notRecorded
+	}
+	// The histogram's bins add up to the outcomes: one counter fewer to
+	// write on every call.
+	c.hist[i][binOf(o.latency)].Add(1)
+	if lat := int64(o.latency); lat > b.maxLat.Load() {
+		atomicMax(&b.maxLat, lat)
+	}
+	if cfg.slowCall > 0 && o.latency > cfg.slowCall {
+		b.slow.Add(1)
+		bad |= 1 << dimLatency
+	}
+	if cfg.p99 > 0 && o.latency > cfg.p99 {
+		b.over.Add(1)
+		atomicMinPositive(&b.minOver, int64(o.latency))
+		bad |= 1 << dimLatency
+	}
+
+	if !o.overlapped {
+		return bad
+	}
+	if b, _ = c.slot(t, cfg, dimConcurrency, st, at); b == nil {
+		return notRecorded
+	}
+	b.concurrent.Add(1)
+	if o.failed {
+		b.concFailures.Add(1)
+		bad |= 1 << dimConcurrency
+	}
+	return bad
+}
+
+const notRecorded = 1 << 31
+
+func atomicMax(a *atomic.Int64, v int64) {
+	for old := a.Load(); v > old && !a.CompareAndSwap(old, v); old = a.Load() {
+	}
+}
+
+func atomicMinPositive(a *atomic.Int64, v int64) {
+	for old := a.Load(); (old == 0 || v < old) && !a.CompareAndSwap(old, v); old = a.Load() {
+	}
+}
+
+// rotate clears bucket i of window d for the epoch want, unless the
+// generation st has ended or the bucket already holds a later slot of st (the
+// outcome, placed at the time of its headers, is then older than the window).
+func (c *circuit) rotate(d dimension, i, st, want uint64, at int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.st.Load() != st {
 		return false
 	}
-	if c.epochs[slot].Load() != want {
-		c.clear(slot)
-		c.used[slot] = true
-		c.epochs[slot].Store(want)
-		c.lastUse.Store(want & idxMask)
+	w := &c.win[d]
+	if cur := w.epochs[i].Load(); cur != want {
+		if cur != noEpoch && cur>>idxBits == want>>idxBits && cur > want {
+			return false
+		}
+		c.clear(d, i)
+		w.used[i] = true
+		w.epochs[i].Store(want)
+		c.lastUse.Store(at)
 	}
 	return true
 }
 
-// collect sums the buckets of generation st that are inside the window
-// ending at time at.
-func (c *circuit) collect(st uint64, at int64) (t tally) {
-	idx := uint64(at / c.width.Load())
-	for k := uint64(0); k < numBuckets && k <= idx; k++ {
-		i := idx - k
-		if c.epochs[i%numBuckets].Load() != epochOf(st, i) {
-			continue
-		}
-		b := &c.buckets[i%numBuckets]
-		for j := range b.hist {
-			n := uint64(b.hist[j].Load())
-			t.hist[j] += n
-			t.requests += n
-		}
-		t.failures += uint64(b.failures.Load())
-		t.slow += uint64(b.slow.Load())
-		t.concurrent += uint64(b.concurrent.Load())
-		t.concFailures += uint64(b.concFailures.Load())
-	}
-	return t
-}
-
-// rebucket moves the window of generation st to buckets of width w: the
-// counts it holds are folded into the bucket of time at, so that nothing is
-// lost when Update changes the window's length.
-func (c *circuit) rebucket(st uint64, at int64, w int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.st.Load() != st || c.width.Load() == w {
+// clear zeroes bucket i of window d. c.mu is held.
+func (c *circuit) clear(d dimension, i uint64) {
+	w := &c.win[d]
+	if !w.used[i] {
 		return
 	}
-	sum := c.collect(st, at)
+	b := &w.buckets[i]
+	for _, n := range []*atomic.Uint32{&b.requests, &b.failures, &b.slow, &b.over, &b.concurrent, &b.concFailures} {
+		n.Store(0)
+	}
+	b.maxLat.Store(0)
+	b.minOver.Store(0)
+	if d == dimLatency {
+		for k := range c.hist[i] {
+			c.hist[i][k].Store(0)
+		}
+	}
+}
+
+// collect adds to s the buckets of window d of generation st that are inside
+// the window ending at time at.
+func (c *circuit) collect(s *tally, d dimension, st uint64, at int64) {
+	w := &c.win[d]
+	idx := uint64(at / w.width.Load())
+	for k := uint64(0); k < numBuckets && k <= idx; k++ {
+		i := (idx - k) % numBuckets
+		if w.epochs[i].Load() != epochOf(st, idx-k) {
+			continue
+		}
+		b := &w.buckets[i]
+		switch d {
+		case dimFailure:
+			s.requests += uint64(b.requests.Load())
+			s.failures += uint64(b.failures.Load())
+		case dimLatency:
+			s.slow += uint64(b.slow.Load())
+			s.over += uint64(b.over.Load())
+			s.maxLat = max(s.maxLat, time.Duration(b.maxLat.Load()))
+			if m := time.Duration(b.minOver.Load()); m > 0 && (s.minOver == 0 || m < s.minOver) {
+				s.minOver = m
+			}
+			for k := range c.hist[i] {
+				n := uint64(c.hist[i][k].Load())
+				s.hist[k] += n
+				s.latRequests += n
+			}
+		case dimConcurrency:
+			s.concurrent += uint64(b.concurrent.Load())
+			s.concFailures += uint64(b.concFailures.Load())
+		}
+	}
+}
+
+// snapshot returns every window of the closed generation st at time at.
+func (c *circuit) snapshot(st uint64, at int64) (s tally) {
+	for d := range dimension(numDims) {
+		c.collect(&s, d, st, at)
+	}
+	return s
+}
+
+// rebucket moves window d of generation st to buckets of width w: the counts
+// it holds are folded into the bucket of time at, so that nothing is lost
+// when Update changes the window's length.
+func (c *circuit) rebucket(d dimension, st uint64, at int64, width int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	win := &c.win[d]
+	if c.st.Load() != st || win.width.Load() == width {
+		return
+	}
+	var s tally
+	c.collect(&s, d, st, at)
 	for i := range uint64(numBuckets) {
-		c.clear(i)
+		c.clear(d, i)
 	}
-	c.width.Store(w)
-	idx := uint64(at / w)
-	slot := idx % numBuckets
-	b := &c.buckets[slot]
-	c.used[slot] = true
-	for j, n := range sum.hist {
-		b.hist[j].Store(uint32(n))
+	win.width.Store(width)
+	idx := uint64(at / width)
+	i := idx % numBuckets
+	b := &win.buckets[i]
+	win.used[i] = true
+	switch d {
+	case dimFailure:
+		b.requests.Store(uint32(s.requests))
+		b.failures.Store(uint32(s.failures))
+	case dimLatency:
+		b.slow.Store(uint32(s.slow))
+		b.over.Store(uint32(s.over))
+		b.maxLat.Store(int64(s.maxLat))
+		b.minOver.Store(int64(s.minOver))
+		for k, n := range s.hist {
+			c.hist[i][k].Store(uint32(n))
+		}
+	case dimConcurrency:
+		b.concurrent.Store(uint32(s.concurrent))
+		b.concFailures.Store(uint32(s.concFailures))
 	}
-	b.failures.Store(uint32(sum.failures))
-	b.slow.Store(uint32(sum.slow))
-	b.concurrent.Store(uint32(sum.concurrent))
-	b.concFailures.Store(uint32(sum.concFailures))
-	c.epochs[slot].Store(epochOf(st, idx))
-	c.lastUse.Store(idx & idxMask)
+	win.epochs[i].Store(epochOf(st, idx))
+	c.lastUse.Store(at)
 }

@@ -257,7 +257,8 @@ func New(opts ...Option) *Stack {
 		rt = c.replacements[LayerSpans](rt)
 	}
 	rt = s.layer(&c, LayerBreaker, rt, func(next http.RoundTripper) http.RoundTripper {
-		s.breaker = breaker.New(next, append(s.breakerHooks(), c.breakerOpts...)...)
+		bo := append([]breaker.Option{breaker.WithRetryAfter(60 * time.Second)}, s.breakerHooks()...)
+		s.breaker = breaker.New(next, append(bo, c.breakerOpts...)...)
 		return s.breaker
 	})
 	rt = s.layer(&c, LayerRetry, rt, func(next http.RoundTripper) http.RoundTripper {

@@ -31,6 +31,7 @@ func shortConfig() scenarioConfig {
 	cfg.backoff, cfg.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	cfg.breakerMin, cfg.breakerCalls = 3, 10
 	cfg.trickleEvery, cfg.trickleBytes = 50*time.Millisecond, 12
+	cfg.p99, cfg.slowCall = 200*time.Millisecond, 300*time.Millisecond
 	return cfg
 }
 

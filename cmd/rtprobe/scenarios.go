@@ -36,6 +36,8 @@ type scenarioConfig struct {
 	trickleEvery   time.Duration
 	trickleBytes   int
 	retryAfterSecs int
+	p99            time.Duration   // the breaker's P99 bound in the rule scenarios (the design's 2s)
+	slowCall       time.Duration   // the one slow call of the healthy host, above p99
 	only           map[string]bool // run only these scenarios (tests); nil: all
 }
 
@@ -54,6 +56,8 @@ func defaultScenarioConfig() scenarioConfig {
 		trickleEvery:   100 * time.Millisecond,
 		trickleBytes:   15,
 		retryAfterSecs: 1,
+		p99:            2 * time.Second,
+		slowCall:       2500 * time.Millisecond,
 	}
 }
 
@@ -75,11 +79,34 @@ func (cfg scenarioConfig) chainOptions() []standard.Option {
 	}
 }
 
+// ruleOptions is the standard stack of the two scenarios that show the
+// breaker's own rule: its defaults (trip on a success rate below 95 % or a
+// P99 above cfg.p99, judged from 20 and 100 outcomes), with a response
+// header bound that lets the slow call through.
+func (cfg scenarioConfig) ruleOptions() []standard.Option {
+	return []standard.Option{
+		standard.WithTimeouts(
+			timeouts.WithResponseHeader(cfg.slowCall+cfg.headerTimeout),
+			timeouts.WithBodyIdle(cfg.bodyIdle),
+		),
+		standard.WithRetry(
+			retry.WithMaxAttempts(cfg.attempts),
+			retry.WithBackoff(cfg.backoff, cfg.maxBackoff, retry.JitterFull),
+		),
+		standard.WithBreaker(
+			breaker.WithP99(cfg.p99),
+			breaker.WithOpenDuration(time.Minute),
+		),
+	}
+}
+
 func (cfg scenarioConfig) describe() string {
 	return fmt.Sprintf("plain: http.Client{} (no bounds of its own), stopped by rtprobe after %v\n"+
 		"chain: standard.Client() with response header %v, body idle %v, %d attempts, backoff %v..%v,\n"+
-		"       breaker judged from %d calls (timeouts scaled down so that the run is quick)",
-		cfg.plainBound, cfg.headerTimeout, cfg.bodyIdle, cfg.attempts, cfg.backoff, cfg.maxBackoff, cfg.breakerMin)
+		"       breaker judged from %d calls (timeouts scaled down so that the run is quick);\n"+
+		"       the two \"rule\" scenarios keep the breaker's own rule: trip below 95 %% success\n"+
+		"       (from 20 outcomes) or on a P99 above %v (more than 1 %% of at least 100 outcomes slower)",
+		cfg.plainBound, cfg.headerTimeout, cfg.bodyIdle, cfg.attempts, cfg.backoff, cfg.maxBackoff, cfg.breakerMin, cfg.p99)
 }
 
 // target is what a scenario sends to.
@@ -95,11 +122,12 @@ func fromServer(s *transporttest.Server) target {
 
 // scenario is one failure shape and what chain is expected to do with it.
 type scenario struct {
-	name   string
-	start  func(cfg scenarioConfig) target
-	calls  int    // requests sent one after the other (1 when 0)
-	expect string // what the check below wants, for the table
-	check  func(cfg scenarioConfig, o outcome) bool
+	name    string
+	start   func(cfg scenarioConfig) target
+	calls   int    // requests sent one after the other (1 when 0, cfg.breakerCalls when -1)
+	expect  string // what the check below wants, for the table
+	check   func(cfg scenarioConfig, o outcome) bool
+	options func(cfg scenarioConfig) []standard.Option // the chain client's; nil: cfg.chainOptions()
 }
 
 // outcome is what one client did in one scenario: the last request's result
@@ -195,7 +223,68 @@ func scenarios() []scenario {
 				return o.class == errclass.BreakerOpen && o.attempts == 0 && o.hits < cfg.breakerCalls
 			},
 		},
+		{
+			name:    "10% failing host (rule)",
+			start:   func(scenarioConfig) target { return fromServer(newFlaky(10)) },
+			calls:   flakyCalls,
+			expect:  "breaker_open: below 95% success",
+			options: scenarioConfig.ruleOptions,
+			check: func(_ scenarioConfig, o outcome) bool {
+				// 2 failures among the first 20 attempts open it, although
+				// retries hid every failure from the caller until then.
+				return o.class == errclass.BreakerOpen && o.attempts == 0 && o.hits <= 21
+			},
+		},
+		{
+			name:    "one slow call among many (rule)",
+			start:   func(cfg scenarioConfig) target { return fromServer(newOneSlow(slowAt, cfg.slowCall)) },
+			calls:   slowCalls,
+			expect:  "200 every time, closed",
+			options: scenarioConfig.ruleOptions,
+			check: func(_ scenarioConfig, o outcome) bool {
+				return o.err == nil && o.status == http.StatusOK && o.hits == slowCalls
+			},
+		},
 	}
+}
+
+// The rule scenarios' sizes: enough calls for the failure rate to be judged
+// (20 outcomes) and for the P99 to be judged with one slow call in it (100
+// outcomes, the slow one after the 20th).
+const (
+	flakyCalls = 40
+	slowCalls  = 120
+	slowAt     = 30
+)
+
+// newFlaky returns a server that answers every n-th request with 503 and the
+// others with 200: a host that fails 100/n % of calls, transiently.
+func newFlaky(n int64) *transporttest.Server {
+	var seen atomic.Int64
+	return transporttest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen.Add(1)%n == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+}
+
+// newOneSlow returns a healthy server whose at-th request takes d.
+func newOneSlow(at int64, d time.Duration) *transporttest.Server {
+	var seen atomic.Int64
+	return transporttest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen.Add(1) == at {
+			tm := time.NewTimer(d)
+			defer tm.Stop()
+			select {
+			case <-tm.C:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		io.WriteString(w, "ok")
+	}))
 }
 
 // result is one row of the table.
@@ -227,7 +316,11 @@ func runScenarios(ctx context.Context, w io.Writer, cfg scenarioConfig) int {
 		}()
 		go func() {
 			defer wg.Done()
-			c := standard.Client(cfg.chainOptions()...)
+			opts := cfg.chainOptions()
+			if sc.options != nil {
+				opts = sc.options(cfg)
+			}
+			c := standard.Client(opts...)
 			defer c.CloseIdleConnections()
 			results[i].chain = runOne(ctx, cfg, sc, c, cfg.guard)
 		}()
