@@ -207,7 +207,7 @@ func TestNoBargingPastWaiters(t *testing.T) {
 
 func TestOptionPanics(t *testing.T) {
 	for name, f := range map[string]func(){
-		"limit: WithMaxInFlight(0): need at least 1":  func() { limit.WithMaxInFlight(0) },
+		"limit: WithMaxInFlight(0): need at least 1":    func() { limit.WithMaxInFlight(0) },
 		"limit: WithMaxWait(-1ns): need a duration ≥ 0": func() { limit.WithMaxWait(-1) },
 		"limit: WithMaxKeys(0): need at least 1":        func() { limit.WithMaxKeys(0) },
 		"limit: WithKey(nil): need a function":          func() { limit.WithKey(nil) },
