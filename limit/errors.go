@@ -26,11 +26,11 @@ type Error struct {
 }
 
 // Error returns a lower-case message naming the key, its limit and the
-// wait, for example "limit: api.example at its limit of 20 requests in
-// flight; not sent" or "limit: api.example at its limit of 20 requests in
-// flight, no slot within 50ms; not sent".
+// wait, for example "limit: api.example: limit of 20 in flight reached; not
+// sent" or "limit: api.example: limit of 20 in flight reached, no slot
+// within 50ms; not sent".
 func (e *Error) Error() string {
-	s := "limit: " + e.Key + " at its limit of " + strconv.Itoa(e.Limit) + " requests in flight"
+	s := "limit: " + e.Key + ": limit of " + strconv.Itoa(e.Limit) + " in flight reached"
 	if e.Waited > 0 {
 		s += ", no slot within " + e.Waited.String()
 	}

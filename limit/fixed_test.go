@@ -94,7 +94,7 @@ func TestRejection(t *testing.T) {
 	var le *limit.Error
 	require.ErrorAs(t, err, &le)
 	assert.Equal(t, limit.Error{Key: "api.test", Limit: 2}, *le)
-	assert.Equal(t, "limit: api.test at its limit of 2 requests in flight; not sent", err.Error())
+	assert.Equal(t, "limit: api.test: limit of 2 in flight reached; not sent", err.Error())
 	assert.Equal(t, errclass.Limited, errclass.Classify(err))
 	assert.True(t, errclass.Neutral(err))
 	assert.Equal(t, int32(1), body.closes.Load(), "request body closes")

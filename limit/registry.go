@@ -55,7 +55,8 @@ func (r *registry) lookup(key string) *host {
 // sweep drops idle hosts (nothing in flight, nobody waiting) until the
 // registry holds at most 3/4 of its bound: first those that admitted nothing
 // since the last sweep, then any idle one. It reports whether there is room
-// for a new key.
+// for a new key. After a sweep that found no room, none is tried for
+// noRoomWait: requests for new keys go through without a limit meanwhile.
 func (r *registry) sweep(t *Transport) bool {
 	r.sweeps.Lock()
 	defer r.sweeps.Unlock()
@@ -71,16 +72,16 @@ func (r *registry) sweep(t *Transport) bool {
 	var recent []*host // idle, but used since the last sweep
 	r.m.Range(func(_, v any) bool {
 		h := v.(*host)
-		if !r.drop(h, false) && h.idle() {
+		if !r.drop(h, r.size.Load() > target) && h.idle() {
 			recent = append(recent, h)
 		}
-		return r.size.Load() > target
+		return true // clear every used mark, for the next sweep
 	})
 	for _, h := range recent {
 		if r.size.Load() <= target {
 			break
 		}
-		r.drop(h, true)
+		r.dropIdle(h)
 	}
 	if r.size.Load() >= limit {
 		r.noRoom = now + int64(noRoomWait)
@@ -89,21 +90,37 @@ func (r *registry) sweep(t *Transport) bool {
 	return true
 }
 
-// drop removes h if it is idle and, unless used is true, was not used since
-// the last sweep; it clears h's used mark otherwise. It reports whether h was
+// drop clears h's used mark and, if dropUnused is set, removes h if it is
+// idle and was not used since the last sweep. It reports whether h was
 // dropped.
-func (r *registry) drop(h *host, used bool) bool {
+func (r *registry) drop(h *host, dropUnused bool) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.dead || h.inFlight > 0 || len(h.waiters) > 0 || h.used && !used {
-		h.used = false
+	used := h.used
+	h.used = false
+	if !dropUnused || used || h.dead || h.inFlight > 0 || len(h.waiters) > 0 {
 		return false
 	}
+	return r.remove(h)
+}
+
+// remove removes h from the registry. Called with h.mu held.
+func (r *registry) remove(h *host) bool {
 	h.dead = true
 	r.m.CompareAndDelete(h.key, h)
 	r.last.CompareAndSwap(h, nil)
 	r.size.Add(-1)
 	return true
+}
+
+// dropIdle removes h if it is idle. It reports whether h was dropped.
+func (r *registry) dropIdle(h *host) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.dead || h.inFlight > 0 || len(h.waiters) > 0 {
+		return false
+	}
+	return r.remove(h)
 }
 
 // idle reports whether h has nothing in flight and nobody waiting.

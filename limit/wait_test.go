@@ -79,7 +79,7 @@ func TestWaitRunsOut(t *testing.T) {
 		var le *limit.Error
 		require.ErrorAs(t, o.err, &le)
 		assert.Equal(t, limit.Error{Key: "a.test", Limit: 1, Waited: 50 * time.Millisecond}, *le)
-		assert.Equal(t, "limit: a.test at its limit of 1 requests in flight, no slot within 50ms; not sent", o.err.Error())
+		assert.Equal(t, "limit: a.test: limit of 1 in flight reached, no slot within 50ms; not sent", o.err.Error())
 		assert.Equal(t, 1, rejections)
 		assert.Equal(t, int64(1), next.calls.Load())
 		assert.Zero(t, rt.Stats("a.test").Waiting)
