@@ -15,9 +15,10 @@ import (
 // 1995: BaseRTT) learned as described below. Each key's requests are
 // sampled by their time to response headers, from admission (after any wait
 // for a slot) to the return of the next RoundTripper; an attempt that ends in
-// a timeout counts with the time it took, other errors are not samples. Once
-// an interval of at least Interval has gathered at least 10 samples, their
-// mean latency L updates the limit:
+// a timeout counts with the time it took, other errors are not samples. (At
+// high rates only one request in every few is timed, so that an interval
+// gathers about 100 samples.) Once an interval of at least Interval has
+// gathered at least 10 samples, their mean latency L updates the limit:
 //
 //	gradient = clamp(Tolerance × noLoad / L, 0.5, 1)
 //	limit    = clamp(gradient × limit + √limit, Min, Max)
@@ -60,6 +61,7 @@ type Adaptive struct {
 // Constants of the rule, as the documentation of Adaptive states them.
 const (
 	minSamples   = 10    // samples an interval needs before it closes
+	perInterval  = 100   // samples an interval aims for: at higher rates, one request in every few is timed
 	minGradient  = 0.5   // the most an interval can shrink the limit by (before headroom)
 	lightShare   = 0.5   // an interval is light when its peak in flight is at most this share of the limit
 	noLoadWeight = 0.125 // the weight of a light interval in the no-load moving average
@@ -115,6 +117,9 @@ type estimator struct {
 	sum     int64   // sum of the current interval's samples
 	n       int     // number of the current interval's samples
 	peak    int     // most slots held at once during the current interval
+	taken   int     // requests admitted during the current interval
+	every   int     // time one request in every so many (at least 1)
+	seq     int     // requests admitted since the last one timed
 	noLoad  float64 // the no-load latency; 0 before the first interval closes
 	fed     int64   // when noLoad was last learned
 	lowest  float64 // lowest interval latency since then (busy intervals only); 0: none
@@ -122,7 +127,18 @@ type estimator struct {
 }
 
 func newEstimator(a *Adaptive, now int64) *estimator {
-	return &estimator{limit: float64(a.Initial), start: now}
+	return &estimator{limit: float64(a.Initial), start: now, every: 1}
+}
+
+// admit counts an admitted request and reports whether to time it.
+func (e *estimator) admit() bool {
+	e.taken++
+	e.seq++
+	if e.seq < e.every {
+		return false
+	}
+	e.seq = 0
+	return true
 }
 
 // observe records one sample of rtt at now, with inFlight slots held. When
@@ -134,7 +150,8 @@ func (e *estimator) observe(a *Adaptive, now, rtt int64, inFlight int) bool {
 		return false
 	}
 	e.update(a, now, float64(e.sum)/float64(e.n))
-	e.start, e.sum, e.n, e.peak = now, 0, 0, inFlight
+	e.every = max(1, e.taken/perInterval)
+	e.start, e.sum, e.n, e.peak, e.taken = now, 0, 0, inFlight, 0
 	return true
 }
 

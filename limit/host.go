@@ -31,6 +31,7 @@ type host struct {
 type waiter struct {
 	ready   chan struct{} // closed when granted
 	granted bool          // guarded by host.mu
+	sample  bool          // guarded by host.mu; set when granted
 }
 
 func newHost(key string, c *config, now int64) *host {
@@ -42,13 +43,16 @@ func newHost(key string, c *config, now int64) *host {
 	return h
 }
 
-// take counts one more slot held. Called with h.mu held.
-func (h *host) take() {
+// take counts one more slot held, and reports whether the request that
+// holds it is to be timed for the adaptive limit. Called with h.mu held.
+func (h *host) take() (sample bool) {
 	h.inFlight++
 	h.used = true
-	if h.est != nil && h.inFlight > h.est.peak {
-		h.est.peak = h.inFlight
+	if h.est == nil {
+		return false
 	}
+	h.est.peak = max(h.est.peak, h.inFlight)
+	return h.est.admit()
 }
 
 // grant hands free slots to waiters, oldest first. Called with h.mu held.
@@ -58,7 +62,7 @@ func (h *host) grant() {
 		h.waiters[0] = nil
 		h.waiters = h.waiters[1:]
 		w.granted = true
-		h.take()
+		w.sample = h.take()
 		close(w.ready)
 	}
 }
@@ -109,31 +113,27 @@ const (
 )
 
 // acquire takes a slot if one is free and nobody waits for one. Otherwise
-// it looks for abandoned slots (now is read only then) and, if maxWait
-// allows, queues a waiter. It also returns the limit it saw.
-func (h *host) acquire(now func() int64, wait bool) (admit, *waiter, int) {
+// it looks for abandoned slots (now is read only then) and, if wait allows,
+// queues a waiter. It also returns the limit it saw, and for an admitted
+// request whether to time it.
+func (h *host) acquire(now func() int64, wait bool) (v admit, w *waiter, lim int, sample bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.dead {
-		return gone, nil, 0
+		return gone, nil, 0, false
+	}
+	if h.held.head != nil && (len(h.waiters) > 0 || h.inFlight >= h.limit) {
+		h.reclaimAbandoned(now(), false)
 	}
 	if len(h.waiters) == 0 && h.inFlight < h.limit {
-		h.take()
-		return admitted, nil, h.limit
-	}
-	if h.held.head != nil {
-		h.reclaimAbandoned(now(), false)
-		if len(h.waiters) == 0 && h.inFlight < h.limit {
-			h.take()
-			return admitted, nil, h.limit
-		}
+		return admitted, nil, h.limit, h.take()
 	}
 	if !wait {
-		return full, nil, h.limit
+		return full, nil, h.limit, false
 	}
-	w := &waiter{ready: make(chan struct{})}
+	w = &waiter{ready: make(chan struct{})}
 	h.waiters = append(h.waiters, w)
-	return queued, w, h.limit
+	return queued, w, h.limit, false
 }
 
 // wait waits up to d for w to be granted a slot, or for ctx to end. It
@@ -181,6 +181,13 @@ func (h *host) wait(ctx context.Context, w *waiter, d time.Duration, now func() 
 		h.waiters = slices.DeleteFunc(h.waiters, func(o *waiter) bool { return o == w })
 	}
 	return false, h.limit, err
+}
+
+// sampled reports whether the request that waited on w is to be timed.
+func (w *waiter) sampled(h *host) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return w.sample
 }
 
 // observe records a time-to-headers sample for the adaptive limit and

@@ -63,10 +63,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if h == nil {
 			break
 		}
-		v, w, lim := h.acquire(t.tick, t.cfg.maxWait > 0)
+		v, w, lim, sample := h.acquire(t.tick, t.cfg.maxWait > 0)
 		switch v {
 		case admitted:
-			return t.send(h, req)
+			return t.send(h, req, sample)
 		case full:
 			return nil, t.reject(req, h.key, lim, 0)
 		case queued:
@@ -74,7 +74,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			ok, lim, err := h.wait(req.Context(), w, t.cfg.maxWait, t.tick)
 			switch {
 			case ok:
-				return t.send(h, req)
+				return t.send(h, req, w.sampled(h))
 			case err != nil:
 				closeBody(req)
 				return nil, errclass.Wrap(err)
@@ -89,10 +89,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // send sends an admitted request and settles its slot, even when the next
-// RoundTripper panics.
-func (t *Transport) send(h *host, req *http.Request) (resp *http.Response, err error) {
+// RoundTripper panics. When timed is set, its time to headers is a sample of
+// the adaptive limit.
+func (t *Transport) send(h *host, req *http.Request, timed bool) (resp *http.Response, err error) {
 	var start int64
-	if h.est != nil {
+	if timed {
 		start = t.tick()
 	}
 	returned := false
@@ -104,15 +105,15 @@ func (t *Transport) send(h *host, req *http.Request) (resp *http.Response, err e
 	resp, err = t.RT().RoundTrip(req)
 	returned = true
 	resp, err = checked(resp, err)
-	sample := err == nil || errclass.Classify(err) == errclass.Timeout && req.Context().Err() == nil
+	timed = timed && (err == nil || errclass.Classify(err) == errclass.Timeout && req.Context().Err() == nil)
 	var s *slot
 	if err == nil && resp.Body != nil && resp.Body != http.NoBody {
 		resp.Body, s = newSlot(resp.Body, h, req.Context().Done())
-		if h.est == nil && s.done == nil {
+		if !timed && s.done == nil {
 			return resp, nil // nothing to record, nothing to link
 		}
 	}
-	t.settle(h, start, sample, s)
+	t.settle(h, start, timed, s)
 	return resp, err
 }
 
@@ -120,11 +121,14 @@ func (t *Transport) send(h *host, req *http.Request) (resp *http.Response, err e
 // slot s of the response body, or releases the slot when there is no body to
 // wait for (s nil). Hooks run after the lock is released.
 func (t *Transport) settle(h *host, start int64, sample bool, s *slot) {
+	var now int64
 	var from, to int
 	changed := false
+	if sample {
+		now = t.tick()
+	}
 	h.mu.Lock()
-	if h.est != nil && sample {
-		now := t.tick()
+	if sample {
 		from, to, changed = h.observe(&t.cfg.adaptive, now, now-start)
 	}
 	switch {

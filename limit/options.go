@@ -126,10 +126,11 @@ func WithOnReject(f func(key string)) Option {
 }
 
 // WithOnLimitChange adds a hook called each time the adaptive limit of a key
-// changes, with the old and the new limit. A fixed limit never changes. Hooks
-// given several times are all called, in order, on the goroutine of the
-// request whose outcome closed the sampling interval, outside every lock;
-// they must return quickly. A nil f is ignored. Default: none.
+// changes, with the old and the new limit (changes of one key are at least a
+// sampling interval apart). A fixed limit never changes. Hooks given several
+// times are all called, in order, on the goroutine of the request whose
+// outcome closed the sampling interval, outside every lock; they must return
+// quickly. A nil f is ignored. Default: none.
 func WithOnLimitChange(f func(key string, from, to int)) Option {
 	return func(c *config) {
 		if f != nil {
