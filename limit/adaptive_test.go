@@ -209,20 +209,22 @@ func TestLimitChangeHooksAddUp(t *testing.T) {
 		next.setDelay(10 * time.Millisecond)
 		var mu sync.Mutex
 		var order []string
+		var rt *limit.Transport
 		hook := func(name string) func(string, int, int) {
 			return func(key string, from, to int) {
+				now := rt.Stats(key).Limit // outside every lock, the new limit in place
 				mu.Lock()
 				defer mu.Unlock()
-				order = append(order, fmt.Sprintf("%s %s %d->%d", name, key, from, to))
+				order = append(order, fmt.Sprintf("%s %s %d->%d (%d)", name, key, from, to, now))
 			}
 		}
-		rt := limit.New(next, limit.WithAdaptive(limit.Adaptive{Initial: 10, Max: 16}),
+		rt = limit.New(next, limit.WithAdaptive(limit.Adaptive{Initial: 10, Max: 16}),
 			limit.WithOnLimitChange(hook("first")), limit.WithOnLimitChange(nil), limit.WithOnLimitChange(hook("second")))
 		var l load
 		drive(t, rt, 20, time.Second, &l)
 		assert.Equal(t, []string{
-			"first a.test 10->13", "second a.test 10->13",
-			"first a.test 13->16", "second a.test 13->16",
+			"first a.test 10->13 (13)", "second a.test 10->13 (13)",
+			"first a.test 13->16 (16)", "second a.test 13->16 (16)",
 		}, order)
 	})
 }

@@ -3,6 +3,7 @@ package limit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -80,10 +81,13 @@ func TestLimitPerHost(t *testing.T) {
 // request body is closed and every reject hook runs once, in order.
 func TestRejection(t *testing.T) {
 	var calls []string
-	rt := limit.New(&fake{}, limit.WithMaxInFlight(2),
+	var rt *limit.Transport
+	rt = limit.New(&fake{}, limit.WithMaxInFlight(2),
 		limit.WithOnReject(func(key string) { calls = append(calls, "first "+key) }),
 		limit.WithOnReject(nil),
-		limit.WithOnReject(func(key string) { calls = append(calls, "second "+key) }),
+		limit.WithOnReject(func(key string) { // outside every lock: Stats does not deadlock
+			calls = append(calls, fmt.Sprintf("second %s %d", key, rt.Stats(key).InFlight))
+		}),
 	)
 	held := []*http.Response{mustHold(t, rt, "http://api.test/"), mustHold(t, rt, "http://api.test/")}
 	body := &closeCounter{Reader: strings.NewReader("payload")}
@@ -98,7 +102,7 @@ func TestRejection(t *testing.T) {
 	assert.Equal(t, errclass.Limited, errclass.Classify(err))
 	assert.True(t, errclass.Neutral(err))
 	assert.Equal(t, int32(1), body.closes.Load(), "request body closes")
-	assert.Equal(t, []string{"first api.test", "second api.test"}, calls)
+	assert.Equal(t, []string{"first api.test", "second api.test 2"}, calls)
 	for _, r := range held {
 		drain(r)
 	}
