@@ -40,12 +40,13 @@
 // The body of a 101 Switching Protocols response stays writable and holds
 // its slot until it is closed.
 //
-// A body the caller never closes must not hold a slot for ever: when the
-// request's context ends (its deadline, a cancel, a timeouts.Total bound
-// above this layer), the slot is reclaimed the next time the key is at its
-// limit and needs one. A body that is never closed, of a request whose
-// context can never end, holds its slot as it holds its connection in
-// net/http: until the program ends. Close every body.
+// A body the caller never closes does not hold its slot for ever: once the
+// request's context has ended (its deadline, a cancel, a timeouts.Total bound
+// above this layer), the slot is reclaimed as soon as the key needs it, by a
+// request that finds the key at its limit or one that waits for a slot. A
+// body that is never closed, of a request whose context can never end
+// (context.Background with no bound above), holds its slot as long as it is
+// open, as it holds its connection in net/http. Close every body.
 //
 // # Where it goes in a stack
 //
@@ -67,7 +68,8 @@
 // Time comes from the time package's monotonic clock, so tests drive the
 // adaptive rule and the waits exactly inside a [testing/synctest] bubble
 // (make the Transport inside the bubble). No goroutine is started. Below its
-// limit, a fixed limit reads no clock and allocates only the response body's
-// wrapper (none for a response without a body); the adaptive limit adds two
-// clock reads.
+// limit, a request takes the key's lock twice (once to take its slot, once
+// to give it back) and allocates only the response body's wrapper, none for
+// a response without a body. A fixed limit reads no clock; the adaptive limit
+// reads it twice for the requests it times, one in every few at high rates.
 package limit
