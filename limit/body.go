@@ -2,6 +2,7 @@ package limit
 
 import (
 	"io"
+	"net/http"
 	"sync/atomic"
 )
 
@@ -48,13 +49,15 @@ type writerSlot struct {
 
 func (s *writerSlot) Write(p []byte) (int, error) { return s.w.Write(p) }
 
-// newSlot wraps rc, the body of a response on key h, so that it holds its
-// slot until it ends. The caller links the slot into h.held when done is not
-// nil.
-func newSlot(rc io.ReadCloser, h *host, done <-chan struct{}) (io.ReadCloser, *slot) {
-	if w, ok := rc.(io.ReadWriteCloser); ok {
-		ws := &writerSlot{slot: slot{rc: rc, h: h, done: done}, w: w}
-		return ws, &ws.slot
+// newSlot wraps rc, the body of a response of status code on key h, so that
+// it holds its slot until it ends. The caller links the slot into h.held when
+// done is not nil.
+func newSlot(rc io.ReadCloser, code int, h *host, done <-chan struct{}) (io.ReadCloser, *slot) {
+	if code == http.StatusSwitchingProtocols {
+		if w, ok := rc.(io.ReadWriteCloser); ok {
+			ws := &writerSlot{slot: slot{rc: rc, h: h, done: done}, w: w}
+			return ws, &ws.slot
+		}
 	}
 	s := &slot{rc: rc, h: h, done: done}
 	return s, s

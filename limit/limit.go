@@ -108,7 +108,7 @@ func (t *Transport) send(h *host, req *http.Request, timed bool) (resp *http.Res
 	timed = timed && (err == nil || errclass.Classify(err) == errclass.Timeout && req.Context().Err() == nil)
 	var s *slot
 	if err == nil && resp.Body != nil && resp.Body != http.NoBody {
-		resp.Body, s = newSlot(resp.Body, h, req.Context().Done())
+		resp.Body, s = newSlot(resp.Body, resp.StatusCode, h, req.Context().Done())
 		if !timed && s.done == nil {
 			return resp, nil // nothing to record, nothing to link
 		}
