@@ -42,6 +42,14 @@ func Normalize(scheme, host string) string {
 }
 
 func defaultPort(scheme string) (string, bool) {
+	switch scheme { // url.Parse lower-cases the scheme: the common case
+	case "https", "wss":
+		return ":443", true
+	case "http", "ws":
+		return ":80", true
+	case "":
+		return "", false
+	}
 	switch strings.ToLower(scheme) {
 	case "http", "ws":
 		return ":80", true

@@ -41,3 +41,11 @@ func TestOfAllocatesNothingWhenNormal(t *testing.T) {
 		t.Errorf("Of allocates %v times for a lower-case host", n)
 	}
 }
+
+func BenchmarkOf(b *testing.B) {
+	req, _ := http.NewRequest("GET", "https://api.example:443/x", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Of(req)
+	}
+}
