@@ -14,7 +14,6 @@ import (
 	"github.com/rtchain/chain"
 	"github.com/rtchain/chain/standard"
 	"github.com/rtchain/chain/tlsrotate"
-	"github.com/rtchain/chain/tracing"
 	"github.com/rtchain/chain/transporttest"
 )
 
@@ -63,7 +62,7 @@ func TestWithTLS(t *testing.T) {
 // metrics.
 func TestObserveTLS(t *testing.T) {
 	tel := newTelemetry(t)
-	obs := tracing.NewObserver(tracing.WithMeterProvider(tel.mp))
+	obs := standard.NewObserver(tel.mp)
 	ca := transporttest.NewCA("test-ca")
 	dir := t.TempDir()
 	require.NoError(t, transporttest.WritePair(dir, ca.IssueClient("client", time.Hour)))

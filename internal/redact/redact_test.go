@@ -74,3 +74,28 @@ func TestSecret(t *testing.T) {
 	assert.False(t, redact.Secret("Accept", []string{"X-Api-Key"}))
 	assert.False(t, redact.Secret("X-Api-Key", nil))
 }
+
+func TestText(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "http://bob:p%40ss%2Fw0rd@example.test/p?k=Zq7&token=SECRETQ&flag", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer SECRETA")
+	req.Header.Set("Cookie", "s=ab; other=SECRETC")
+	for _, tc := range []struct{ in, want string }{
+		{"no secret at 10.0.0.1:80", "no secret at 10.0.0.1:80"},
+		{`Get "http://bob:***@example.test/p?k=Zq7": refused`, `Get "http://REDACTED@example.test/p?k=REDACTED": refused`},
+		{"bad value k=Zq7 and \"Zq7\" and 'Zq7'", "bad value k=REDACTED and \"REDACTED\" and 'REDACTED'"},
+		{"token SECRETQ", "token REDACTED"},
+		{"password p@ss/w0rd, p%40ss%2Fw0rd, p@ss%2Fw0rd", "password REDACTED, REDACTED, REDACTED"},
+		{"auth Bearer SECRETA", "auth REDACTED"},
+		{"cookie s=ab; other=SECRETC", "cookie REDACTED"},
+		{"cookie other=SECRETC s=ab", "cookie other=REDACTED s=REDACTED"},
+		{"unparsable ://bob:x@host", "unparsable ://REDACTED"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			assert.Equal(t, tc.want, redact.Text(tc.in, req, nil))
+		})
+	}
+	// Without a request, the secrets come from the URLs in the text.
+	in := "fetch http://u:pw-SECRET@h/?a=b1 failed: pw-SECRET rejected for a=b1"
+	assert.Equal(t, "fetch http://REDACTED@h/?a=REDACTED failed: REDACTED rejected for a=REDACTED", redact.Text(in, nil, nil))
+}
