@@ -67,8 +67,8 @@ func newConfig(opts []Option) config {
 	return c
 }
 
-// WithTracerProvider sets the provider of the tracer that makes the spans.
-// The default (also for a nil tp) is the global provider, otel.GetTracerProvider,
+// WithTracerProvider sets the provider of the tracer that makes the spans:
+// the attempt spans of Spans and the logical span of RequestID. The default (also for a nil tp) is the global provider, otel.GetTracerProvider,
 // looked up at construction; the global provider forwards to one set later
 // with otel.SetTracerProvider.
 func WithTracerProvider(tp trace.TracerProvider) Option {
@@ -76,14 +76,13 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithMeterProvider sets the provider of the meter that records
-// http.client.request.duration (Spans) and the chain.* resilience metrics
-// ([Observer]). The default (also for a nil mp) is the global provider,
-// otel.GetMeterProvider, looked up at construction.
+// http.client.request.duration (Spans only). The default (also for a nil mp)
+// is the global provider, otel.GetMeterProvider, looked up at construction.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) { c.mp = mp }
 }
 
-// WithPropagators sets the propagator that Spans uses to inject the trace
+// WithPropagators (Spans only) sets the propagator that Spans uses to inject the trace
 // context into each attempt's request. The default (also for a nil p) is the
 // global propagator, otel.GetTextMapPropagator, read at each attempt; while the
 // global propagator is still the no-op default (it was never set), Spans uses
