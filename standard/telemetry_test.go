@@ -80,14 +80,7 @@ func points(t *testing.T, reader *sdkmetric.ManualReader) int {
 	n := 0
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			switch d := m.Data.(type) {
-			case metricdata.Histogram[float64]:
-				n += len(d.DataPoints)
-			case metricdata.Sum[int64]:
-				n += len(d.DataPoints)
-			case metricdata.Gauge[int64]:
-				n += len(d.DataPoints)
-			}
+			n += len(attributeSets(m))
 		}
 	}
 	return n
