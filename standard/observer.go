@@ -24,12 +24,12 @@ import (
 // instrumentationName names the meter of the Observer.
 const instrumentationName = "github.com/rtchain/chain/standard"
 
-// DefaultMaxKeys is the default bound of [MaxKeys].
-const DefaultMaxKeys = 64
+// DefaultMaxAttributeValues is the default bound of [MaxAttributeValues].
+const DefaultMaxAttributeValues = 64
 
 // Attribute keys and names of the resilience metrics and span events. Their
 // values are bounded: states, phases and rejection reasons come from closed
-// lists, breaker keys and retry reasons are limited by MaxKeys.
+// lists, breaker keys and retry reasons are limited by MaxAttributeValues.
 const (
 	retryReasonKey  = attribute.Key("chain.retry.reason")
 	breakerKeyKey   = attribute.Key("chain.breaker.key")
@@ -67,8 +67,8 @@ const (
 //	tlsrotate.NewFileSource(certFile, keyFile, standard.ObserveTLS(obs)...)
 //
 // Cardinality stays bounded: breaker keys (one per host) and retry reasons
-// are recorded as they are for the first [MaxKeys] distinct values (64 by
-// default) and as "_OTHER" after that; states, phases and rejection reasons
+// are recorded as they are for the first [MaxAttributeValues] distinct
+// values (64 by default) and as "_OTHER" after that; states, phases and rejection reasons
 // outside their documented lists become "_OTHER". The OpenTelemetry API
 // cannot drop a series, so a breaker evicted from its registry keeps its
 // counters; the bound above is what keeps their number finite.
@@ -93,27 +93,28 @@ type Observer struct {
 type ObserverOption func(*observerConfig)
 
 type observerConfig struct {
-	maxKeys int
+	maxValues int
 }
 
-// MaxKeys bounds the number of distinct values the Observer records for an
-// attribute whose values come from outside the program: breaker keys
-// (hosts) and retry reasons. Past the bound, new values are recorded as
-// "_OTHER", so that a client that talks to many hosts cannot blow up the
-// number of series. The default is [DefaultMaxKeys] (64); n below 1 panics.
-// Given twice, the last wins.
-func MaxKeys(n int) ObserverOption {
+// MaxAttributeValues bounds the number of distinct values the Observer
+// records for each attribute whose values come from outside the program:
+// breaker keys (hosts) and retry reasons (status codes among them). Past
+// the bound, new values are recorded as "_OTHER", so that a client that
+// talks to many hosts cannot blow up the number of series. The default is
+// [DefaultMaxAttributeValues] (64); n below 1 panics. Given twice, the last
+// wins.
+func MaxAttributeValues(n int) ObserverOption {
 	if n < 1 {
-		panic(fmt.Sprintf("standard: MaxKeys(%d): need at least 1", n))
+		panic(fmt.Sprintf("standard: MaxAttributeValues(%d): need at least 1", n))
 	}
-	return func(c *observerConfig) { c.maxKeys = n }
+	return func(c *observerConfig) { c.maxValues = n }
 }
 
 // NewObserver returns an Observer recording through the meter of mp. A nil
 // mp records nothing (no global provider is used): the span events of
 // OnRetry and OnRotate are still added to recording spans.
 func NewObserver(mp metric.MeterProvider, opts ...ObserverOption) *Observer {
-	c := observerConfig{maxKeys: DefaultMaxKeys}
+	c := observerConfig{maxValues: DefaultMaxAttributeValues}
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
@@ -123,7 +124,7 @@ func NewObserver(mp metric.MeterProvider, opts ...ObserverOption) *Observer {
 		mp = noop.NewMeterProvider()
 	}
 	m := mp.Meter(instrumentationName)
-	o := &Observer{keys: newBounded(c.maxKeys), reasons: newBounded(c.maxKeys)}
+	o := &Observer{keys: newBounded(c.maxValues), reasons: newBounded(c.maxValues)}
 	o.retries = counter(m, "chain.retry.attempts", "{retry}", "Attempts resent by the retry layer, by reason.")
 	o.transitions = counter(m, "chain.breaker.transitions", "{transition}", "Circuit breaker state changes.")
 	o.rejections = counter(m, "chain.breaker.rejections", "{request}", "Requests rejected by an open circuit breaker.")

@@ -52,7 +52,7 @@ func (tel *telemetry) series(t *testing.T) map[string]map[string]int64 {
 
 func TestObserver(t *testing.T) {
 	tel := newTelemetry(t)
-	o := standard.NewObserver(tel.mp, standard.MaxKeys(10))
+	o := standard.NewObserver(tel.mp, standard.MaxAttributeValues(10))
 	for i := range 100 {
 		key := fmt.Sprintf("host-%d.example", i)
 		o.OnStateChange(key, breaker.Closed, breaker.Open)
@@ -118,7 +118,7 @@ func TestNilObserver(t *testing.T) {
 		o.OnRotate(tlsrotate.Rotation{})
 		o.OnTLSError(errors.New("x"))
 	})
-	assert.Panics(t, func() { standard.MaxKeys(0) })
+	assert.Panics(t, func() { standard.MaxAttributeValues(0) })
 	// No provider: nothing is recorded, and nothing panics.
 	require.NotPanics(t, func() { standard.NewObserver(nil).OnReject("k") })
 }

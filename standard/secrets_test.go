@@ -59,12 +59,12 @@ func TestNoSecretAnywhere(t *testing.T) {
 	for _, s := range tel.spans.GetSpans() {
 		recorded = append(recorded, s.Name, s.Status.Description)
 		for _, kv := range s.Attributes {
-			recorded = append(recorded, string(kv.Key)+"="+kv.Value.Emit())
+			recorded = append(recorded, string(kv.Key)+"="+kv.Value.String())
 		}
 		for _, e := range s.Events {
 			recorded = append(recorded, e.Name)
 			for _, kv := range e.Attributes {
-				recorded = append(recorded, string(kv.Key)+"="+kv.Value.Emit())
+				recorded = append(recorded, string(kv.Key)+"="+kv.Value.String())
 			}
 		}
 	}

@@ -109,7 +109,7 @@ func encodeExtra(extra []attribute.KeyValue) string {
 	for _, kv := range extra {
 		b.WriteString(string(kv.Key))
 		b.WriteByte('=')
-		b.WriteString(kv.Value.Emit())
+		b.WriteString(kv.Value.String())
 		b.WriteByte(0)
 	}
 	return b.String()
