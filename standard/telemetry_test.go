@@ -139,7 +139,8 @@ func TestHooksAddUpWithMeterProvider(t *testing.T) {
 
 // TestLoggerAloneUsesNoGlobalProvider: with WithLogger alone, the Stack
 // logs, and makes no span and records no metric through the global
-// providers, even when SDK ones are installed there.
+// providers, even when SDK ones are installed there; given one provider,
+// it sends nothing of the other kind to the global one.
 func TestLoggerAloneUsesNoGlobalProvider(t *testing.T) {
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
@@ -171,6 +172,20 @@ func TestLoggerAloneUsesNoGlobalProvider(t *testing.T) {
 	for _, r := range srv.Seen() {
 		assert.Empty(t, r.Header.Get("Traceparent"), "no trace context without a tracer provider")
 	}
+
+	// One provider given: the other kind of telemetry does not go to the
+	// global provider either.
+	own := newTelemetry(t)
+	for _, opt := range []standard.Option{standard.WithTracerProvider(own.tp), standard.WithMeterProvider(own.mp)} {
+		c := standard.Client(fast, opt)
+		_, _, err := get(t, c, srv.URL)
+		require.NoError(t, err)
+		c.CloseIdleConnections()
+	}
+	assert.Len(t, own.spans.GetSpans(), 1, "the span went to the provider given")
+	assert.Positive(t, points(t, own.reader), "the metric went to the provider given")
+	assert.Empty(t, spans.GetSpans(), "spans reached the global provider")
+	assert.Zero(t, points(t, reader), "metric points reached the global provider")
 }
 
 // TestNoBodyEndsSpansThroughStack: HEAD and 204 responses end their spans
