@@ -68,9 +68,9 @@
 // Hooks add up. Every WithOn… option of this module, given several times,
 // calls each of its hooks in order: the Stack gives the Observer's hooks
 // first, and a hook of your own given through WithRetry, WithBreaker or
-// WithTimeouts runs as well; it never removes the Stack's metrics. A
-// tlsrotate.Source is made before the Stack, so its rotations and rejections
-// are wired by the caller, with the options of [ObserveTLS].
+// WithTimeouts runs as well; it never removes the Stack's metrics. With
+// WithTLS, the chain.tls.* metrics are read from the tlsrotate source and
+// transport themselves.
 //
 // # Errors
 //

@@ -2,7 +2,6 @@ package standard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/timeouts"
-	"github.com/rtchain/chain/tlsrotate"
 	"github.com/rtchain/chain/tracing"
 )
 
@@ -28,23 +26,23 @@ const instrumentationName = "github.com/rtchain/chain/standard"
 const DefaultMaxAttributeValues = 64
 
 // Attribute keys and names of the resilience metrics and span events. Their
-// values are bounded: states, phases and rejection reasons come from closed
+// values are bounded: states and phases come from closed
 // lists, breaker keys and retry reasons are limited by MaxAttributeValues.
 const (
 	retryReasonKey  = attribute.Key("chain.retry.reason")
 	breakerKeyKey   = attribute.Key("chain.breaker.key")
 	breakerFromKey  = attribute.Key("chain.breaker.from")
 	breakerToKey    = attribute.Key("chain.breaker.to")
-	certReasonKey   = attribute.Key("chain.tls.reason")
 	retryAttemptKey = attribute.Key("chain.retry.attempt")
 	retryBackoffKey = attribute.Key("chain.retry.backoff")
 	otherValue      = "_OTHER"
 	retryEventName  = "retry"
 )
 
-// Observer turns the events of the retry, breaker, timeouts and tlsrotate
-// layers, which do not import OpenTelemetry, into metrics in this module's
-// own chain.* namespace, never in http.*:
+// Observer turns the events of the retry, breaker and timeouts layers,
+// which do not import OpenTelemetry, into metrics in this module's own
+// chain.* namespace, never in http.* (the chain.tls.* metrics of a WithTLS
+// source are read from the tlsrotate source and transport themselves):
 //
 //	name                       kind      unit          attributes
 //	chain.retry.attempts       counter   {retry}       chain.retry.reason
@@ -52,9 +50,6 @@ const (
 //	chain.breaker.open         up-down   {breaker}     none: the number of open breakers
 //	chain.breaker.rejections   counter   {request}     chain.breaker.key
 //	chain.timeouts             counter   {timeout}     chain.timeout.phase
-//	chain.tls.rotations        counter   {rotation}    none
-//	chain.tls.not_after        gauge     s             none: Unix time the current certificate expires
-//	chain.tls.rejections       counter   {rejection}   chain.tls.reason
 //
 // Its methods have the signatures of the layers' hooks, so that they are
 // given to them as they are; the Stack does this for its own layers, and a
@@ -64,7 +59,6 @@ const (
 //	retry.Middleware(retry.WithOnRetry(obs.OnRetry))
 //	breaker.Middleware(breaker.WithOnStateChange(obs.OnStateChange), breaker.WithOnReject(obs.OnReject))
 //	timeouts.Middleware(timeouts.WithOnTimeout(obs.OnTimeout))
-//	tlsrotate.NewFileSource(certFile, keyFile, standard.ObserveTLS(obs)...)
 //
 // Cardinality stays bounded: breaker keys (one per host) and retry reasons
 // are recorded as they are for the first [MaxAttributeValues] distinct
@@ -81,9 +75,6 @@ type Observer struct {
 	open        metric.Int64UpDownCounter
 	rejections  metric.Int64Counter
 	timeouts    metric.Int64Counter
-	rotations   metric.Int64Counter
-	notAfter    metric.Int64Gauge
-	certRejects metric.Int64Counter
 
 	keys    *bounded // breaker keys
 	reasons *bounded // retry reasons
@@ -111,8 +102,8 @@ func MaxAttributeValues(n int) ObserverOption {
 }
 
 // NewObserver returns an Observer recording through the meter of mp. A nil
-// mp records nothing (no global provider is used): the span events of
-// OnRetry and OnRotate are still added to recording spans.
+// mp records nothing (no global provider is used); the span events of
+// OnRetry are still added to recording spans.
 func NewObserver(mp metric.MeterProvider, opts ...ObserverOption) *Observer {
 	c := observerConfig{maxValues: DefaultMaxAttributeValues}
 	for _, o := range opts {
@@ -129,14 +120,9 @@ func NewObserver(mp metric.MeterProvider, opts ...ObserverOption) *Observer {
 	o.transitions = counter(m, "chain.breaker.transitions", "{transition}", "Circuit breaker state changes.")
 	o.rejections = counter(m, "chain.breaker.rejections", "{request}", "Requests rejected by an open circuit breaker.")
 	o.timeouts = counter(m, "chain.timeouts", "{timeout}", "Timeouts, by phase.")
-	o.rotations = counter(m, "chain.tls.rotations", "{rotation}", "Client certificate rotations.")
-	o.certRejects = counter(m, "chain.tls.rejections", "{rejection}", "Rejected certificate material, by reason.")
 	var err error
 	o.open, err = m.Int64UpDownCounter("chain.breaker.open", metric.WithUnit("{breaker}"),
 		metric.WithDescription("Circuit breakers currently open."))
-	handle(err)
-	o.notAfter, err = m.Int64Gauge("chain.tls.not_after", metric.WithUnit("s"),
-		metric.WithDescription("Unix time at which the current client certificate expires."))
 	handle(err)
 	return o
 }
@@ -214,55 +200,6 @@ func (o *Observer) OnTimeout(req *http.Request, err *timeouts.Error) {
 		ctx = req.Context()
 	}
 	o.timeouts.Add(ctx, 1, metric.WithAttributes(tracing.TimeoutPhaseKey.String(phaseName(err.Phase))))
-}
-
-// OnRotate records that a new client certificate became current, and its
-// expiry. It is a tlsrotate.WithOnRotate hook (see [ObserveTLS]). Serial
-// numbers go to no metric; no key material is taken at all.
-func (o *Observer) OnRotate(r tlsrotate.Rotation) {
-	if o == nil {
-		return
-	}
-	ctx := context.Background()
-	o.rotations.Add(ctx, 1)
-	o.notAfter.Record(ctx, r.NotAfter.Unix())
-}
-
-// OnTLSError records certificate material that a tlsrotate Source rejected
-// (a *tlsrotate.RejectError), by reason; other errors are not counted. It is
-// a tlsrotate.WithOnError hook (see [ObserveTLS]).
-func (o *Observer) OnTLSError(err error) {
-	var rej *tlsrotate.RejectError
-	if o == nil || !errors.As(err, &rej) {
-		return
-	}
-	reason := string(rej.Reason)
-	switch rej.Reason {
-	case tlsrotate.ReasonRead, tlsrotate.ReasonParse, tlsrotate.ReasonKeyMismatch, tlsrotate.ReasonExpired,
-		tlsrotate.ReasonNotYetValid, tlsrotate.ReasonChainInvalid:
-	default:
-		reason = otherValue
-	}
-	o.certRejects.Add(context.Background(), 1, metric.WithAttributes(certReasonKey.String(reason)))
-}
-
-// ObserveTLS returns the tlsrotate options that report a Source's rotations
-// and rejections to obs ([Observer.OnRotate], [Observer.OnTLSError]), as the
-// chain.tls.rotations, chain.tls.not_after and chain.tls.rejections metrics.
-// A Source exists before the Stack that uses it, so it is wired here rather
-// than by New:
-//
-//	obs := standard.NewObserver(mp)
-//	src, err := tlsrotate.NewFileSource(certFile, keyFile, standard.ObserveTLS(obs)...)
-//	client := standard.Client(standard.WithTLS(src), standard.WithMeterProvider(mp))
-//
-// The hooks add up with your own WithOnRotate and WithOnError hooks. A nil
-// obs gives no option.
-func ObserveTLS(obs *Observer) []tlsrotate.Option {
-	if obs == nil {
-		return nil
-	}
-	return []tlsrotate.Option{tlsrotate.WithOnRotate(obs.OnRotate), tlsrotate.WithOnError(obs.OnTLSError)}
 }
 
 func stateName(s breaker.State) string {

@@ -2,7 +2,6 @@ package standard_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/standard"
 	"github.com/rtchain/chain/timeouts"
-	"github.com/rtchain/chain/tlsrotate"
 )
 
 // series returns, per metric name, the value of each series keyed by its
@@ -70,10 +68,6 @@ func TestObserver(t *testing.T) {
 	o.OnRetry(retry.Event{Request: req, Attempt: 1, Wait: time.Second, Reason: "reset"})
 	o.OnTimeout(req, &timeouts.Error{Phase: errclass.PhaseBodyIdle})
 	o.OnTimeout(req, &timeouts.Error{Phase: errclass.Phase("made up")})
-	o.OnRotate(tlsrotate.Rotation{Generation: 3, OldSerial: "1001", NewSerial: "1002", NotAfter: time.Unix(2000000000, 0)})
-	o.OnTLSError(&tlsrotate.RejectError{Reason: tlsrotate.ReasonKeyMismatch, Err: errors.New("x")})
-	o.OnTLSError(&tlsrotate.RejectError{Reason: "/etc/secret/path: permission denied", Err: errors.New("x")})
-	o.OnTLSError(errors.New("not a rejection"))
 
 	spans := tel.spans.GetSpans()
 	require.Len(t, spans, 1)
@@ -100,9 +94,6 @@ func TestObserver(t *testing.T) {
 	assert.Equal(t, map[string]int64{"": 50}, got["chain.breaker.open"])
 	assert.Equal(t, map[string]int64{"chain.retry.reason=503": 2, "chain.retry.reason=reset": 1}, got["chain.retry.attempts"])
 	assert.Equal(t, map[string]int64{"chain.timeout.phase=body_idle": 1, "chain.timeout.phase=_OTHER": 1}, got["chain.timeouts"])
-	assert.Equal(t, map[string]int64{"": 1}, got["chain.tls.rotations"])
-	assert.Equal(t, map[string]int64{"": 2000000000}, got["chain.tls.not_after"])
-	assert.Equal(t, map[string]int64{"chain.tls.reason=key_mismatch": 1, "chain.tls.reason=_OTHER": 1}, got["chain.tls.rejections"])
 	for name := range got {
 		assert.NotContains(t, name, "http.", "resilience metric in the http namespace")
 	}
@@ -115,8 +106,6 @@ func TestNilObserver(t *testing.T) {
 		o.OnStateChange("k", breaker.Closed, breaker.Open)
 		o.OnReject("k")
 		o.OnTimeout(nil, &timeouts.Error{})
-		o.OnRotate(tlsrotate.Rotation{})
-		o.OnTLSError(errors.New("x"))
 	})
 	assert.Panics(t, func() { standard.MaxAttributeValues(0) })
 	// No provider: nothing is recorded, and nothing panics.

@@ -356,5 +356,5 @@ func (s *Stack) Timeouts() *timeouts.Transport { return s.timeouts }
 
 // Observer returns the Observer that records the layers' events as metrics
 // and span events, or nil when neither WithTracerProvider nor
-// WithMeterProvider was given. For certificate rotations, see [ObserveTLS].
+// WithMeterProvider was given.
 func (s *Stack) Observer() *Observer { return s.observer }
