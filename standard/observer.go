@@ -62,7 +62,7 @@ const (
 //
 // Cardinality stays bounded: breaker keys (one per host) and retry reasons
 // are recorded as they are for the first [MaxAttributeValues] distinct
-// values (64 by default) and as "_OTHER" after that; states, phases and rejection reasons
+// values (64 by default) and as "_OTHER" after that; states and phases
 // outside their documented lists become "_OTHER". The OpenTelemetry API
 // cannot drop a series, so a breaker evicted from its registry keeps its
 // counters; the bound above is what keeps their number finite.
