@@ -181,12 +181,12 @@ const DefaultMaxSeries = 1000
 // which Spans records http.client.request.duration, so that a client that
 // follows URLs from outside (webhooks, link previews, crawlers) cannot blow
 // up the number of series: server.address and server.port come from the
-// network, and so may a status code. The first series seen keep their own
-// values; past nine tenths of the bound, a new one is recorded with
-// server.address "_OTHER" and no server.port (the rest of its attributes
-// kept) while room is left, and past the bound with every attribute
-// "_OTHER". The default is [DefaultMaxSeries] (1000); n below 1 panics.
-// Given twice, the last wins.
+// network, and so may a status code. The hosts seen first keep series of
+// their own, also for the statuses, methods and errors they get later; past
+// nine tenths of the bound, a new host is recorded with server.address
+// "_OTHER" and no server.port (the rest of its attributes kept), and past
+// the bound every attribute is "_OTHER". The default is [DefaultMaxSeries]
+// (1000); n below 1 panics. Given twice, the last wins.
 func WithMaxSeries(n int) Option {
 	if n < 1 {
 		panic(fmt.Sprintf("tracing: WithMaxSeries(%d): need at least 1", n))

@@ -25,30 +25,43 @@ type series struct {
 var overflow = series{method: otherValue, host: otherValue, errType: otherValue}
 
 // seriesLimit bounds the distinct series of the duration metric (see
-// WithMaxSeries). It is safe for concurrent use.
+// WithMaxSeries). A host (with its port) that got a series of its own while
+// there was room keeps getting them for its other statuses, methods and
+// errors, up to the bound; a host seen first past nine tenths of the bound
+// is folded into _OTHER. It is safe for concurrent use.
 type seriesLimit struct {
-	own  int // series with a host of their own are added while fewer than own are kept
-	all  int // folded series are added while fewer than all are kept
-	mu   sync.RWMutex
-	seen map[series]struct{} // guarded by mu
+	own   int // a new host gets series of its own while fewer than own series are kept
+	all   int // series are added while fewer than all are kept; one more is overflow
+	mu    sync.RWMutex
+	seen  map[series]struct{}   // guarded by mu
+	hosts map[hostPort]struct{} // the hosts with series of their own; guarded by mu
 }
 
-// newSeriesLimit bounds the series to max: nine tenths for series with a
-// host of their own, the rest for folded ones, one kept for overflow.
+type hostPort struct {
+	host string
+	port int
+}
+
+// newSeriesLimit bounds the series to max: nine tenths for the series of
+// new hosts, the rest for known hosts' new series and folded ones, one kept
+// for overflow.
 func newSeriesLimit(max int) *seriesLimit {
-	return &seriesLimit{own: max - 1 - max/10, all: max - 1, seen: make(map[series]struct{})}
+	return &seriesLimit{own: max - 1 - max/10, all: max - 1,
+		seen: make(map[series]struct{}), hosts: make(map[hostPort]struct{})}
 }
 
 // admit returns the series to record s as: s itself when it was seen
 // before or there is room for it; s with its host folded into _OTHER when
-// only the room kept for folded series is left; overflow when there is no
-// room at all.
+// its host is new and only the room kept for other series is left;
+// overflow when there is no room at all.
 func (l *seriesLimit) admit(s series) series {
+	hp := hostPort{s.host, s.port}
 	l.mu.RLock()
 	_, ok := l.seen[s]
+	_, known := l.hosts[hp]
 	n := len(l.seen)
 	l.mu.RUnlock()
-	if ok || n < l.own && l.add(s, l.own) {
+	if ok || (known || n < l.own) && l.add(s, &hp) {
 		return s
 	}
 	folded := s
@@ -56,24 +69,35 @@ func (l *seriesLimit) admit(s series) series {
 	l.mu.RLock()
 	_, ok = l.seen[folded]
 	l.mu.RUnlock()
-	if ok || l.add(folded, l.all) {
+	if ok || l.add(folded, nil) {
 		return folded
 	}
 	return overflow
 }
 
-// add reports whether s is in the set, adding it when the set holds fewer
-// than limit series.
-func (l *seriesLimit) add(s series, limit int) bool {
+// add reports whether s is in the set, adding it when there is room: below
+// own for the first series of a new host hp, which becomes known; below all
+// for a known host's series or a folded one (nil hp).
+func (l *seriesLimit) add(s series, hp *hostPort) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, ok := l.seen[s]; ok {
 		return true
 	}
+	limit, newHost := l.all, false
+	if hp != nil {
+		_, known := l.hosts[*hp]
+		if newHost = !known; newHost {
+			limit = l.own
+		}
+	}
 	if len(l.seen) >= limit {
 		return false
 	}
 	l.seen[s] = struct{}{}
+	if newHost {
+		l.hosts[*hp] = struct{}{}
+	}
 	return true
 }
 

@@ -15,13 +15,20 @@ import (
 
 // TestSeriesBounded sends requests to 5,000 random hosts (as a crawler or
 // a webhook sender does) with a fixed host in between: the duration metric
-// keeps at most DefaultMaxSeries series, and the fixed host keeps its own.
+// keeps at most DefaultMaxSeries series, and the fixed host keeps its own,
+// even for a status it first gets after the flood.
 func TestSeriesBounded(t *testing.T) {
 	r := newRig(t)
 	statuses := []int{200, 404, 503}
 	base := rtFunc(func(req *http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: statuses[rand.IntN(len(statuses))], ProtoMajor: 1, ProtoMinor: 1,
-			Body: http.NoBody, Request: req}, nil
+		code := statuses[rand.IntN(len(statuses))]
+		switch req.URL.Path {
+		case "/v1":
+			code = 200
+		case "/down":
+			code = 502
+		}
+		return &http.Response{StatusCode: code, ProtoMajor: 1, ProtoMinor: 1, Body: http.NoBody, Request: req}, nil
 	})
 	rt := tracing.New(base, tracing.WithTracerProvider(r.tp), tracing.WithMeterProvider(r.mp))
 	send := func(url string) {
@@ -39,11 +46,13 @@ func TestSeriesBounded(t *testing.T) {
 		}
 		send(fmt.Sprintf("http://h%d-%d.example:%d/", i, rand.Int(), 1024+rand.IntN(60000)))
 	}
+	send("https://api.fixed.example/down")
+	fixed++
 	points := r.histogram(t)
 	assert.LessOrEqual(t, len(points), tracing.DefaultMaxSeries, "series")
 	assert.Greater(t, len(points), tracing.DefaultMaxSeries/2, "the bound is used, not a handful of series")
 	var fixedCount uint64
-	other := false
+	other, down := false, false
 	for _, p := range points {
 		host, _ := p.Attributes.Value("server.address")
 		switch host.AsString() {
@@ -51,12 +60,16 @@ func TestSeriesBounded(t *testing.T) {
 			port, _ := p.Attributes.Value("server.port")
 			assert.Equal(t, int64(443), port.AsInt64())
 			fixedCount += p.Count
+			if status, _ := p.Attributes.Value("http.response.status_code"); status.AsInt64() == 502 {
+				down = true
+			}
 		case "_OTHER":
 			other = true
 			assert.False(t, p.Attributes.HasValue("server.port"), "a folded series keeps no port")
 		}
 	}
 	assert.Equal(t, uint64(fixed), fixedCount, "the fixed host keeps its own series")
+	assert.True(t, down, "a known host's new status after the flood has its own series")
 	assert.True(t, other, "the hosts past the bound are folded into _OTHER")
 }
 
