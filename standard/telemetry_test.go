@@ -264,3 +264,24 @@ func TestSummaryOfFailedRequest(t *testing.T) {
 		assert.Equal(t, "WARN", r["level"])
 	}
 }
+
+// TestRejectionSummaryAtWarn: a request that an open breaker rejected
+// without sending it is summarised at WARN, the failures before at ERROR.
+func TestRejectionSummaryAtWarn(t *testing.T) {
+	script := transporttest.NewScript(transporttest.Step{Status: http.StatusInternalServerError})
+	var logs logBuffer
+	c := standard.Client(standard.WithBase(script), fast, standard.WithLogger(newLogger(&logs)),
+		standard.WithRetry(retry.WithMaxAttempts(1)),
+		standard.WithBreaker(breaker.WithMinRequests(3), breaker.WithOpenDuration(time.Hour)))
+	for range 4 {
+		get(t, c, "http://svc.test/")
+	}
+	require.Equal(t, 3, script.Calls())
+	sums := logs.records(t, "http request")
+	require.Len(t, sums, 4)
+	for _, s := range sums[:3] {
+		assert.Equal(t, "ERROR", s["level"])
+	}
+	assert.Equal(t, "WARN", sums[3]["level"])
+	assert.Equal(t, "breaker_open", sums[3]["error_type"])
+}
