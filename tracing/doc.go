@@ -13,10 +13,10 @@
 // hops, seen through req.Response, count as resends too):
 //
 //	rt := chain.Build(base,
-//		tracing.RequestID(),
+//		tracing.RequestID(tracing.WithLogger(logger)), // one summary per request
 //		retry.Middleware(),
 //		breaker.Middleware(),
-//		tracing.Spans(tracing.WithLogger(logger)),
+//		tracing.Spans(tracing.WithLogger(logger)), // one span and one record per attempt
 //	)
 //
 // The attempt spans are children of the span on the caller's context. With
