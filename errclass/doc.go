@@ -140,5 +140,19 @@
 // URL and header with secrets redacted, and the first [MaxBody] bytes of the
 // body, read with a size and a time bound; the body is closed.
 //
+// # Logging errors
+//
+// An error of net/http can carry secrets in its text: http.Client prints the
+// URL of a failed request, user name and query values included. [Redact]
+// gives an error safe to log, with the redaction rules of this module's
+// spans and log records, that keeps the class, phase and errors.Is answers
+// of the original:
+//
+//	resp, err := client.Do(req)
+//	if err = errclass.FromResponse(resp, err); err != nil {
+//		if errors.Is(err, errclass.ErrTimeout) { ... }     // branch on err
+//		log.Printf("fetch: %v", errclass.Redact(err))       // log the redacted one
+//	}
+//
 // Everything in this package is safe for concurrent use.
 package errclass

@@ -98,3 +98,17 @@ func ExampleClass_Sentinel() {
 	// Output:
 	// timeout total true
 }
+
+// An error as http.Client returns it prints the request's URL, user name
+// and query included; Redact gives the text to log, with the same class and
+// sentinel.
+func ExampleRedact() {
+	err := &url.Error{Op: "Get", URL: "https://svc:***@api.example/v1/items?token=s3cr3t&page=2",
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
+	safe := errclass.Redact(err)
+	fmt.Println(safe)
+	fmt.Println(errclass.Classify(safe), errors.Is(safe, errclass.ErrNetwork), errors.Is(safe, syscall.ECONNREFUSED))
+	// Output:
+	// Get "https://REDACTED@api.example/v1/items?token=REDACTED&page=REDACTED": dial tcp: connect: connection refused
+	// refused true true
+}

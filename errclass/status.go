@@ -1,6 +1,7 @@
 package errclass
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -39,7 +40,10 @@ type StatusError struct {
 
 // Error returns "errclass: METHOD URL: STATUS", for instance
 // "errclass: GET http://host/path?q=REDACTED: 503 Service Unavailable",
-// leaving out the method and URL when they are unknown.
+// leaving out the method and URL when they are unknown. When the answer
+// rejects the client certificate (see [StatusError.CertificateRejected]), the
+// text says so: "errclass: GET https://host/: 400 Bad Request: the server
+// rejected the client certificate (The SSL certificate error)".
 func (e *StatusError) Error() string {
 	var b strings.Builder
 	b.WriteString("errclass: ")
@@ -54,7 +58,48 @@ func (e *StatusError) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.statusText())
+	if why, ok := e.certRejection(); ok {
+		b.WriteString(": the server rejected the client certificate")
+		if why != "" {
+			b.WriteString(" (" + why + ")")
+		}
+	}
 	return b.String()
+}
+
+// CertificateRejected reports whether the answer says that the server
+// rejected the client's TLS certificate, or that it expected one and got
+// none, although the TLS handshake succeeded. nginx (and servers behind it)
+// answer so: status 400 with "The SSL certificate error" (its internal code
+// 495) or "No required SSL certificate was sent" (496) in the body; the
+// codes 495 and 496 themselves, where a server sends them, say the same.
+// The class stays [Status].
+func (e *StatusError) CertificateRejected() bool {
+	_, ok := e.certRejection()
+	return ok
+}
+
+// certRejections are nginx's texts for a rejected or missing client
+// certificate (ngx_http_special_response.c: ngx_http_error_495_page and
+// ngx_http_error_496_page, sent with status 400).
+var certRejections = [...]string{"The SSL certificate error", "No required SSL certificate was sent"}
+
+// certRejection returns the text that says the client certificate was
+// rejected, and whether the answer says so at all.
+func (e *StatusError) certRejection() (string, bool) {
+	switch e.StatusCode {
+	case 495:
+		return certRejections[0], true
+	case 496:
+		return certRejections[1], true
+	case http.StatusBadRequest:
+		for _, t := range certRejections {
+			if bytes.Contains(e.Body, []byte(t)) {
+				return t, true
+			}
+		}
+	}
+	return "", false
 }
 
 // statusText is Status, or "503 Service Unavailable" made from StatusCode

@@ -43,10 +43,4 @@ func (e *classedError) Class() Class { return e.class }
 
 // Timeout reports whether the wrapped error is a timeout, so that
 // url.Error.Timeout keeps working through the wrapper.
-func (e *classedError) Timeout() bool {
-	t, ok := errors.AsType[interface {
-		error
-		Timeout() bool
-	}](e.err)
-	return ok && t.Timeout()
-}
+func (e *classedError) Timeout() bool { return reportsTimeout(e.err) }

@@ -10,7 +10,9 @@
 // # The layers, outermost first
 //
 //	tracing.RequestID  one X-Request-ID per logical request, the same on every
-//	                   attempt; outermost, so retries and logs share it.
+//	                   attempt, and the record of the request (attempts,
+//	                   give-up reason) for its summary log; outermost, so
+//	                   retries and logs share it.
 //	timeouts.Total     one deadline over every attempt and every wait (only
 //	                   with WithTotal); above retry, so that retry sees the
 //	                   deadline and never starts a wait that cannot finish.
@@ -25,8 +27,9 @@
 //	tracing.Spans      one OTel client span per attempt with
 //	                   http.request.resend_count, the duration metric, one
 //	                   slog record per attempt (only with WithTracerProvider,
-//	                   WithMeterProvider or WithLogger); below retry so that
-//	                   attempts are not collapsed into one span.
+//	                   WithMeterProvider or WithLogger, each only what was
+//	                   given); below retry so that attempts are not
+//	                   collapsed into one span.
 //	timeouts           per attempt: response header, body idle, write idle,
 //	                   attempt deadline; innermost, so that what it measures
 //	                   is the wire and not our own waits.
@@ -47,21 +50,36 @@
 //
 // Options given to WithTimeouts, WithRetry, WithBreaker and WithTracing are
 // applied after these defaults, so they override them (the packages'
-// "given twice, the last wins" rule).
+// "given twice, the last wins" rule for settings; hooks add up, see below).
 //
 // # Telemetry
 //
-// Without a provider the stack makes no span and records no metric, and it
-// logs nothing without WithLogger. With WithTracerProvider or
-// WithMeterProvider it adds the spans layer and a tracing.Observer fed by the
-// layers' hooks through small closures: retry.WithOnRetry to Observer.Retry,
-// breaker.WithOnStateChange and breaker.WithOnReject to
-// Observer.BreakerTransition and Observer.BreakerRejection,
-// timeouts.WithOnTimeout to Observer.Timeout. These hooks come before the
-// caller's options, so a caller's own hook of the same kind (for example
-// WithRetry(retry.WithOnRetry(f))) replaces the Observer's for that event.
-// A tlsrotate.Source is made before the Stack, so its rotations and
-// rejections are wired by the caller, with the options of [ObserveTLS].
+// Telemetry goes only where the caller points it; no global provider is
+// ever used. Without a provider the stack makes no span and records no
+// metric, and it logs nothing without WithLogger. WithLogger alone gives one
+// summary record per request (attempts, final class and phase, duration, the
+// reason retry gave up; at ERROR when the request finally failed) and one
+// record per attempt, and still no span and no metric. WithTracerProvider
+// adds one client span per attempt; WithMeterProvider adds the HTTP client
+// duration metric and the chain.* metrics of the layers, recorded by an
+// [Observer] whose methods are the layers' hooks: retry.WithOnRetry,
+// breaker.WithOnStateChange and breaker.WithOnReject, timeouts.WithOnTimeout.
+//
+// Hooks add up. Every WithOn… option of this module, given several times,
+// calls each of its hooks in order: the Stack gives the Observer's hooks
+// first, and a hook of your own given through WithRetry, WithBreaker or
+// WithTimeouts runs as well; it never removes the Stack's metrics. With
+// WithTLS, the chain.tls.* metrics are read from the tlsrotate source and
+// transport themselves.
+//
+// # Errors
+//
+// Every error the Stack returns matches the sentinel of its class with
+// errors.Is (errclass.ErrNetwork for DNS, refused, reset and TLS failures,
+// errclass.ErrTimeout, errclass.ErrHTTPStatus), whatever layer made it, and
+// still reaches its cause (a syscall.Errno, an x509 error, a *net.DNSError,
+// context.DeadlineExceeded). Log errclass.Redact(err), which removes the
+// secrets net/http prints in its errors (the URL's user name and query).
 //
 // # Pieces
 //

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtchain/chain/breaker"
+	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/timeouts"
 	"github.com/rtchain/chain/tlsrotate"
@@ -120,29 +120,37 @@ func WithBreaker(opts ...breaker.Option) Option {
 }
 
 // WithTracing passes opts to tracing.RequestID and tracing.Spans (for example
-// tracing.WithHeader or tracing.WithPropagators). They do not turn the spans
-// layer on by themselves. Given more than once, the lists are appended.
+// tracing.WithHeader, tracing.WithPropagators, tracing.WithFilter or
+// tracing.WithLogicalSpan). They do not turn the spans layer on by
+// themselves, and the providers and logger come from WithTracerProvider,
+// WithMeterProvider and WithLogger. Given more than once, the lists are
+// appended.
 func WithTracing(opts ...tracing.Option) Option {
 	return func(c *config) { c.tracingOpts = append(c.tracingOpts, opts...) }
 }
 
 // WithTracerProvider turns the spans layer on, with one client span per
-// attempt from tp, and records retries, breaker changes and timeouts as span
-// events. Off by default. Given twice, the last wins.
+// attempt from tp, and adds retries to the request's span as events. Spans
+// go to tp only, never to the global provider. Off by default. Given twice,
+// the last wins.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(c *config) { c.tp = tp }
 }
 
 // WithMeterProvider turns the spans layer on for the HTTP client duration
 // metric, and records the layers' events (retries, breaker transitions and
-// rejections, timeouts by phase) as chain.* metrics through a
-// tracing.Observer. Off by default. Given twice, the last wins.
+// rejections, timeouts by phase) as chain.* metrics through an [Observer].
+// Metrics go to mp only, never to the global provider. Off by default. Given
+// twice, the last wins.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) { c.mp = mp }
 }
 
-// WithLogger turns the spans layer on for its one slog record per attempt.
-// Off by default: the stack is silent. Given twice, the last wins.
+// WithLogger turns logging on: one summary record per request from the
+// request id layer, and one record per attempt from the spans layer (see the
+// tracing package for their fields and levels). WithLogger alone makes no
+// span and records no metric. Off by default: the stack is silent. Given
+// twice, the last wins.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
@@ -197,7 +205,7 @@ type Stack struct {
 	breaker  *breaker.Transport
 	timeouts *timeouts.Transport
 	tls      *tlsrotate.Transport
-	observer *tracing.Observer
+	observer *Observer
 }
 
 var _ http.RoundTripper = (*Stack)(nil)
@@ -211,11 +219,7 @@ func New(opts ...Option) *Stack {
 	s := &Stack{}
 	spans := c.tp != nil || c.mp != nil || c.logger != nil
 	if c.tp != nil || c.mp != nil {
-		var oo []tracing.Option
-		if c.mp != nil {
-			oo = append(oo, tracing.WithMeterProvider(c.mp))
-		}
-		s.observer = tracing.NewObserver(oo...)
+		s.observer = NewObserver(c.mp)
 	}
 
 	// Bottom up.
@@ -241,17 +245,7 @@ func New(opts ...Option) *Stack {
 	})
 	if spans {
 		rt = s.layer(&c, LayerSpans, rt, func(next http.RoundTripper) http.RoundTripper {
-			to := slices.Clone(c.tracingOpts)
-			if c.tp != nil {
-				to = append(to, tracing.WithTracerProvider(c.tp))
-			}
-			if c.mp != nil {
-				to = append(to, tracing.WithMeterProvider(c.mp))
-			}
-			if c.logger != nil {
-				to = append(to, tracing.WithLogger(c.logger))
-			}
-			return tracing.New(next, to...)
+			return tracing.New(next, c.telemetry()...)
 		})
 	} else if c.replaced[LayerSpans] && c.replacements[LayerSpans] != nil {
 		rt = c.replacements[LayerSpans](rt)
@@ -273,7 +267,7 @@ func New(opts ...Option) *Stack {
 		})
 	}
 	rt = s.layer(&c, LayerRequestID, rt, func(next http.RoundTripper) http.RoundTripper {
-		return tracing.NewRequestID(next, c.tracingOpts...)
+		return tracing.NewRequestID(next, c.telemetry()...)
 	})
 	s.rt = rt
 	return s
@@ -305,13 +299,15 @@ var errNilResponse = errors.New("standard: transport returned neither a response
 
 // RoundTrip sends req through the stack. It follows the http.RoundTripper
 // contract: the caller's request is never modified, its body is closed, and
-// either a response or an error comes back, never both.
+// either a response or an error comes back, never both. Every error matches
+// the sentinel of its class (errclass.ErrNetwork, ErrTimeout, ...) with
+// errors.Is, whatever layer made it, and still reaches its cause.
 func (s *Stack) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := s.rt.RoundTrip(req)
 	if resp == nil && err == nil {
 		return nil, errNilResponse
 	}
-	return resp, err
+	return resp, errclass.Wrap(err)
 }
 
 // Unwrap returns the outermost layer, so that chain.Base walks down to the
@@ -359,7 +355,7 @@ func (s *Stack) Budget() *retry.Budget { return s.budget }
 // replaced.
 func (s *Stack) Timeouts() *timeouts.Transport { return s.timeouts }
 
-// Observer returns the tracing.Observer that records the layers' events as
-// metrics and span events, or nil when neither WithTracerProvider nor
-// WithMeterProvider was given. For certificate rotations, see WithTLS.
-func (s *Stack) Observer() *tracing.Observer { return s.observer }
+// Observer returns the Observer that records the layers' events as metrics
+// and span events, or nil when neither WithTracerProvider nor
+// WithMeterProvider was given.
+func (s *Stack) Observer() *Observer { return s.observer }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -61,4 +62,44 @@ func Example() {
 	// span GET client resend_count=-
 	// span GET client resend_count=1
 	// span GET client resend_count=2
+}
+
+// Spans names its spans "{method} {url.template}" with a formatter, and
+// sends the trace context only to the hosts a filter allows.
+func ExampleWithPropagationFilter() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Printf("server: %s traceparent=%t\n", r.URL.Path, r.Header.Get("Traceparent") != "")
+	}))
+	defer srv.Close()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer tp.Shutdown(context.Background())
+
+	own := func(r *http.Request) bool { return r.URL.Hostname() == "127.0.0.1" }
+	rt := tracing.New(srv.Client().Transport, tracing.WithTracerProvider(tp),
+		tracing.WithPropagationFilter(own),
+		tracing.WithSpanNameFormatter(func(r *http.Request) string {
+			if strings.HasPrefix(r.URL.Path, "/users/") {
+				return r.Method + " /users/{id}"
+			}
+			return ""
+		}))
+	client := &http.Client{Transport: rt}
+	port := srv.URL[strings.LastIndex(srv.URL, ":"):]
+	for _, u := range []string{srv.URL + "/users/42", "http://localhost" + port + "/elsewhere"} {
+		resp, err := client.Get(u)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		resp.Body.Close()
+	}
+	for _, s := range spans.Ended() {
+		fmt.Println("span", s.Name())
+	}
+	// Output:
+	// server: /users/42 traceparent=true
+	// server: /elsewhere traceparent=false
+	// span GET /users/{id}
+	// span GET
 }

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/rtchain/chain/internal/attempt"
+	"github.com/rtchain/chain/internal/record"
 	"github.com/rtchain/chain/tracing"
 )
 
@@ -67,6 +68,18 @@ func (r *rig) logText() string {
 // logRecords returns the per-attempt JSON log records written so far.
 func (r *rig) logRecords(t *testing.T) []map[string]any {
 	t.Helper()
+	return r.records(t, "http attempt")
+}
+
+// summaries returns the summary records of logical requests written so far.
+func (r *rig) summaries(t *testing.T) []map[string]any {
+	t.Helper()
+	return r.records(t, "http request")
+}
+
+// records returns the JSON log records with message msg written so far.
+func (r *rig) records(t *testing.T, msg string) []map[string]any {
+	t.Helper()
 	var out []map[string]any
 	dec := jsonDecoder(r.logText())
 	for {
@@ -76,7 +89,7 @@ func (r *rig) logRecords(t *testing.T) []map[string]any {
 		} else {
 			require.NoError(t, err)
 		}
-		if m["msg"] == "http attempt" {
+		if m["msg"] == msg {
 			out = append(out, m)
 		}
 	}
@@ -116,8 +129,10 @@ func spanAttr(s sdktrace.ReadOnlySpan, key attribute.Key) (attribute.Value, bool
 	return attribute.Value{}, false
 }
 
-// retryLoop is a tiny stand-in for the retry package: it resends on 503, up to
-// max attempts, putting the attempt number on each attempt's context.
+// retryLoop is a tiny stand-in for the retry package: it resends on 503 and
+// on errors, up to max attempts, putting the attempt number on each
+// attempt's context, counting each attempt in the request's record and
+// writing its give-up reason there, as retry does.
 type retryLoop struct {
 	next    http.RoundTripper
 	max     int
@@ -125,11 +140,20 @@ type retryLoop struct {
 }
 
 func (l retryLoop) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := record.From(req.Context())
 	for n := 0; ; n++ {
+		rec.Attempt()
 		r := req.Clone(attempt.With(req.Context(), n))
 		resp, err := l.next.RoundTrip(r)
-		if err != nil || resp.StatusCode != http.StatusServiceUnavailable || n+1 >= l.max {
+		if err == nil && resp.StatusCode != http.StatusServiceUnavailable {
 			return resp, err
+		}
+		if n+1 >= l.max {
+			rec.GiveUp("attempts")
+			return resp, err
+		}
+		if err != nil {
+			continue
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestSpanEndsWithContext(t *testing.T) {
 		s := r.spans.Ended()[0]
 		assert.Equal(t, codes.Error, s.Status().Code)
 		et, _ := spanAttr(s, "error.type")
-		assert.Equal(t, tracing.ErrorTimeout, et.AsString())
+		assert.Equal(t, "timeout", et.AsString())
 		require.Eventually(t, func() bool { return len(r.logRecords(t)) == 1 }, 2*time.Second, 5*time.Millisecond)
 		recs := r.logRecords(t)
 		assert.Equal(t, "ERROR", recs[0]["level"], "no attempt can follow a passed deadline")
@@ -99,6 +100,66 @@ func TestEndAtHeaders(t *testing.T) {
 	assert.Len(t, r.histogram(t), 1)
 	assert.Len(t, r.logRecords(t), 1)
 	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	assert.Len(t, r.spans.Ended(), 1)
+}
+
+// TestNoBodyEndsAtReturn: a response without a body (net/http gives
+// http.NoBody for HEAD, 204, 304 and Content-Length 0) ends the attempt
+// span, its measurement, its log record, the logical span and the summary
+// when RoundTrip returns, although the caller never closes the body.
+func TestNoBodyEndsAtReturn(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/204":
+			w.WriteHeader(http.StatusNoContent)
+		case "/304":
+			w.WriteHeader(http.StatusNotModified)
+		case "/empty":
+			w.Header().Set("Content-Length", "0")
+		default:
+			io.WriteString(w, "a body a HEAD never gets")
+		}
+	}))
+	defer srv.Close()
+	for _, tc := range []struct{ method, path string }{
+		{http.MethodHead, "/"}, {http.MethodGet, "/204"}, {http.MethodGet, "/304"}, {http.MethodGet, "/empty"},
+	} {
+		t.Run(tc.method+tc.path, func(t *testing.T) {
+			r := newRig(t)
+			rt := tracing.NewRequestID(tracing.New(srv.Client().Transport, r.opts()...),
+				tracing.WithLogicalSpan(), tracing.WithTracerProvider(r.tp), tracing.WithLogger(r.logger))
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			require.NoError(t, err)
+			resp, err := rt.RoundTrip(req)
+			require.NoError(t, err)
+			require.Equal(t, http.NoBody, resp.Body, "net/http's body is handed over as it is")
+			// No Close, no Read.
+			names := map[string]bool{}
+			for _, s := range r.spans.Ended() {
+				names[s.Name()] = true
+			}
+			assert.Equal(t, map[string]bool{tc.method: true, tracing.LogicalSpanName: true}, names, "spans ended")
+			require.Len(t, r.histogram(t), 1, "duration recorded")
+			assert.Len(t, r.logRecords(t), 1, "attempt record written")
+			assert.Len(t, r.summaries(t), 1, "summary written")
+		})
+	}
+}
+
+// TestSwitchingProtocolsEndsAtHeaders: a 101 hands the connection over;
+// its span ends when RoundTrip returns (documented), and the body keeps
+// io.Writer.
+func TestSwitchingProtocolsEndsAtHeaders(t *testing.T) {
+	r := newRig(t)
+	var conn rwc
+	base := rtFunc(func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusSwitchingProtocols, Body: &conn, Request: req}, nil
+	})
+	resp := get(t, context.Background(), tracing.New(base, r.opts()...), "http://example.invalid/")
+	assert.Len(t, r.spans.Ended(), 1, "span ended at the headers")
+	_, ok := resp.Body.(io.Writer)
+	assert.True(t, ok, "101 body lost io.Writer")
 	require.NoError(t, resp.Body.Close())
 	assert.Len(t, r.spans.Ended(), 1)
 }

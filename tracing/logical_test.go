@@ -28,9 +28,10 @@ func TestLogicalSpan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t)
 			srv, _ := recordingServer(t, tc.statuses...)
-			obs := tracing.NewObserver(tracing.WithMeterProvider(r.mp))
+			// A hook that adds a span event about the whole request, as the
+			// standard package's Observer does on retries.
 			loop := retryLoop{next: tracing.New(srv.Client().Transport, r.opts()...), max: 3,
-				onRetry: func(ctx context.Context, n int) { obs.Retry(ctx, n, 0, "503") }}
+				onRetry: func(ctx context.Context, n int) { trace.SpanFromContext(ctx).AddEvent("retry") }}
 			rt := tracing.NewRequestID(loop, tracing.WithLogicalSpan(), tracing.WithTracerProvider(r.tp))
 			resp := get(t, context.Background(), rt, srv.URL)
 			for _, s := range r.spans.Ended() {
@@ -85,5 +86,5 @@ func TestLogicalSpanOnError(t *testing.T) {
 	require.Len(t, spans, 1)
 	assert.Equal(t, codes.Error, spans[0].Status().Code)
 	et, _ := spanAttr(spans[0], "error.type")
-	assert.Equal(t, tracing.ErrorConnectionReset, et.AsString())
+	assert.Equal(t, "reset", et.AsString())
 }

@@ -2,31 +2,38 @@ package tracing
 
 import (
 	"context"
-	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"sync"
+	"time"
+	"unsafe"
 
-	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/rtchain/chain/internal/body"
 	"github.com/rtchain/chain/internal/layer"
+	"github.com/rtchain/chain/internal/record"
 )
 
 // LogicalSpanName is the name of the INTERNAL span that RequestID makes with
 // [WithLogicalSpan].
 const LogicalSpanName = "chain.request"
 
-// RequestIDTransport sets a request id header once per logical request. Place
-// it outside the retry layer, so that every attempt of one request carries the
-// same id. It is safe for concurrent use.
+// RequestIDTransport sets a request id header once per logical request and
+// records the request as a whole: the layers below (retry) count its
+// attempts and say why they gave up, and with a logger it writes one summary
+// record when the request ends. Place it outermost, outside the retry layer,
+// so that every attempt of one request carries the same id. It is safe for
+// concurrent use.
 type RequestIDTransport struct {
 	layer.Next
-	header string
-	newID  func() string
-	tracer trace.Tracer // nil: no logical span
+	header       string
+	newID        func() string // nil: the default, random hex into the request's own buffer
+	tracer       trace.Tracer  // nil: no logical span
+	logger       *slog.Logger  // nil: no summary
+	redact       []string
+	okLevel      slog.Level
+	retriedLevel slog.Level
 }
 
 var _ http.RoundTripper = (*RequestIDTransport)(nil)
@@ -45,14 +52,19 @@ func RequestID(opts ...Option) func(http.RoundTripper) http.RoundTripper {
 // one (it is kept as it is); the id on the request's context (an outer
 // RequestID already chose one); a new one from the generator of
 // [WithIDGenerator]. The caller's request is never modified: the id is set on a
-// clone. A nil next means [http.DefaultTransport].
+// copy. A nil next means [http.DefaultTransport].
 //
-// With [WithLogicalSpan], it also makes one INTERNAL span per logical request
-// (see there), from the provider of [WithTracerProvider]. Other options are
-// ignored.
+// As the outermost layer of a logical request (no RequestID above it), it
+// also starts the record of the request that the retry layer fills in
+// (attempts, the reason it gave up), makes one INTERNAL span per request
+// with [WithLogicalSpan], and with [WithLogger] writes one summary record
+// per request (see the package documentation). The options that concern it
+// are WithHeader, WithIDGenerator, WithLogicalSpan, WithTracerProvider (for
+// the logical span), WithLogger, WithRedactHeaders and WithSummaryLevels.
 func NewRequestID(next http.RoundTripper, opts ...Option) *RequestIDTransport {
 	c := newConfig(opts)
-	t := &RequestIDTransport{Next: layer.Of(next), header: c.header, newID: c.newID}
+	t := &RequestIDTransport{Next: layer.Of(next), header: c.header, newID: c.newID,
+		logger: c.logger, redact: c.redact, okLevel: c.okLevel, retriedLevel: c.retriedLevel}
 	if c.logicalSpan {
 		t.tracer = c.tp.Tracer(instrumentationName, trace.WithSchemaURL(semconv.SchemaURL))
 	}
@@ -64,148 +76,131 @@ func NewRequestID(next http.RoundTripper, opts ...Option) *RequestIDTransport {
 // its header map, the two things it changes. The request body is the next
 // RoundTripper's to close. A (nil, nil) from next becomes an error.
 func (t *RequestIDTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	fromCtx := RequestIDFrom(ctx)
-	id := req.Header.Get(t.header)
-	set := false
-	if id == "" {
-		if id = fromCtx; id == "" {
-			id = t.newID()
+	hdr := req.Header.Get(t.header)
+	if fromCtx := RequestIDFrom(req.Context()); fromCtx != "" {
+		// An outer RequestID runs this logical request and records it.
+		if hdr != "" {
+			return send(t.RT(), req)
 		}
-		set = true
+		out := req.WithContext(req.Context())
+		out.Header = withValue(req.Header, t.header, []string{fromCtx})
+		return send(t.RT(), out)
 	}
-	if fromCtx == id && !set && t.tracer == nil {
-		return t.send(req) // nothing to add
+	l := &logical{Context: req.Context(), t: t, orig: req, id: hdr}
+	if l.id == "" {
+		l.id = l.makeID()
 	}
-	ic := &idContext{Context: ctx, id: id}
-	if fromCtx != id {
-		ctx = ic
+	if t.logger != nil || t.tracer != nil {
+		l.start = time.Now()
 	}
-	var span trace.Span
+	var ctx context.Context = l
 	if t.tracer != nil {
-		ctx, span = t.tracer.Start(ctx, LogicalSpanName, trace.WithSpanKind(trace.SpanKindInternal),
-			trace.WithAttributes(RequestIDKey.String(id)))
+		ctx, l.span = t.tracer.Start(ctx, LogicalSpanName, trace.WithSpanKind(trace.SpanKindInternal),
+			trace.WithAttributes(RequestIDKey.String(l.id)))
 	}
-	out := req.WithContext(ctx)
-	if set {
-		h := req.Header.Clone()
-		if h == nil {
-			h = make(http.Header, 1)
+	// The copy lives in l: WithContext's own copy does not escape, so the
+	// request, its context and its record cost one allocation together.
+	l.req = *req.WithContext(ctx)
+	if hdr == "" {
+		l.value[0] = l.id
+		l.req.Header = withValue(req.Header, t.header, l.value[:])
+	}
+	resp, err := send(t.RT(), &l.req)
+	if l.span == nil && t.logger == nil {
+		return resp, err // nothing to end
+	}
+	return l.await(resp, err), err
+}
+
+// withValue returns a copy of h with name set to v. The copy shares the
+// other values' slices with h, capped so that an append cannot write into
+// h's arrays; layers below never change the values of a request they were
+// given, by the RoundTripper contract.
+func withValue(h http.Header, name string, v []string) http.Header {
+	out := make(http.Header, len(h)+1)
+	for k, vs := range h {
+		out[k] = vs[:len(vs):len(vs)]
+	}
+	out[name] = v
+	return out
+}
+
+// makeID returns a new request id: the generator's, or the default made in
+// l's own buffer.
+func (l *logical) makeID() string {
+	if l.t.newID != nil {
+		return l.t.newID()
+	}
+	const digits = "0123456789abcdef"
+	for i, v := range [2]uint64{rand.Uint64(), rand.Uint64()} {
+		for j := 15; j >= 0; j-- {
+			l.idBuf[i*16+j] = digits[v&15]
+			v >>= 4
 		}
-		ic.value[0] = id
-		h[t.header] = ic.value[:]
-		out.Header = h
 	}
-	resp, err := t.send(out)
-	if span != nil {
-		resp = endLogical(span, req.Context(), resp, err)
-	}
-	return resp, err
+	// The string shares idBuf, which is never written again: a string of
+	// its own would be one more allocation per request.
+	return unsafe.String(&l.idBuf[0], len(l.idBuf))
 }
 
-// idContext carries the request id on a context. It is context.WithValue
-// with the id's boxing saved, and it also holds the backing array of the
-// header value: one allocation for both.
-type idContext struct {
-	context.Context
-	id    string
-	value [1]string
+// logical is one logical request as RequestID sees it: the context the
+// layers below get (carrying the id and the record), the copy of the
+// request they are sent, and what the end of the request needs. One
+// allocation holds it all.
+type logical struct {
+	context.Context // the caller's
+	t               *RequestIDTransport
+	orig            *http.Request // the caller's request, read only
+	req             http.Request  // the copy sent down
+	id              string
+	value           [1]string // the backing array of the header value
+	idBuf           [32]byte  // the default id's digits
+	rec             record.Record
+
+	// The end of the request, with a logical span or a summary.
+	end   ending
+	start time.Time
+	span  trace.Span // nil without WithLogicalSpan
 }
 
-// Value returns the id for requestIDKey and asks the parent otherwise.
-func (c *idContext) Value(key any) any {
-	if key == (requestIDKey{}) {
-		return c.id
+// Value returns the id for requestIDKey, the record for record's key and
+// whether a summary will be written for summaryKey, and asks the parent
+// otherwise. Pointers and bools are returned so that asking allocates
+// nothing.
+func (l *logical) Value(key any) any {
+	switch key.(type) {
+	case requestIDKey:
+		return &l.id
+	case summaryKey:
+		return l.t.logger != nil
 	}
-	return c.Context.Value(key)
+	if record.IsKey(key) {
+		return &l.rec
+	}
+	return l.Context.Value(key)
 }
 
 // String names the context in panics and debug output, as the context
 // package's own types do.
-func (c *idContext) String() string { return "tracing.requestID" }
+func (l *logical) String() string { return "tracing.requestID" }
 
-// send passes req to the next RoundTripper, turning a (nil, nil) answer into
-// an error.
-func (t *RequestIDTransport) send(req *http.Request) (*http.Response, error) {
-	resp, err := t.RT().RoundTrip(req)
-	if resp == nil && err == nil {
-		if req.Body != nil {
-			req.Body.Close() // a next layer this broken may not have closed it
-		}
-		return nil, errNilResponse
-	}
-	return resp, err
-}
-
-// endLogical arranges for the logical span to end with the request: at once
-// on an error, else when the response body ends or the caller's context does.
-// Its status is Error, with error.type, when the final outcome failed; it
-// carries no HTTP attribute, so it is never mistaken for a client span.
-func endLogical(span trace.Span, parent context.Context, resp *http.Response, err error) *http.Response {
-	// The body's end and the context's end may race; the loser waits until
-	// the span has ended (see attemptState.finish).
-	var (
-		mu    sync.Mutex
-		ended bool
-	)
-	end := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if ended {
-			return
-		}
-		ended = true
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		if errType, failed := errorType(parent, status, err, false); failed {
-			span.SetAttributes(semconv.ErrorTypeKey.String(errType))
-			span.SetStatus(codes.Error, "")
-		}
-		span.End()
-	}
-	if err != nil {
-		end(err)
-		return resp
-	}
-	var stop func() bool
-	if parent.Done() != nil {
-		stop = context.AfterFunc(parent, func() { end(parent.Err()) })
-	}
-	if resp.Body == nil {
-		resp.Body = http.NoBody
-	}
-	resp.Body = body.Wrap(resp.Body, func(err error) {
-		if stop != nil {
-			stop()
-		}
-		if err == io.EOF {
-			err = nil
-		}
-		end(err)
-	})
-	return resp
-}
-
-type requestIDKey struct{}
+type (
+	requestIDKey struct{}
+	summaryKey   struct{}
+)
 
 // RequestIDFrom returns the request id that [RequestIDTransport] put on ctx,
 // or "" when there is none.
 func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if id, ok := ctx.Value(requestIDKey{}).(*string); ok {
+		return *id
+	}
+	return ""
 }
 
-// newID returns 128 random bits as 32 lower-case hex digits.
-func newID() string {
-	const digits = "0123456789abcdef"
-	var b [32]byte
-	for i, v := range [2]uint64{rand.Uint64(), rand.Uint64()} {
-		for j := 15; j >= 0; j-- {
-			b[i*16+j] = digits[v&15]
-			v >>= 4
-		}
-	}
-	return string(b[:])
+// summarised reports whether a RequestID above writes a summary record of
+// the logical request that ctx belongs to.
+func summarised(ctx context.Context) bool {
+	s, _ := ctx.Value(summaryKey{}).(bool)
+	return s
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rtchain/chain/internal/record"
 	"github.com/rtchain/chain/tracing"
 )
 
@@ -62,4 +63,48 @@ func TestRequestIDContextKeepsParent(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("cancelling the caller's context did not reach a context derived below RequestID")
 	}
+}
+
+// TestRequestIDAllocs: a request id costs at most three allocations (the
+// copy of the request with its context, id and record; the header map's
+// two), with the record of the request started for the layers below.
+func TestRequestIDAllocs(t *testing.T) {
+	resp := &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}
+	var sawRecord bool
+	rt := tracing.NewRequestID(rtFunc(func(req *http.Request) (*http.Response, error) {
+		sawRecord = record.From(req.Context()) != nil
+		return resp, nil
+	}))
+	req, err := http.NewRequest(http.MethodGet, "http://example.invalid/items?q=1", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "application/json")
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := rt.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.True(t, sawRecord, "the layers below find the request's record")
+	assert.LessOrEqual(t, allocs, 3.0)
+	t.Logf("request id: %v allocations", allocs)
+}
+
+// TestRequestIDHeaderCopy: the header the layers below get holds the
+// caller's values and the id, and appending to it leaves the caller's
+// header alone.
+func TestRequestIDHeaderCopy(t *testing.T) {
+	rt := tracing.NewRequestID(rtFunc(func(req *http.Request) (*http.Response, error) {
+		assert.Equal(t, []string{"a", "b"}, req.Header.Values("Accept"))
+		req.Header["Accept"] = append(req.Header["Accept"], "c")
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+	}))
+	req, err := http.NewRequest(http.MethodGet, "http://example.invalid/", nil)
+	require.NoError(t, err)
+	accept := make([]string, 2, 8) // room to append in place
+	accept[0], accept[1] = "a", "b"
+	req.Header["Accept"] = accept
+	_, err = rt.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, req.Header["Accept"])
+	assert.Equal(t, "b", accept[:3][1])
+	assert.Empty(t, accept[:3][2], "an append below wrote into the caller's array")
 }

@@ -3,30 +3,21 @@ package tracing
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/rtchain/chain/errclass"
-	"github.com/rtchain/chain/internal/attempt"
 	"github.com/rtchain/chain/internal/body"
 	"github.com/rtchain/chain/internal/layer"
-	"github.com/rtchain/chain/internal/redact"
 )
 
 // instrumentationName names the tracer and the meter of this package.
@@ -39,6 +30,9 @@ const (
 	TimeoutPhaseKey = attribute.Key("chain.timeout.phase")
 	// RequestIDKey holds the request id of [RequestID] on each attempt span.
 	RequestIDKey = attribute.Key("chain.request.id")
+	// HedgeKey is true on the span of an attempt that the hedge layer sent
+	// as an extra copy of one still in flight.
+	HedgeKey = attribute.Key("chain.hedge")
 )
 
 // durationBuckets are the explicit bucket boundaries, in seconds, that the
@@ -63,11 +57,17 @@ type Transport struct {
 	layer.Next
 	tracer       trace.Tracer
 	duration     metric.Float64Histogram
+	series       *seriesLimit
 	prop         propagation.TextMapPropagator // nil: global, or defaultPropagator
 	logger       *slog.Logger                  // nil: silent
 	redact       []string
+	filters      []func(*http.Request) bool
+	propagate    []func(*http.Request) bool
+	metricAttrs  []func(*http.Request) []attribute.KeyValue
+	spanName     func(*http.Request) string
 	noSpans      bool
 	endAtHeaders bool
+	phaseEvents  bool
 
 	globalSet atomic.Bool // the global propagator was seen set: trust it from now on
 	warned    atomic.Bool // the no-op global propagator warning was logged
@@ -85,17 +85,25 @@ func Spans(opts ...Option) func(http.RoundTripper) http.RoundTripper {
 // nil next means [http.DefaultTransport]). See the package documentation for
 // the span, metric and log record it makes. The options that concern it are
 // WithTracerProvider, WithMeterProvider, WithPropagators, WithLogger,
-// WithRedactHeaders, WithoutSpans and WithEndAtHeaders.
+// WithRedactHeaders, WithoutSpans, WithEndAtHeaders, WithMaxSeries,
+// WithFilter, WithSpanNameFormatter, WithMetricAttributes,
+// WithPropagationFilter and WithPhaseEvents.
 func New(next http.RoundTripper, opts ...Option) *Transport {
 	c := newConfig(opts)
 	t := &Transport{
 		Next:         layer.Of(next),
 		tracer:       c.tp.Tracer(instrumentationName, trace.WithSchemaURL(semconv.SchemaURL)),
+		series:       newSeriesLimit(c.maxSeries),
 		prop:         c.prop,
 		logger:       c.logger,
 		redact:       c.redact,
+		filters:      c.filters,
+		propagate:    c.propagate,
+		metricAttrs:  c.metricAttrs,
+		spanName:     c.spanName,
 		noSpans:      c.noSpans,
 		endAtHeaders: c.endAtHeaders,
+		phaseEvents:  c.phaseEvents,
 	}
 	meter := c.mp.Meter(instrumentationName, metric.WithSchemaURL(semconv.SchemaURL))
 	h, err := meter.Float64Histogram("http.client.request.duration",
@@ -111,42 +119,23 @@ func New(next http.RoundTripper, opts ...Option) *Transport {
 
 // RoundTrip sends req through the next RoundTripper, with the trace context
 // injected into a clone of it, and ends the attempt's span when the response
-// body reaches EOF, fails or is closed, or at once when there is no response.
-// The request body is the next RoundTripper's to close. A (nil, nil) from next
-// becomes an error.
+// body reaches EOF, fails or is closed, or at once when there is no response
+// body to wait for (http.NoBody: HEAD, 204, 304, Content-Length 0) or the
+// response is a 101 Switching Protocols. The request body is the next
+// RoundTripper's to close. A (nil, nil) from next becomes an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	for _, f := range t.filters {
+		if !f(req) {
+			return send(t.RT(), req)
+		}
+	}
 	a := &attemptState{t: t, start: time.Now(), req: req, parent: req.Context(), resend: resendCount(req)}
 	out := req
 	if !t.noSpans {
-		ctx, span := t.tracer.Start(a.parent, spanName(req.Method), clientKind...)
-		a.span = span
-		if span.IsRecording() {
-			if s, ok := span.(interface{ StartTime() time.Time }); ok {
-				a.start = s.StartTime() // the metric's start is the span's, exactly
-			}
-			span.SetAttributes(a.requestAttrs()...)
-			ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: a.gotConn})
-		}
-		if span.IsRecording() || span.SpanContext().IsValid() {
-			out = req.Clone(ctx)
-			t.propagator().Inject(ctx, propagation.HeaderCarrier(out.Header))
-			if out.Body != nil && out.Body != http.NoBody {
-				a.body = &requestBody{ReadCloser: out.Body}
-				out.Body = a.body
-			}
-		}
+		out = a.startSpan()
 	}
-	resp, err := t.RT().RoundTrip(out)
-	if err == nil && resp == nil {
-		err = errNilResponse
-		if out.Body != nil {
-			out.Body.Close() // a next layer this broken may not have closed it
-		}
-	}
+	resp, err := send(t.RT(), out)
 	if err != nil {
-		if resp != nil && resp.Body != nil {
-			resp.Body.Close() // a response with an error breaks the contract; do not leak it
-		}
 		a.finish(err)
 		return nil, err
 	}
@@ -155,7 +144,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
-	if t.endAtHeaders {
+	if t.endAtHeaders || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
+		// Nothing to wait for: no body, or a connection handed over.
 		a.finish(nil)
 		return resp, nil
 	}
@@ -166,6 +156,81 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		a.stop = context.AfterFunc(a.parent, a.contextDone)
 	}
 	return resp, nil
+}
+
+// startSpan starts the attempt's span and returns the request to send: req
+// itself when there is nothing to add, else a copy carrying the span's
+// context, the propagated trace context and the request body wrapper.
+func (a *attemptState) startSpan() *http.Request {
+	t, req := a.t, a.req
+	ctx, span := t.tracer.Start(a.parent, t.name(req), clientKind...)
+	a.span = span
+	recording := span.IsRecording()
+	if recording {
+		if s, ok := span.(interface{ StartTime() time.Time }); ok {
+			a.start = s.StartTime() // the metric's start is the span's, exactly
+		}
+		span.SetAttributes(a.requestAttrs()...)
+		ctx = httptrace.WithClientTrace(ctx, a.clientTrace())
+	}
+	inject := (recording || span.SpanContext().IsValid()) && t.propagates(req)
+	var out *http.Request
+	switch {
+	case inject:
+		out = req.Clone(ctx)
+		t.propagator().Inject(ctx, propagation.HeaderCarrier(out.Header))
+	case recording:
+		out = req.WithContext(ctx)
+	default:
+		return req
+	}
+	if out.Body != nil && out.Body != http.NoBody {
+		a.body = &requestBody{ReadCloser: out.Body}
+		out.Body = a.body
+	}
+	return out
+}
+
+// name returns the span name of req.
+func (t *Transport) name(req *http.Request) string {
+	if t.spanName != nil {
+		if n := t.spanName(req); n != "" {
+			return n
+		}
+	}
+	return spanName(req.Method)
+}
+
+// propagates reports whether every propagation filter lets req carry the
+// trace context.
+func (t *Transport) propagates(req *http.Request) bool {
+	for _, f := range t.propagate {
+		if !f(req) {
+			return false
+		}
+	}
+	return true
+}
+
+// send passes req to rt and keeps the RoundTripper contract for a broken rt:
+// a (nil, nil) becomes an error (after closing the request body, which such
+// an rt may not have done), and the response of a (response, error) pair is
+// closed and dropped.
+func send(rt http.RoundTripper, req *http.Request) (*http.Response, error) {
+	resp, err := rt.RoundTrip(req)
+	if err == nil && resp == nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errNilResponse
+	}
+	if err != nil && resp != nil {
+		if resp.Body != nil {
+			resp.Body.Close()
+		}
+		resp = nil
+	}
+	return resp, err
 }
 
 // propagator returns the propagator to inject with.
@@ -185,237 +250,4 @@ func (t *Transport) propagator() propagation.TextMapPropagator {
 		t.logger.Warn("tracing: the global OpenTelemetry propagator is the no-op default; injecting W3C TraceContext and Baggage")
 	}
 	return defaultPropagator
-}
-
-// attemptState is what one attempt needs until its end.
-type attemptState struct {
-	t          *Transport
-	start      time.Time
-	req        *http.Request   // the caller's request, read only
-	parent     context.Context // the caller's context
-	span       trace.Span      // nil with WithoutSpans
-	body       *requestBody    // the request body wrapper, or nil
-	stop       func() bool     // stops the context.AfterFunc, or nil
-	endMu      sync.Mutex      // held while finish runs; guards ended
-	ended      bool            // finish ran
-	resend     int
-	status     int
-	protoMajor int
-	protoMinor int
-}
-
-// bodyDone is the response body's end hook.
-func (a *attemptState) bodyDone(err error) {
-	if err == io.EOF {
-		err = nil
-	}
-	if a.stop != nil {
-		a.stop()
-	}
-	a.finish(err)
-}
-
-// contextDone ends the attempt when the request's context ends before the
-// response body did. It does not touch a.stop, which RoundTrip may still be
-// setting.
-func (a *attemptState) contextDone() { a.finish(a.parent.Err()) }
-
-// finish ends the attempt, once: err is the transport error, the response
-// body's read error or the context's error, and nil when the exchange
-// completed or the body was closed early. The span end and the duration
-// measurement share one timestamp, and the span's start is the metric's.
-//
-// The body's end and the context's end may race (the context's hook runs on
-// a goroutine of its own). The loser waits, under endMu, until the winner has
-// ended the span and recorded the metric, so that when a caller's Read or
-// Close returns, the attempt is over. Only those two paths take endMu.
-func (a *attemptState) finish(err error) {
-	a.endMu.Lock()
-	defer a.endMu.Unlock()
-	if a.ended {
-		return
-	}
-	a.ended = true
-	now := time.Now()
-	t := a.t
-	errType, failed := errorType(a.parent, a.status, err, a.body != nil && a.body.failed.Load())
-	var phase errclass.Phase
-	if errType == ErrorTimeout {
-		phase = errclass.PhaseOf(err)
-	}
-	if a.span != nil {
-		if a.span.IsRecording() {
-			attrs := make([]attribute.KeyValue, 0, 4)
-			if a.status > 0 {
-				attrs = append(attrs, semconv.HTTPResponseStatusCode(a.status))
-			}
-			if v := protoVersion(a.protoMajor, a.protoMinor); v != "" {
-				attrs = append(attrs, semconv.NetworkProtocolVersion(v))
-			}
-			if failed {
-				attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
-			}
-			if phase != errclass.PhaseNone {
-				attrs = append(attrs, TimeoutPhaseKey.String(string(phase)))
-			}
-			a.span.SetAttributes(attrs...)
-			if failed {
-				desc := ""
-				if err != nil {
-					desc = scrub(err.Error(), a.req, t.redact)
-				}
-				a.span.SetStatus(codes.Error, desc)
-			}
-			a.span.End(trace.WithTimestamp(now))
-		} else {
-			a.span.End() // nothing to time: spare the option's allocation
-		}
-		if t.duration.Enabled(a.parent) {
-			t.duration.Record(a.parent, now.Sub(a.start).Seconds(), metric.WithAttributes(a.metricAttrs(errType)...))
-		}
-	}
-	if t.logger != nil {
-		a.log(now, err, errType, failed)
-	}
-}
-
-// log writes the attempt's record.
-func (a *attemptState) log(now time.Time, err error, errType string, failed bool) {
-	ctx := a.parent
-	level := slog.LevelInfo
-	if failed {
-		level = slog.LevelWarn
-		if attempt.Last(ctx) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			level = slog.LevelError // no attempt can follow: retry's last, or the deadline has passed
-		}
-	}
-	if !a.t.logger.Enabled(ctx, level) {
-		return
-	}
-	attrs := make([]slog.Attr, 0, 11)
-	attrs = append(attrs,
-		slog.String("method", a.req.Method),
-		slog.String("url", redact.URL(a.req.URL)),
-		slog.Int("status", a.status),
-		slog.Duration("duration", now.Sub(a.start)),
-		slog.Int("attempt", attempt.From(ctx)),
-	)
-	if a.resend > 0 {
-		attrs = append(attrs, slog.Int("resend_count", a.resend))
-	}
-	if failed {
-		attrs = append(attrs, slog.String("error_type", errType))
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error_class", errclass.Classify(err).String()),
-			slog.String("error", scrub(err.Error(), a.req, a.t.redact)))
-	}
-	if id := RequestIDFrom(ctx); id != "" {
-		attrs = append(attrs, slog.String("request_id", id))
-	}
-	sc := trace.SpanContextFromContext(ctx)
-	if a.span != nil {
-		sc = a.span.SpanContext()
-	}
-	if sc.IsValid() {
-		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
-	}
-	a.t.logger.LogAttrs(ctx, level, "http attempt", attrs...)
-}
-
-// requestAttrs returns the span attributes known before sending.
-func (a *attemptState) requestAttrs() []attribute.KeyValue {
-	req := a.req
-	attrs := make([]attribute.KeyValue, 0, 7)
-	m := knownMethod(req.Method)
-	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(m))
-	if m != req.Method {
-		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(req.Method))
-	}
-	if req.URL != nil {
-		attrs = appendServer(attrs, req.URL)
-		attrs = append(attrs, semconv.URLFull(redact.URL(req.URL)))
-	}
-	if a.resend > 0 {
-		attrs = append(attrs, semconv.HTTPRequestResendCount(a.resend))
-	}
-	if id := RequestIDFrom(a.parent); id != "" {
-		attrs = append(attrs, RequestIDKey.String(id))
-	}
-	return attrs
-}
-
-// metricAttrs returns the attributes of the duration measurement: only
-// bounded values (the method is normalised, no path, no full URL).
-func (a *attemptState) metricAttrs(errType string) []attribute.KeyValue {
-	req := a.req
-	attrs := make([]attribute.KeyValue, 0, 7)
-	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(knownMethod(req.Method)))
-	if req.URL != nil {
-		attrs = appendServer(attrs, req.URL)
-	}
-	if a.status > 0 {
-		attrs = append(attrs, semconv.HTTPResponseStatusCode(a.status))
-	}
-	if v := protoVersion(a.protoMajor, a.protoMinor); v != "" {
-		attrs = append(attrs, semconv.NetworkProtocolName("http"), semconv.NetworkProtocolVersion(v))
-	}
-	if errType != "" {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
-	}
-	return attrs
-}
-
-// appendServer appends server.address and server.port for u.
-func appendServer(attrs []attribute.KeyValue, u *url.URL) []attribute.KeyValue {
-	attrs = append(attrs, semconv.ServerAddress(u.Hostname()))
-	if p := serverPort(u.Scheme, u.Port()); p > 0 {
-		attrs = append(attrs, semconv.ServerPort(p))
-	}
-	return attrs
-}
-
-// gotConn records the peer's address on the span.
-func (a *attemptState) gotConn(info httptrace.GotConnInfo) {
-	if info.Conn == nil {
-		return
-	}
-	host, port, err := net.SplitHostPort(info.Conn.RemoteAddr().String())
-	if err != nil {
-		return
-	}
-	attrs := []attribute.KeyValue{semconv.NetworkPeerAddress(host)}
-	if p, err := strconv.Atoi(port); err == nil {
-		attrs = append(attrs, semconv.NetworkPeerPort(p))
-	}
-	a.span.SetAttributes(attrs...)
-}
-
-// requestBody notes whether reading the request body failed, so that the
-// attempt's error.type can say request_body_error.
-type requestBody struct {
-	io.ReadCloser
-	failed atomic.Bool
-}
-
-func (b *requestBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
-		b.failed.Store(true)
-	}
-	return n, err
-}
-
-// resendCount returns the attempt number on req's context plus the number of
-// redirect hops that led to req.
-func resendCount(req *http.Request) int {
-	n := attempt.From(req.Context())
-	for r, hops := req.Response, 0; r != nil && hops < 100; hops++ {
-		n++
-		if r.Request == nil {
-			break
-		}
-		r = r.Request.Response
-	}
-	return n
 }

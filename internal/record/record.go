@@ -27,6 +27,14 @@ func With(ctx context.Context, r *Record) context.Context {
 	return context.WithValue(ctx, key{}, r)
 }
 
+// IsKey reports whether k is the key under which [With] stores a Record. A
+// layer that implements context.Context itself, to carry a Record without
+// With's allocation, answers Value(k) with its *Record for such a k.
+func IsKey(k any) bool {
+	_, ok := k.(key)
+	return ok
+}
+
 // From returns the record on ctx, or nil when no outer layer started one.
 // Every method of a nil *Record does nothing (and reads zero), so a layer
 // can call From(ctx).Attempt() without a check.

@@ -36,3 +36,26 @@ func TestRecord(t *testing.T) {
 		t.Errorf("Reason() = %q, want budget", got)
 	}
 }
+
+// carrier is a context that carries a Record itself, as a layer may.
+type carrier struct {
+	context.Context
+	r Record
+}
+
+func (c *carrier) Value(k any) any {
+	if IsKey(k) {
+		return &c.r
+	}
+	return c.Context.Value(k)
+}
+
+func TestIsKey(t *testing.T) {
+	c := &carrier{Context: context.Background()}
+	if From(c) != &c.r {
+		t.Fatal("From does not find the record of a context answering IsKey keys")
+	}
+	if IsKey(struct{}{}) || IsKey("record") {
+		t.Error("IsKey accepts a foreign key")
+	}
+}

@@ -1,5 +1,7 @@
-// Package redact removes secrets from URLs and headers before they reach an
-// error text, a log record or a span attribute.
+// Package redact removes secrets from URLs, headers and texts (error
+// messages) before they reach an error text, a log record or a span
+// attribute. One set of rules serves every package: errclass.Redact, the
+// spans and the log records of tracing.
 package redact
 
 import (

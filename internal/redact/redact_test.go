@@ -74,3 +74,51 @@ func TestSecret(t *testing.T) {
 	assert.False(t, redact.Secret("Accept", []string{"X-Api-Key"}))
 	assert.False(t, redact.Secret("X-Api-Key", nil))
 }
+
+func TestText(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "http://bob:p%40ss%2Fw0rd@example.test/p?k=Zq7&token=SECRETQ&flag", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer SECRETA")
+	req.Header.Set("Cookie", "s=ab; other=SECRETC")
+	for _, tc := range []struct{ in, want string }{
+		{"no secret at 10.0.0.1:80", "no secret at 10.0.0.1:80"},
+		{`Get "http://bob:***@example.test/p?k=Zq7": refused`, `Get "http://REDACTED@example.test/p?k=REDACTED": refused`},
+		{"bad value k=Zq7 and \"Zq7\" and 'Zq7'", "bad value k=REDACTED and \"REDACTED\" and 'REDACTED'"},
+		{"token SECRETQ", "token REDACTED"},
+		{"password p@ss/w0rd, p%40ss%2Fw0rd, p@ss%2Fw0rd", "password REDACTED, REDACTED, REDACTED"},
+		{"auth Bearer SECRETA", "auth REDACTED"},
+		{"cookie s=ab; other=SECRETC", "cookie REDACTED"},
+		{"cookie other=SECRETC s=ab", "cookie other=REDACTED s=REDACTED"},
+		{"unparsable ://bob:x@host", "unparsable ://REDACTED"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			assert.Equal(t, tc.want, redact.Text(tc.in, req, nil))
+		})
+	}
+	// Without a request, the secrets come from the URLs in the text.
+	in := "fetch http://u:pw-SECRET@h/?a=b1 failed: pw-SECRET rejected for a=b1"
+	assert.Equal(t, "fetch http://REDACTED@h/?a=REDACTED failed: REDACTED rejected for a=REDACTED", redact.Text(in, nil, nil))
+}
+
+// TestTextRequestSecrets keeps the cases of the scrubbing that tracing
+// had before it moved here.
+func TestTextRequestSecrets(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "https://alice:hunter22@h.example/p?token=abcd1234&n=1&e=a%2Bb%2Bc", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer tok-123456")
+	req.Header.Set("Cookie", "sid=cookie99; x=yyyyy")
+	req.Header.Set("X-Key", "apikey-777")
+	for _, tc := range []struct{ in, want string }{
+		{"dial tcp 127.0.0.1:1: connection refused", "dial tcp 127.0.0.1:1: connection refused"},
+		{`Get "https://alice:hunter22@h.example/p?token=abcd1234&n=1": EOF`, `Get "https://REDACTED@h.example/p?token=REDACTED&n=REDACTED": EOF`},
+		{"token abcd1234 and hunter22 and alice", "token REDACTED and REDACTED and REDACTED"},
+		{"auth Bearer tok-123456 / tok-123456", "auth REDACTED / REDACTED"},
+		{"cookie sid=cookie99 cookie99", "cookie sid=REDACTED REDACTED"},
+		{"key apikey-777", "key REDACTED"},
+		{"decoded a+b+c", "decoded REDACTED"},
+		{"bad url http://u:p@[::1:bad/?q=s end", "bad url http://REDACTED end"},
+	} {
+		assert.Equal(t, tc.want, redact.Text(tc.in, req, []string{"X-Key"}), tc.in)
+	}
+	assert.Equal(t, "key apikey-777", redact.Text("key apikey-777", req, nil), "only named headers are secret")
+}

@@ -1,0 +1,255 @@
+package standard
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rtchain/chain/breaker"
+	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/retry"
+	"github.com/rtchain/chain/timeouts"
+	"github.com/rtchain/chain/tracing"
+)
+
+// instrumentationName names the meter of the Observer.
+const instrumentationName = "github.com/rtchain/chain/standard"
+
+// DefaultMaxAttributeValues is the default bound of [MaxAttributeValues].
+const DefaultMaxAttributeValues = 64
+
+// Attribute keys and names of the resilience metrics and span events. Their
+// values are bounded: states and phases come from closed
+// lists, breaker keys and retry reasons are limited by MaxAttributeValues.
+const (
+	retryReasonKey  = attribute.Key("chain.retry.reason")
+	breakerKeyKey   = attribute.Key("chain.breaker.key")
+	breakerFromKey  = attribute.Key("chain.breaker.from")
+	breakerToKey    = attribute.Key("chain.breaker.to")
+	retryAttemptKey = attribute.Key("chain.retry.attempt")
+	retryBackoffKey = attribute.Key("chain.retry.backoff")
+	otherValue      = "_OTHER"
+	retryEventName  = "retry"
+)
+
+// Observer turns the events of the retry, breaker and timeouts layers,
+// which do not import OpenTelemetry, into metrics in this module's own
+// chain.* namespace, never in http.* (the chain.tls.* metrics of a WithTLS
+// source are read from the tlsrotate source and transport themselves):
+//
+//	name                       kind      unit          attributes
+//	chain.retry.attempts       counter   {retry}       chain.retry.reason
+//	chain.breaker.transitions  counter   {transition}  chain.breaker.key, chain.breaker.from, chain.breaker.to
+//	chain.breaker.open         up-down   {breaker}     none: the number of open breakers
+//	chain.breaker.rejections   counter   {request}     chain.breaker.key
+//	chain.timeouts             counter   {timeout}     chain.timeout.phase
+//
+// Its methods have the signatures of the layers' hooks, so that they are
+// given to them as they are; the Stack does this for its own layers, and a
+// stack built by hand does it so:
+//
+//	obs := standard.NewObserver(mp)
+//	retry.Middleware(retry.WithOnRetry(obs.OnRetry))
+//	breaker.Middleware(breaker.WithOnStateChange(obs.OnStateChange), breaker.WithOnReject(obs.OnReject))
+//	timeouts.Middleware(timeouts.WithOnTimeout(obs.OnTimeout))
+//
+// Cardinality stays bounded: breaker keys (one per host) and retry reasons
+// are recorded as they are for the first [MaxAttributeValues] distinct
+// values (64 by default) and as "_OTHER" after that; states and phases
+// outside their documented lists become "_OTHER". The OpenTelemetry API
+// cannot drop a series, so a breaker evicted from its registry keeps its
+// counters; the bound above is what keeps their number finite.
+//
+// The zero value is not usable; call [NewObserver]. A nil *Observer ignores
+// every call. It is safe for concurrent use.
+type Observer struct {
+	retries     metric.Int64Counter
+	transitions metric.Int64Counter
+	open        metric.Int64UpDownCounter
+	rejections  metric.Int64Counter
+	timeouts    metric.Int64Counter
+
+	keys    *bounded // breaker keys
+	reasons *bounded // retry reasons
+}
+
+// ObserverOption configures [NewObserver].
+type ObserverOption func(*observerConfig)
+
+type observerConfig struct {
+	maxValues int
+}
+
+// MaxAttributeValues bounds the number of distinct values the Observer
+// records for each attribute whose values come from outside the program:
+// breaker keys (hosts) and retry reasons (status codes among them). Past
+// the bound, new values are recorded as "_OTHER", so that a client that
+// talks to many hosts cannot blow up the number of series. The default is
+// [DefaultMaxAttributeValues] (64); n below 1 panics. Given twice, the last
+// wins.
+func MaxAttributeValues(n int) ObserverOption {
+	if n < 1 {
+		panic(fmt.Sprintf("standard: MaxAttributeValues(%d): need at least 1", n))
+	}
+	return func(c *observerConfig) { c.maxValues = n }
+}
+
+// NewObserver returns an Observer recording through the meter of mp. A nil
+// mp records nothing (no global provider is used); the span events of
+// OnRetry are still added to recording spans.
+func NewObserver(mp metric.MeterProvider, opts ...ObserverOption) *Observer {
+	c := observerConfig{maxValues: DefaultMaxAttributeValues}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if mp == nil {
+		mp = noop.NewMeterProvider()
+	}
+	m := mp.Meter(instrumentationName)
+	o := &Observer{keys: newBounded(c.maxValues), reasons: newBounded(c.maxValues)}
+	o.retries = counter(m, "chain.retry.attempts", "{retry}", "Attempts resent by the retry layer, by reason.")
+	o.transitions = counter(m, "chain.breaker.transitions", "{transition}", "Circuit breaker state changes.")
+	o.rejections = counter(m, "chain.breaker.rejections", "{request}", "Requests rejected by an open circuit breaker.")
+	o.timeouts = counter(m, "chain.timeouts", "{timeout}", "Timeouts, by phase.")
+	var err error
+	o.open, err = m.Int64UpDownCounter("chain.breaker.open", metric.WithUnit("{breaker}"),
+		metric.WithDescription("Circuit breakers currently open."))
+	handle(err)
+	return o
+}
+
+func counter(m metric.Meter, name, unit, desc string) metric.Int64Counter {
+	c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	handle(err)
+	return c
+}
+
+// handle reports an instrument's creation error; the instrument is still
+// usable (the API returns a no-op one).
+func handle(err error) {
+	if err != nil {
+		otel.Handle(err)
+	}
+}
+
+// OnRetry records that the retry layer is about to resend a request, by
+// e.Reason (an errclass class name or a status code, "503"), and adds a
+// "retry" event (attempt, backoff, reason) to the span on the request's
+// context when that span is recording: the logical span of
+// tracing.WithLogicalSpan, or the caller's span. It is a retry.WithOnRetry
+// hook.
+func (o *Observer) OnRetry(e retry.Event) {
+	if o == nil {
+		return
+	}
+	ctx := context.Background()
+	if e.Request != nil {
+		ctx = e.Request.Context()
+	}
+	r := o.reasons.value(e.Reason)
+	o.retries.Add(ctx, 1, metric.WithAttributes(retryReasonKey.String(r)))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent(retryEventName, trace.WithAttributes(retryAttemptKey.Int(e.Attempt),
+			retryBackoffKey.Float64(e.Wait.Seconds()), retryReasonKey.String(r)))
+	}
+}
+
+// OnStateChange records a circuit breaker's change of state for key (a
+// host, by default). It is a breaker.WithOnStateChange hook.
+func (o *Observer) OnStateChange(key string, from, to breaker.State) {
+	if o == nil {
+		return
+	}
+	ctx := context.Background()
+	o.transitions.Add(ctx, 1, metric.WithAttributes(breakerKeyKey.String(o.keys.value(key)),
+		breakerFromKey.String(stateName(from)), breakerToKey.String(stateName(to))))
+	switch {
+	case to == breaker.Open && from != breaker.Open:
+		o.open.Add(ctx, 1)
+	case from == breaker.Open && to != breaker.Open:
+		o.open.Add(ctx, -1)
+	}
+}
+
+// OnReject records a request that the breaker for key rejected. It is a
+// breaker.WithOnReject hook.
+func (o *Observer) OnReject(key string) {
+	if o == nil {
+		return
+	}
+	o.rejections.Add(context.Background(), 1, metric.WithAttributes(breakerKeyKey.String(o.keys.value(key))))
+}
+
+// OnTimeout records a timeout of the timeouts layer, by phase. It is a
+// timeouts.WithOnTimeout hook.
+func (o *Observer) OnTimeout(req *http.Request, err *timeouts.Error) {
+	if o == nil || err == nil {
+		return
+	}
+	ctx := context.Background()
+	if req != nil {
+		ctx = req.Context()
+	}
+	o.timeouts.Add(ctx, 1, metric.WithAttributes(tracing.TimeoutPhaseKey.String(phaseName(err.Phase))))
+}
+
+func stateName(s breaker.State) string {
+	switch s {
+	case breaker.Closed:
+		return "closed"
+	case breaker.Open:
+		return "open"
+	case breaker.HalfOpen:
+		return "half_open"
+	}
+	return otherValue
+}
+
+func phaseName(p errclass.Phase) string {
+	switch p {
+	case errclass.PhaseDNS, errclass.PhaseConnect, errclass.PhaseTLSHandshake, errclass.PhaseWriteIdle,
+		errclass.PhaseResponseHeader, errclass.PhaseBodyIdle, errclass.PhaseAttempt, errclass.PhaseTotal:
+		return string(p)
+	}
+	return otherValue
+}
+
+// bounded passes through the first max distinct values it sees and maps every
+// later new value to "_OTHER".
+type bounded struct {
+	max  int
+	mu   sync.RWMutex        // guards seen
+	seen map[string]struct{} // the values passed through
+}
+
+func newBounded(max int) *bounded {
+	return &bounded{max: max, seen: make(map[string]struct{})}
+}
+
+func (b *bounded) value(v string) string {
+	b.mu.RLock()
+	_, ok := b.seen[v]
+	b.mu.RUnlock()
+	if ok {
+		return v
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.seen[v]; ok {
+		return v
+	}
+	if len(b.seen) >= b.max {
+		return otherValue
+	}
+	b.seen[v] = struct{}{}
+	return v
+}
