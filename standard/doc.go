@@ -60,8 +60,9 @@
 // timeouts.WithOnTimeout to Observer.Timeout. These hooks come before the
 // caller's options, so a caller's own hook of the same kind (for example
 // WithRetry(retry.WithOnRetry(f))) replaces the Observer's for that event.
-// A tlsrotate.Source is made before the Stack, so its rotations and
-// rejections are wired by the caller, with the options of [ObserveTLS].
+// With WithTLS, the chain.tls.* metrics of [ObserveTLS] (validity left,
+// reloads, rotations, rejections, renewals, stale connections) are read
+// from the tlsrotate source and transport themselves.
 //
 // # Pieces
 //

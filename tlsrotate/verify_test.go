@@ -142,15 +142,6 @@ func TestConfigureRejectsProxies(t *testing.T) {
 	assert.Contains(t, err.Error(), "proxies")
 }
 
-func TestNewPanicsOnWrongNext(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	assert.PanicsWithValue(t, "tlsrotate: New: next must be an *http.Transport, got *tlsrotate_test.countingRT; place tlsrotate innermost",
-		func() { tlsrotate.New(&countingRT{}, e.src) })
-	assert.Panics(t, func() { tlsrotate.New(nil, nil) })
-}
-
-type countingRT struct{ http.RoundTripper }
-
 func TestConfigureKeepsHTTP2(t *testing.T) {
 	e := newEnv(t, envOpts{h2: true})
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -162,21 +153,24 @@ func TestConfigureKeepsHTTP2(t *testing.T) {
 	assert.Equal(t, "HTTP/2.0", resp.Proto)
 }
 
-func TestMiddlewareInChain(t *testing.T) {
+// TestTransportIsTheBase: the Transport sits at the bottom of a chain,
+// chain.Base reaches its template, and CloseIdleConnections reaches its
+// generations.
+func TestTransportIsTheBase(t *testing.T) {
 	e := newEnv(t, envOpts{h2: true})
 	base := http.DefaultTransport.(*http.Transport).Clone()
-	rt := chain.Build(base, tlsrotate.Middleware(e.src))
-	_, ok := chain.Base(rt).(*http.Transport)
-	require.True(t, ok, "chain.Base reaches an *http.Transport")
+	tr := tlsrotate.New(base, e.src)
+	rt := chain.Build(tr, func(next http.RoundTripper) http.RoundTripper { return next })
+	require.Same(t, base, chain.Base(rt), "chain.Base reaches the template")
 	c := &http.Client{Transport: rt}
 	defer c.CloseIdleConnections()
 	resp, err := c.Get(e.srv.URL)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, "HTTP/2.0", resp.Proto)
-	assert.Equal(t, map[uint64]int{1: 1}, rt.(*tlsrotate.Transport).LiveConnections())
+	assert.Equal(t, map[uint64]int{1: 1}, tr.LiveConnections())
 	c.CloseIdleConnections()
-	eventually(t, 5*time.Second, func() bool { return len(rt.(*tlsrotate.Transport).LiveConnections()) == 0 },
+	eventually(t, 5*time.Second, func() bool { return len(tr.LiveConnections()) == 0 },
 		"CloseIdleConnections reaches the generations")
 }
 
