@@ -117,6 +117,15 @@ func (s *memServer) setClientCAs(cas ...*transporttest.CA) {
 	})
 }
 
+// acceptAnyCertificate makes the handshake take any client certificate, as
+// nginx does; the handler decides.
+func (s *memServer) acceptAnyCertificate() {
+	cfg := s.cfg.Load().Clone()
+	cfg.ClientAuth = tls.RequireAnyClientCert
+	cfg.ClientCAs = nil // names no acceptable CA: the client sends its newest certificate
+	s.cfg.Store(cfg)
+}
+
 // base returns a template transport that dials the server and trusts its
 // CA.
 func (s *memServer) base(ca *transporttest.CA) *http.Transport {

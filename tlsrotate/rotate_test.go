@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -125,4 +126,31 @@ func TestSessionCacheIsFreshPerGeneration(t *testing.T) {
 	assert.Equal(t, p.Serial(), serial(t, c, e.srv.URL), "no resumption of the old certificate's session")
 	hs = e.srv.Handshakes()
 	assert.False(t, hs[len(hs)-1].Resumed)
+}
+
+// TestDebounceIsNotStarvedByOtherWrites: a file written every 20 ms in the
+// same directory never lets a 100 ms debounce go quiet; a rotation is still
+// picked up, at ten debounce intervals at most (before: only at the poll).
+func TestDebounceIsNotStarvedByOtherWrites(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		noise := filepath.Join(e.dir, "noise.log")
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			os.WriteFile(noise, []byte(strconv.Itoa(i)), 0o600)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	time.Sleep(200 * time.Millisecond) // the noise is going
+	p := e.ca.IssueClient("client", time.Hour)
+	require.NoError(t, transporttest.WritePair(e.dir, p))
+	eventually(t, 5*time.Second, func() bool { return e.src.Current().Serial() == p.Serial() },
+		"rotation not picked up while another file is written every 20 ms")
 }

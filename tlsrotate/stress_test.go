@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -50,34 +51,29 @@ func TestTornPairKeepsOldPairUntilKeyArrives(t *testing.T) {
 // TestConcurrentRequestsDuringManyRotations is R-1: 1,000 requests from 16
 // goroutines during 50 rotations, race-clean, none failing.
 func TestConcurrentRequestsDuringManyRotations(t *testing.T) {
-	e := newEnv(t, envOpts{h2: true})
-	c, _ := e.client()
-	var next, failed atomic.Int64
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= 1000 {
-				if _, err := trySerial(c, e.srv.URL); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+	synctest.Test(t, func(t *testing.T) {
+		b := newBubble(t, true)
+		c, _ := b.client()
+		var next, failed atomic.Int64
+		var firstErr atomic.Value
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for next.Add(1) <= 1000 {
+					if _, err := trySerial(c, memURL); err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, err)
+					}
 				}
-			}
-		}()
-	}
-	pairs := make([]*transporttest.Pair, 50)
-	for i := range pairs {
-		pairs[i] = e.ca.IssueClient("client", time.Hour)
-	}
-	for _, p := range pairs {
-		require.NoError(t, transporttest.WritePair(e.dir, p))
-		require.NoError(t, e.src.Reload())
-	}
-	wg.Wait()
-	assert.Zero(t, failed.Load(), "first error: %v", firstErr.Load())
-	assert.EqualValues(t, 51, e.src.Current().Generation)
+			})
+		}
+		for range 50 {
+			b.rotate()
+		}
+		wg.Wait()
+		assert.Zero(t, failed.Load(), "first error: %v", firstErr.Load())
+		assert.EqualValues(t, 51, b.src.Current().Generation)
+	})
 }
 
 // TestWatcherSurvivesManyRotationsAndInvalidWrites is R-4.

@@ -2,6 +2,11 @@ package tlsrotate_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -138,4 +143,118 @@ func TestWithClockNilMeansDefault(t *testing.T) {
 	require.NoError(t, err, "the last WithClock wins: nil is the real clock, not a panic")
 	defer src.Close()
 	assert.InDelta(t, time.Hour.Seconds(), src.ExpiresIn().Seconds(), 120)
+}
+
+// pairSource loads cert and key through a function source and returns the
+// error of the first load.
+func pairSource(cert, key []byte) error {
+	src, err := tlsrotate.NewFuncSource(func(context.Context) (*tlsrotate.Material, error) {
+		return &tlsrotate.Material{CertPEM: cert, KeyPEM: key}, nil
+	})
+	if err == nil {
+		src.Close()
+	}
+	return err
+}
+
+// ecPair returns a certificate and its key as openssl writes them: the key
+// as an "EC PRIVATE KEY" block after an "EC PARAMETERS" block (openssl
+// ecparam -genkey).
+func ecPair(t *testing.T, ca *transporttest.CA) (cert, key []byte) {
+	t.Helper()
+	p := ca.IssueClient("client", time.Hour)
+	der, err := x509.MarshalECPrivateKey(p.Certificate.PrivateKey.(*ecdsa.PrivateKey))
+	require.NoError(t, err)
+	params, err := asn1.Marshal(asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}) // prime256v1
+	require.NoError(t, err)
+	key = append(pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: params}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})...)
+	return p.CertPEM, key
+}
+
+// TestLayoutsThatX509KeyPairAccepts: every layout tls.X509KeyPair accepts is
+// accepted (before, the EC PARAMETERS block and the combined file were
+// rejected), and what must stay strict stays strict.
+func TestLayoutsThatX509KeyPairAccepts(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	p := ca.IssueClient("client", time.Hour)
+	ecCert, ecKey := ecPair(t, ca)
+	combined := append(append([]byte{}, p.CertPEM...), p.KeyPEM...)
+	keyFirst := append(append([]byte{}, p.KeyPEM...), p.CertPEM...)
+	for name, tc := range map[string]struct{ cert, key []byte }{
+		"EC PARAMETERS before the key": {ecCert, ecKey},
+		"combined file, key last":      {combined, combined},
+		"combined file, key first":     {keyFirst, keyFirst},
+		"comment before the blocks":    {append([]byte("subject=CN=client\n"), p.CertPEM...), p.KeyPEM},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := tls.X509KeyPair(tc.cert, tc.key)
+			require.NoError(t, err, "sanity: crypto/tls accepts it")
+			assert.NoError(t, pairSource(tc.cert, tc.key))
+		})
+	}
+	other := ca.IssueClient("client", time.Hour)
+	for name, tc := range map[string]struct {
+		cert, key []byte
+		reason    tlsrotate.Reason
+		text      string
+	}{
+		"combined file cut off": {combined[:len(combined)-30], combined[:len(combined)-30], tlsrotate.ReasonParse, "truncated"},
+		"two keys":              {p.CertPEM, append(append([]byte{}, p.KeyPEM...), other.KeyPEM...), tlsrotate.ReasonParse, "more than one private key"},
+		"key of another pair":   {p.CertPEM, other.KeyPEM, tlsrotate.ReasonKeyMismatch, "does not match"},
+		"paths swapped":         {p.KeyPEM, p.CertPEM, tlsrotate.ReasonParse, "paths swapped?"},
+		"no key":                {p.CertPEM, p.CertPEM, tlsrotate.ReasonParse, "no private key"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := pairSource(tc.cert, tc.key)
+			re := rejection(t, err)
+			assert.Equal(t, tc.reason, re.Reason)
+			assert.Contains(t, err.Error(), tc.text)
+		})
+	}
+}
+
+// TestSwappedPathsAreNamed: a file source whose certificate and key paths
+// are swapped says so.
+func TestSwappedPathsAreNamed(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	dir := t.TempDir()
+	require.NoError(t, transporttest.WritePair(dir, ca.IssueClient("client", time.Hour)))
+	_, err := tlsrotate.NewFileSource(filepath.Join(dir, transporttest.KeyFileName), filepath.Join(dir, transporttest.CertFileName))
+	re := rejection(t, err)
+	assert.Equal(t, filepath.Join(dir, transporttest.KeyFileName), re.File)
+	assert.Contains(t, err.Error(), "are the certificate and key paths swapped?")
+}
+
+// TestKeyUsageMustAllowClients: a certificate whose extended key usage
+// excludes client authentication is rejected with its reason, even with no
+// issuer bundle to verify a chain against (before, it was taken, and every
+// handshake failed at the server).
+func TestKeyUsageMustAllowClients(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	server := ca.IssueServer()
+	err := pairSource(server.CertPEM, server.KeyPEM)
+	re := rejection(t, err)
+	assert.Equal(t, tlsrotate.ReasonKeyUsage, re.Reason)
+	assert.Contains(t, err.Error(), "not for client authentication: its extended key usage allows only serverAuth")
+}
+
+// TestMaterialSizeCap: a field of more than MaxMaterialSize bytes is
+// rejected with a clear reason, from a file or from a function.
+func TestMaterialSizeCap(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	p := ca.IssueClient("client", time.Hour)
+	huge := append(append([]byte{}, p.CertPEM...), make([]byte, tlsrotate.MaxMaterialSize)...)
+	err := pairSource(huge, p.KeyPEM)
+	assert.Equal(t, tlsrotate.ReasonTooLarge, rejection(t, err).Reason)
+	assert.Contains(t, err.Error(), "Material.CertPEM is larger than 1048576 bytes")
+
+	dir := t.TempDir()
+	require.NoError(t, transporttest.WritePair(dir, p))
+	writeFile(t, filepath.Join(dir, transporttest.KeyFileName), append(append([]byte{}, p.KeyPEM...), huge...))
+	_, err = tlsrotate.NewFileSource(filepath.Join(dir, transporttest.CertFileName), filepath.Join(dir, transporttest.KeyFileName))
+	re := rejection(t, err)
+	assert.Equal(t, tlsrotate.ReasonTooLarge, re.Reason)
+	assert.Equal(t, filepath.Join(dir, transporttest.KeyFileName), re.File)
+	assert.Contains(t, err.Error(), "file is larger than 1048576 bytes")
 }
