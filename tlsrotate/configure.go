@@ -46,6 +46,24 @@ func Configure(t *http.Transport, src *Source) {
 	if src.Current().Roots == nil {
 		return
 	}
+	t.DialTLSContext = src.verifyingDialer(t, cfg, h2)
+	if h2 {
+		t.ForceAttemptHTTP2 = true
+	}
+	if proxy := t.Proxy; proxy != nil {
+		t.Proxy = func(r *http.Request) (*url.URL, error) {
+			u, err := proxy(r)
+			if err == nil && u != nil {
+				return nil, errors.New("tlsrotate: Configure with a CA bundle does not support proxies; use tlsrotate.New")
+			}
+			return u, err
+		}
+	}
+}
+
+// verifyingDialer returns the DialTLSContext of Configure for t: it dials
+// with t's dialer and handshakes with cfg, verifying the server itself.
+func (s *Source) verifyingDialer(t *http.Transport, cfg *tls.Config, h2 bool) dialFunc {
 	dial := t.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
@@ -53,7 +71,7 @@ func Configure(t *http.Transport, src *Source) {
 	fallback := cfg.RootCAs
 	userVerify := cfg.VerifyConnection
 	hsTimeout := t.TLSHandshakeTimeout
-	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, fmt.Errorf("tlsrotate: dial %s: %w", addr, err)
@@ -70,7 +88,7 @@ func Configure(t *http.Transport, src *Source) {
 			c.NextProtos = []string{"h2", "http/1.1"}
 		}
 		c.InsecureSkipVerify = true // VerifyConnection below does the full verification
-		verify := src.verifyServer(host, fallback)
+		verify := s.verifyServer(host, fallback)
 		c.VerifyConnection = func(cs tls.ConnectionState) error {
 			if err := verify(cs); err != nil {
 				return err
@@ -94,18 +112,6 @@ func Configure(t *http.Transport, src *Source) {
 			return nil, err
 		}
 		return tc, nil
-	}
-	if h2 {
-		t.ForceAttemptHTTP2 = true
-	}
-	if proxy := t.Proxy; proxy != nil {
-		t.Proxy = func(r *http.Request) (*url.URL, error) {
-			u, err := proxy(r)
-			if err == nil && u != nil {
-				return nil, errors.New("tlsrotate: Configure with a CA bundle does not support proxies; use tlsrotate.New")
-			}
-			return u, err
-		}
 	}
 }
 
