@@ -108,7 +108,7 @@ func checkMaterial(m *Material, err error) (*Material, error) {
 		b    []byte
 	}{{"CertPEM", m.CertPEM}, {"KeyPEM", m.KeyPEM}, {"CAPEM", m.CAPEM}, {"IssuerPEM", m.IssuerPEM}} {
 		if len(f.b) > MaxMaterialSize {
-			return nil, reject(ReasonTooLarge, "", fmt.Errorf("Material.%s is larger than %d bytes", f.name, MaxMaterialSize))
+			return nil, reject(ReasonTooLarge, "", fmt.Errorf("the function returned a Material.%s larger than %d bytes", f.name, MaxMaterialSize))
 		}
 	}
 	return m, nil

@@ -247,6 +247,7 @@ func TestNoRequestOnExpiredConnection(t *testing.T) {
 // to announce it) is taken for the new connections.
 func TestCertificateInsideExpiryMarginIsRetired(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		require.Equal(t, 5*time.Minute, tlsrotate.DefaultExpiryMargin, "the design's margin")
 		b := newBubble(t, false)
 		old := b.src.Current()
 		c, tr := b.client()

@@ -53,7 +53,7 @@ func TestTornPairKeepsOldPairUntilKeyArrives(t *testing.T) {
 func TestConcurrentRequestsDuringManyRotations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBubble(t, true)
-		c, _ := b.client()
+		c, tr := b.client()
 		var next, failed atomic.Int64
 		var firstErr atomic.Value
 		var wg sync.WaitGroup
@@ -73,6 +73,7 @@ func TestConcurrentRequestsDuringManyRotations(t *testing.T) {
 		wg.Wait()
 		assert.Zero(t, failed.Load(), "first error: %v", firstErr.Load())
 		assert.EqualValues(t, 51, b.src.Current().Generation)
+		assert.LessOrEqual(t, tr.Stats().Renewals[tlsrotate.TriggerRotation], uint64(50), "at most one generation per rotation")
 	})
 }
 

@@ -125,11 +125,12 @@ func WithMaxConnectionAge(d time.Duration) TransportOption {
 // server rejected the client certificate after a completed handshake, as
 // nginx does. Such a response counts like a rejected handshake toward a
 // renewal (see [Transport]); it still reaches the caller as it is, body
-// unread, and is never sent again. Default [NginxRejection]; nil means no
-// response is taken for a rejection.
+// unread, and is never sent again. rule must be fast and must not read the
+// body. Default [NginxRejection]; nil restores the default. To take no
+// response for a rejection, give a rule that always reports false.
 func WithRejection(rule func(*http.Response) bool) TransportOption {
 	if rule == nil {
-		rule = func(*http.Response) bool { return false }
+		rule = NginxRejection
 	}
 	return func(c *transportConfig) { c.rejected = rule }
 }

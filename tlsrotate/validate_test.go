@@ -247,7 +247,7 @@ func TestMaterialSizeCap(t *testing.T) {
 	huge := append(append([]byte{}, p.CertPEM...), make([]byte, tlsrotate.MaxMaterialSize)...)
 	err := pairSource(huge, p.KeyPEM)
 	assert.Equal(t, tlsrotate.ReasonTooLarge, rejection(t, err).Reason)
-	assert.Contains(t, err.Error(), "Material.CertPEM is larger than 1048576 bytes")
+	assert.Contains(t, err.Error(), "returned a Material.CertPEM larger than 1048576 bytes")
 
 	dir := t.TempDir()
 	require.NoError(t, transporttest.WritePair(dir, p))
