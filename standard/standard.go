@@ -338,7 +338,8 @@ func (s *Stack) CloseIdleConnections() {
 // settings (RootCAs, ServerName, MinVersion...) apply to every connection,
 // and the client certificate from the source is presented whatever
 // TLSClientConfig holds (a CA bundle in the source replaces RootCAs). Fields
-// changed after the first request apply from the next rotation on.
+// changed after the first request apply from tlsrotate's next generation of
+// connections on (after a rotation or a renewal).
 func (s *Stack) Base() *http.Transport { return s.base }
 
 // Breaker returns the breaker layer, to read circuit states

@@ -38,6 +38,10 @@ func newTLS(base http.RoundTripper, src *tlsrotate.Source) *tlsrotate.Transport 
 	return tlsrotate.New(t, src)
 }
 
+// TLS returns the tlsrotate transport at the bottom of the stack, for its
+// Stats and LiveConnections; nil without WithTLS.
+func (s *Stack) TLS() *tlsrotate.Transport { return s.tls }
+
 // observeTLS is ObserveTLS for New, which has no error to return.
 func observeTLS(mp metric.MeterProvider, t *tlsrotate.Transport) {
 	if _, err := ObserveTLS(mp, t); err != nil {

@@ -179,6 +179,7 @@ func TestWithTLSRenewsInsteadOfOpeningTheBreaker(t *testing.T) {
 
 	assert.Equal(t, next.Serial(), body(t, s, srv.URL), "the next request succeeds on a renewed connection")
 	assert.Equal(t, breaker.Closed, s.Breaker().State(host))
+	assert.EqualValues(t, 1, s.TLS().Stats().Renewals[tlsrotate.TriggerHandshake])
 	m := collect(t, reader)
 	assert.EqualValues(t, 1, m.value(t, "chain.tls.renewals", tlsTrigger("handshake")))
 	assert.EqualValues(t, 1, m.value(t, "chain.tls.reloads", tlsOutcome("updated")))
