@@ -69,8 +69,9 @@
 // calls each of its hooks in order: the Stack gives the Observer's hooks
 // first, and a hook of your own given through WithRetry, WithBreaker or
 // WithTimeouts runs as well; it never removes the Stack's metrics. With
-// WithTLS, the chain.tls.* metrics are read from the tlsrotate source and
-// transport themselves.
+// WithTLS, the chain.tls.* metrics of [ObserveTLS] (validity left, reloads,
+// rotations, rejections, renewals, stale connections) are read from the
+// tlsrotate source and transport themselves.
 //
 // # Errors
 //

@@ -155,14 +155,17 @@ func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
 
-// WithTLS puts a tlsrotate layer on the base transport, so that client
-// certificates (and the CA bundle, when the source has one) come from src and
-// rotate without failing requests. The base must then be an *http.Transport
-// (the default is); tlsrotate sends through clones of it, one per
-// certificate generation. The caller keeps src and closes it. To count
-// rotations and rejections in the chain.tls.* metrics, build src with the
-// options of [ObserveTLS].
-// Off by default. Given twice, the last wins.
+// WithTLS puts a tlsrotate transport at the bottom of the stack, so that
+// client certificates (and the CA bundle, when the source has one) come from
+// src, rotate without failing requests, and are renewed when a server
+// rejects them: a failed handshake makes the stack re-read src at once and
+// handshake afresh, and the breaker does not count those failures unless
+// the fresh connections fail too (see the tlsrotate package). The base must
+// then be an *http.Transport (the default is; New panics otherwise): it is
+// the template of tlsrotate's connections, and [Stack.Base] still returns
+// it. With WithMeterProvider, the chain.tls.* metrics of [ObserveTLS] are
+// recorded. The caller keeps src and closes it. Off by default. Given
+// twice, the last wins.
 func WithTLS(src *tlsrotate.Source) Option {
 	return func(c *config) { c.tls = src }
 }
@@ -235,8 +238,9 @@ func New(opts ...Option) *Stack {
 		s.base = t
 	}
 	if c.tls != nil {
-		s.tls = tlsrotate.New(rt, c.tls)
+		s.tls = newTLS(rt, c.tls)
 		rt = s.tls
+		observeTLS(c.mp, s.tls)
 	}
 
 	rt = s.layer(&c, LayerTimeouts, rt, func(next http.RoundTripper) http.RoundTripper {
@@ -327,16 +331,13 @@ func (s *Stack) CloseIdleConnections() {
 // gave another kind of RoundTripper. Change its fields before the first
 // request, as with any *http.Transport.
 //
-// With WithTLS, requests go through clones of that transport, one per
-// certificate generation; Base then returns the newest clone, and changes
-// to it last only until the next rotation.
-func (s *Stack) Base() *http.Transport {
-	if s.tls != nil {
-		t, _ := s.tls.Unwrap().(*http.Transport)
-		return t
-	}
-	return s.base
-}
+// With WithTLS it is the template of tlsrotate's connections: its TLS
+// settings (RootCAs, ServerName, MinVersion...) apply to every connection,
+// and the client certificate from the source is presented whatever
+// TLSClientConfig holds (a CA bundle in the source replaces RootCAs). Fields
+// changed after the first request apply from tlsrotate's next generation of
+// connections on (after a rotation or a renewal).
+func (s *Stack) Base() *http.Transport { return s.base }
 
 // Breaker returns the breaker layer, to read circuit states
 // (Breaker().State(host)) or change thresholds at run time; nil when the

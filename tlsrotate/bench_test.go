@@ -4,13 +4,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/rtchain/chain/tlsrotate"
 	"github.com/rtchain/chain/transporttest"
@@ -33,29 +31,6 @@ type closeCounter struct {
 }
 
 func (c *closeCounter) Close() error { c.closes.Add(1); return nil }
-
-// TestRequestBodyClosedOnEveryPath: the request body is closed once on
-// success and on a dial error.
-func TestRequestBodyClosedOnEveryPath(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	_, tr := e.client()
-	for name, url := range map[string]string{
-		"success":    e.srv.URL + "/",
-		"dial error": "https://" + transporttest.DeadAddr() + "/",
-	} {
-		body := &closeCounter{Reader: strings.NewReader("payload")}
-		req, err := http.NewRequest(http.MethodPost, url, body)
-		require.NoError(t, err)
-		resp, err := tr.RoundTrip(req)
-		if err == nil {
-			resp.Body.Close()
-		} else {
-			assert.Nil(t, resp)
-		}
-		assert.Equal(t, name == "dial error", err != nil, name)
-		assert.EqualValues(t, 1, body.closes.Load(), "%s: request body closes", name)
-	}
-}
 
 func BenchmarkGetClientCertificate(b *testing.B) {
 	ca := transporttest.NewCA("ca")

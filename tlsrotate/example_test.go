@@ -1,6 +1,8 @@
 package tlsrotate_test
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/tlsrotate"
 	"github.com/rtchain/chain/transporttest"
 )
@@ -61,4 +64,52 @@ func ExampleNewFileSource() {
 	// rotated to generation 2
 	// server saw the second certificate: true
 	// expires in about an hour: true
+}
+
+// A Transport is the bottom of a stack: it takes the template transport to
+// clone (its TLS settings are kept; the client certificate is always the
+// source's) and options for its connections. A server that starts
+// rejecting the certificate makes it re-read the source and handshake
+// afresh; the failure it returns meanwhile is neutral for a circuit breaker.
+func ExampleNew() {
+	ca := transporttest.NewCA("example-ca")
+	server := transporttest.NewTLSServer(ca, nil) // answers with the client's serial
+	defer server.Close()
+
+	first := ca.IssueClient("svc", time.Hour)
+	current := first
+	src, err := tlsrotate.NewFuncSource(func(context.Context) (*tlsrotate.Material, error) {
+		return &tlsrotate.Material{CertPEM: current.CertPEM, KeyPEM: current.KeyPEM}, nil
+	}, tlsrotate.WithPollInterval(time.Hour))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer src.Close()
+	template := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}
+	tr := tlsrotate.New(template, src, tlsrotate.WithDrainTimeout(10*time.Second),
+		tlsrotate.WithOnRenew(func(r tlsrotate.Renewal) { fmt.Println("renewed:", r.Trigger) }))
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+
+	// The server moves to a new client CA; the provider already has a
+	// certificate of it, though the source would ask only in an hour.
+	newCA := transporttest.NewCA("new-ca")
+	current = newCA.IssueClient("svc", time.Hour)
+	server.SetClientCAs(newCA)
+
+	_, err = client.Get(server.URL)
+	fmt.Println("first request: neutral for a breaker:", errclass.Neutral(err))
+	resp, err := client.Get(server.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	fmt.Println("second request presents the new certificate:", string(b) == current.Serial())
+	// Output:
+	// renewed: handshake
+	// first request: neutral for a breaker: true
+	// second request presents the new certificate: true
 }

@@ -203,7 +203,7 @@ func streamingHandler() http.Handler {
 	return mux
 }
 
-// eventually polls cond every 20 ms for at most d.
+// eventually polls cond every 5 ms for at most d.
 func eventually(t *testing.T, d time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -211,7 +211,7 @@ func eventually(t *testing.T, d time.Duration, cond func() bool, msg string, arg
 		if time.Now().After(deadline) {
 			t.Fatalf(msg, args...)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -33,27 +33,6 @@ func TestVerifyServerFailsClosed(t *testing.T) {
 	assert.Error(t, src.verifyServer("localhost", nil)(tls.ConnectionState{}), "no certificate")
 }
 
-// TestGenerationsAreForgotten: retired generations leave the transport once
-// drained, so rotations do not accumulate transports.
-func TestGenerationsAreForgotten(t *testing.T) {
-	ca := transporttest.NewCA("ca")
-	dir := t.TempDir()
-	require.NoError(t, transporttest.WritePair(dir, ca.IssueClient("c", time.Hour)))
-	src, err := NewFileSource(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
-	require.NoError(t, err)
-	defer src.Close()
-	tr := New(nil, src)
-	for i := 0; i < 20; i++ {
-		require.NoError(t, transporttest.WritePair(dir, ca.IssueClient("c", time.Hour)))
-		require.NoError(t, src.Reload())
-	}
-	tr.mu.Lock()
-	n := len(tr.gens)
-	tr.mu.Unlock()
-	assert.Equal(t, 1, n, "only the current generation remains")
-	assert.Equal(t, src.Current(), tr.cur.Load().snap)
-}
-
 // R-8 with a CA migration: a generation whose connections may carry the
 // previous certificate retires by the earlier expiry of the two.
 func TestExpiryCoversPreviousCertificate(t *testing.T) {

@@ -5,62 +5,39 @@ import (
 	"time"
 )
 
-// Option configures a [Source] (and the [Transport]s built on it). Options are
-// applied in order; giving one twice keeps the last value unless its doc says
-// otherwise.
+// Option configures a [Source]. Options are applied in order; giving one
+// twice keeps the last value unless its doc says otherwise. What a
+// [Transport] does with its connections is set by [TransportOption]s, given
+// to [New].
 type Option func(*config)
-
-// Policy says what a [Transport] does with the connections made with the
-// previous material when the [Source] rotates.
-type Policy uint8
-
-const (
-	// Graceful (the default) sends new requests over new connections at
-	// once, closes idle old connections at once and closes each busy old
-	// connection when the last response body that uses it is closed or read
-	// to the end, or at the drain timeout, whichever comes first.
-	Graceful Policy = iota
-	// Immediate closes every old connection at once, in-flight requests
-	// included (what client-go does). Requests in flight may fail.
-	Immediate
-	// None leaves old connections alone: new requests use new connections,
-	// old ones end at the transport's IdleConnTimeout or when their server
-	// closes them.
-	None
-)
-
-// String returns "graceful", "immediate" or "none".
-func (p Policy) String() string {
-	switch p {
-	case Graceful:
-		return "graceful"
-	case Immediate:
-		return "immediate"
-	case None:
-		return "none"
-	}
-	return fmt.Sprintf("Policy(%d)", uint8(p))
-}
 
 // Defaults of the options.
 const (
 	DefaultPollInterval = time.Minute
 	DefaultDebounce     = 100 * time.Millisecond
 	DefaultClockSkew    = 5 * time.Minute
-	DefaultDrainTimeout = 30 * time.Second
-	DefaultExpiryMargin = time.Minute
+	DefaultLoadTimeout  = 30 * time.Second
 )
+
+// MaxMaterialSize is the largest PEM input taken: a file, or a field of
+// [Material], of more bytes is rejected with [ReasonTooLarge]. Certificate
+// chains and keys are a few KiB; a CA bundle of the whole web PKI is about
+// 250 KiB.
+const MaxMaterialSize = 1 << 20
+
+// maxWaitFactor bounds a debounce: a burst of file-system events that never
+// pauses for the debounce interval still leads to a re-read after
+// maxWaitFactor debounce intervals.
+const maxWaitFactor = 10
 
 type config struct {
 	caFile       string
 	issuerFile   string
+	name         string
 	poll         time.Duration
 	debounce     time.Duration
 	skew         time.Duration
-	drainTimeout time.Duration
-	expiryMargin time.Duration
-	maxAge       time.Duration
-	policy       Policy
+	loadTimeout  time.Duration
 	fsnotify     bool
 	startTimeout time.Duration
 	now          func() time.Time
@@ -70,14 +47,12 @@ type config struct {
 
 func defaults() config {
 	return config{
-		poll:         DefaultPollInterval,
-		debounce:     DefaultDebounce,
-		skew:         DefaultClockSkew,
-		drainTimeout: DefaultDrainTimeout,
-		expiryMargin: DefaultExpiryMargin,
-		policy:       Graceful,
-		fsnotify:     true,
-		now:          time.Now,
+		poll:        DefaultPollInterval,
+		debounce:    DefaultDebounce,
+		skew:        DefaultClockSkew,
+		loadTimeout: DefaultLoadTimeout,
+		fsnotify:    true,
+		now:         time.Now,
 	}
 }
 
@@ -106,6 +81,16 @@ func WithIssuerCAFile(path string) Option {
 	return func(c *config) { c.issuerFile = path }
 }
 
+// WithName names the source in metrics (the chain.tls.source attribute of
+// the standard package). Default: the certificate file's path for
+// [NewFileSource], "func" for [NewFuncSource]. name must not be empty.
+func WithName(name string) Option {
+	if name == "" {
+		panic("tlsrotate: WithName(\"\"): need a name")
+	}
+	return func(c *config) { c.name = name }
+}
+
 // WithPollInterval sets how often the files are re-read and compared by
 // content hash, in case file-system events are lost (network file systems,
 // exhausted inotify watches). For [NewFuncSource] it is how often the function
@@ -118,8 +103,12 @@ func WithPollInterval(d time.Duration) Option {
 }
 
 // WithDebounce sets how long the watcher waits after the last file-system
-// event of a burst before it re-reads all files together. Default
-// [DefaultDebounce] (100 ms); d must be positive.
+// event of a burst before it re-reads all files together. A burst that never
+// pauses that long (a log file written every few milliseconds in the same
+// directory) is cut at ten times d, so it cannot hold a rotation back. It is
+// also the wait before a second look at a key that does not match its
+// certificate (see [ReasonKeyMismatch]). Default [DefaultDebounce] (100 ms);
+// d must be positive.
 func WithDebounce(d time.Duration) Option {
 	if d <= 0 {
 		panic(fmt.Sprintf("tlsrotate: WithDebounce(%v): need a positive duration", d))
@@ -144,65 +133,28 @@ func WithClockSkew(d time.Duration) Option {
 }
 
 // WithClock sets the clock used to check validity windows, the time left
-// before expiry and server certificates in [Configure]. Default time.Now;
-// now must not be nil.
+// before expiry, server certificates in [Configure], and by the [Transport]s
+// on this source for the expiry margin and the renewal window. nil means the
+// default, time.Now.
 func WithClock(now func() time.Time) Option {
 	if now == nil {
-		panic("tlsrotate: WithClock(nil): need a clock")
+		now = time.Now
 	}
 	return func(c *config) { c.now = now }
 }
 
-// WithPolicy sets what a [Transport] on this source does with old connections
-// on rotation. Default [Graceful].
-func WithPolicy(p Policy) Option {
-	if p > None {
-		panic(fmt.Sprintf("tlsrotate: WithPolicy(%d): unknown policy", uint8(p)))
-	}
-	return func(c *config) { c.policy = p }
-}
-
-// WithDrainTimeout bounds how long, under [Graceful], a busy old connection
-// may live after a rotation: at the timeout it is closed even if a response
-// body that uses it is still open. Default [DefaultDrainTimeout] (30 s); d
-// must be positive.
-func WithDrainTimeout(d time.Duration) Option {
+// WithLoadTimeout bounds each call of a [NewFuncSource] function: its context
+// carries the deadline, and a call that has not returned by then is reported
+// as a [*RejectError] with [ReasonTimeout] (through [WithOnError], or from
+// [Source.Reload]); the last good material stays. While such a call is still
+// running, later reloads fail at once with the same reason rather than pile
+// up calls. Default [DefaultLoadTimeout] (30 s); d must be positive. File
+// sources ignore it.
+func WithLoadTimeout(d time.Duration) Option {
 	if d <= 0 {
-		panic(fmt.Sprintf("tlsrotate: WithDrainTimeout(%v): need a positive duration", d))
+		panic(fmt.Sprintf("tlsrotate: WithLoadTimeout(%v): need a positive duration", d))
 	}
-	return func(c *config) { c.drainTimeout = d }
-}
-
-// WithExpiryMargin sets how long before the client certificate's NotAfter a
-// [Transport] stops sending requests on connections made with it, whatever
-// the policy: it moves to new connections (presenting the newer certificate if
-// one came, the same one otherwise) and retires the old ones as the policy
-// says; if the margin has already passed when a connection is made, the
-// connection is retired at NotAfter itself. So no request is sent on a
-// connection whose certificate has expired. Default [DefaultExpiryMargin]
-// (1 minute); d must not be negative.
-func WithExpiryMargin(d time.Duration) Option {
-	if d < 0 {
-		panic(fmt.Sprintf("tlsrotate: WithExpiryMargin(%v): must not be negative", d))
-	}
-	return func(c *config) { c.expiryMargin = d }
-}
-
-// WithMaxConnectionAge makes a [Transport] move to fresh connections every d
-// (minus a random jitter of up to a tenth of d, so that a fleet does not
-// reconnect at once) even without a rotation, retiring the old ones as the
-// policy says; under [Graceful] no connection lives longer than d plus the
-// drain timeout. Useful when servers re-check client certificates only at
-// handshakes, or to spread load after servers were added. Default 0: off.
-// d must not be negative. It is the one case where a Transport runs a timer
-// with no request in flight: one per Transport, replacing its generation
-// every d, traffic or not, until the Source is closed (which also keeps the
-// Transport from being collected before then).
-func WithMaxConnectionAge(d time.Duration) Option {
-	if d < 0 {
-		panic(fmt.Sprintf("tlsrotate: WithMaxConnectionAge(%v): must not be negative", d))
-	}
-	return func(c *config) { c.maxAge = d }
+	return func(c *config) { c.loadTimeout = d }
 }
 
 // WithStartTimeout makes the constructor wait up to d for valid material
@@ -228,10 +180,12 @@ func WithOnRotate(fn func(Rotation)) Option {
 }
 
 // WithOnError adds a hook called with every error of the background reloads
-// (a [*RejectError] for rejected material, or a watcher error); the old
-// material stays in use. Errors of an explicit [Source.Reload] are returned
-// instead. Giving it several times adds hooks, called in order, outside locks.
-// Like [WithOnRotate] hooks, they must not call [Source.Close].
+// (a [*RejectError] for rejected material, or a watcher error) and of the
+// reloads a [Transport] asks for when a server rejects the certificate; the
+// old material stays in use. Errors of an explicit [Source.Reload] are
+// returned instead. Giving it several times adds hooks, called in order,
+// outside locks. Like [WithOnRotate] hooks, they must not call
+// [Source.Close].
 func WithOnError(fn func(error)) Option {
 	if fn == nil {
 		panic("tlsrotate: WithOnError(nil): need a function")

@@ -7,11 +7,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"os"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 )
 
 // Snapshot is one validated set of credentials. Snapshots are immutable: a
@@ -35,6 +34,10 @@ type Snapshot struct {
 	// previous is the client certificate of the snapshot before, kept while
 	// it is valid for servers that accept only its issuer (CA migration).
 	previous *tls.Certificate
+	// superseded is cancelled when a newer snapshot is published: a
+	// Transport retires the connections made with this one.
+	superseded context.Context
+	supersede  context.CancelFunc
 }
 
 // Serial returns the client certificate's serial number in decimal.
@@ -72,8 +75,11 @@ type Source struct {
 
 	reloadMu sync.Mutex // serialises reloads: read, validate, publish
 
-	subsMu sync.Mutex // guards subs
-	subs   []weak.Pointer[Transport]
+	statsMu sync.Mutex // guards stats
+	stats   SourceStats
+
+	callMu  sync.Mutex // guards calling
+	calling bool       // a call of a function source's function has not returned
 
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
@@ -104,6 +110,9 @@ func NewFileSource(certFile, keyFile string, opts ...Option) (*Source, error) {
 	s := newSource(opts)
 	s.names = names{cert: certFile, key: keyFile, ca: s.cfg.caFile, issuer: s.cfg.issuerFile}
 	s.load = s.readFiles
+	if s.cfg.name == "" {
+		s.cfg.name = certFile
+	}
 	seen := map[string]bool{}
 	for _, f := range []string{certFile, keyFile, s.cfg.caFile, s.cfg.issuerFile} {
 		if f == "" {
@@ -137,15 +146,9 @@ func NewFuncSource(fn func(context.Context) (*Material, error), opts ...Option) 
 	if s.cfg.caFile != "" || s.cfg.issuerFile != "" {
 		return nil, errors.New("tlsrotate: NewFuncSource: WithCAFile and WithIssuerCAFile do not apply; return Material.CAPEM and IssuerPEM")
 	}
-	s.load = func(ctx context.Context) (*Material, error) {
-		m, err := fn(ctx)
-		if err != nil {
-			return nil, reject(ReasonRead, "", err)
-		}
-		if m == nil {
-			return nil, reject(ReasonRead, "", errors.New("function returned no material"))
-		}
-		return m, nil
+	s.load = func(ctx context.Context) (*Material, error) { return s.callFunc(ctx, fn) }
+	if s.cfg.name == "" {
+		s.cfg.name = "func"
 	}
 	if err := s.start(); err != nil {
 		return nil, err
@@ -187,55 +190,57 @@ func (s *Source) start() error {
 	return nil
 }
 
-func (s *Source) readFiles(context.Context) (*Material, error) {
-	var m Material
-	read := func(path string, dst *[]byte) error {
-		if path == "" {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return reject(ReasonRead, path, err)
-		}
-		if b == nil {
-			b = []byte{} // an empty file is present, just empty
-		}
-		*dst = b
-		return nil
-	}
-	for _, f := range []struct {
-		path string
-		dst  *[]byte
-	}{{s.names.cert, &m.CertPEM}, {s.names.key, &m.KeyPEM}, {s.names.ca, &m.CAPEM}, {s.names.issuer, &m.IssuerPEM}} {
-		if err := read(f.path, f.dst); err != nil {
-			return nil, err
-		}
-	}
-	return &m, nil
-}
-
 // reload reads and validates the material and publishes it when it differs
 // from the current snapshot. It reports whether it published.
 func (s *Source) reload(ctx context.Context) (bool, error) {
 	s.reloadMu.Lock()
+	old, snap, err := s.next(ctx)
+	if snap != nil {
+		s.cur.Store(snap)
+		if old != nil {
+			old.supersede()
+		}
+	}
+	s.reloadMu.Unlock()
+	s.count(old != nil, snap != nil, err)
+	if old == nil || snap == nil {
+		return snap != nil, err
+	}
+	r := Rotation{
+		Generation:   snap.Generation,
+		OldSerial:    old.Serial(),
+		NewSerial:    snap.Serial(),
+		NotAfter:     snap.Leaf.NotAfter,
+		CertChanged:  !sameCert(old.Certificate, snap.Certificate),
+		RootsChanged: !samePool(old.Roots, snap.Roots),
+		At:           snap.LoadedAt,
+	}
+	for _, fn := range s.cfg.onRotate {
+		fn(r)
+	}
+	return true, nil
+}
+
+// next loads and validates the material and returns the current snapshot
+// and the one that replaces it (nil when the material is unchanged or was
+// rejected). s.reloadMu must be held.
+func (s *Source) next(ctx context.Context) (old, snap *Snapshot, err error) {
+	old = s.cur.Load()
 	m, err := s.load(ctx)
 	if err != nil {
-		s.reloadMu.Unlock()
-		return false, err
+		return old, nil, err
 	}
-	old := s.cur.Load()
 	if old != nil && old.Hash == m.hash() {
-		s.reloadMu.Unlock()
-		return false, nil
+		return old, nil, nil
 	}
 	now := s.cfg.now()
-	snap, err := build(m, s.names, now, s.cfg.skew)
+	snap, err = build(m, s.names, now, s.cfg.skew)
 	if err != nil {
-		s.reloadMu.Unlock()
-		return false, err
+		return old, nil, err
 	}
 	snap.LoadedAt = now
 	snap.Generation = 1
+	snap.superseded, snap.supersede = context.WithCancel(context.Background())
 	if old != nil {
 		snap.Generation = old.Generation + 1
 		switch {
@@ -245,26 +250,7 @@ func (s *Source) reload(ctx context.Context) (bool, error) {
 			snap.previous = old.previous // only the CA bundle changed
 		}
 	}
-	s.cur.Store(snap)
-	s.reloadMu.Unlock()
-
-	if old == nil {
-		return true, nil
-	}
-	s.notify()
-	r := Rotation{
-		Generation:   snap.Generation,
-		OldSerial:    old.Serial(),
-		NewSerial:    snap.Serial(),
-		NotAfter:     snap.Leaf.NotAfter,
-		CertChanged:  !sameCert(old.Certificate, snap.Certificate),
-		RootsChanged: !samePool(old.Roots, snap.Roots),
-		At:           now,
-	}
-	for _, fn := range s.cfg.onRotate {
-		fn(r)
-	}
-	return true, nil
+	return old, snap, nil
 }
 
 func sameCert(a, b *tls.Certificate) bool {
@@ -343,36 +329,63 @@ func (s *Source) Close() error {
 	return nil
 }
 
-// subscribe registers t to hear about rotations. Only a weak pointer is kept,
-// so a dropped Transport can be collected.
-func (s *Source) subscribe(t *Transport) {
-	s.subsMu.Lock()
-	defer s.subsMu.Unlock()
-	s.subs = append(s.subs, weak.Make(t))
-}
-
-// notify tells live transports that a new snapshot is published, and forgets
-// collected ones.
-func (s *Source) notify() {
-	s.subsMu.Lock()
-	live := s.subs[:0]
-	var ts []*Transport
-	for _, w := range s.subs {
-		if t := w.Value(); t != nil {
-			live = append(live, w)
-			ts = append(ts, t)
-		}
-	}
-	clear(s.subs[len(live):])
-	s.subs = live
-	s.subsMu.Unlock()
-	for _, t := range ts {
-		t.current()
-	}
-}
-
 func (s *Source) report(err error) {
 	for _, fn := range s.cfg.onError {
 		fn(err)
+	}
+}
+
+// Name returns the source's name for metrics (see [WithName]).
+func (s *Source) Name() string { return s.cfg.name }
+
+// SourceStats is what a [Source] has done so far, for metrics. The counts
+// only grow.
+type SourceStats struct {
+	// Updated, Unchanged and Rejected count the reloads after the first
+	// load, by outcome: new material was published (a rotation), the same
+	// material was read again, or the material was rejected.
+	Updated, Unchanged, Rejected uint64
+	// Rejections counts the rejected reloads by reason.
+	Rejections map[Reason]uint64
+	// LastReload is when the last load that ended with valid material (new
+	// or unchanged) finished, by the source's clock; the first load counts.
+	LastReload time.Time
+}
+
+// Stats returns the source's counters. It is safe to call at any time.
+func (s *Source) Stats() SourceStats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	st := s.stats
+	st.Rejections = maps.Clone(s.stats.Rejections)
+	if st.Rejections == nil {
+		st.Rejections = map[Reason]uint64{}
+	}
+	return st
+}
+
+// count records the outcome of a load: after a first load or not, whether
+// it published, and its error.
+func (s *Source) count(reload, published bool, err error) {
+	now := s.cfg.now()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	if err == nil {
+		s.stats.LastReload = now
+	}
+	switch {
+	case !reload:
+	case published:
+		s.stats.Updated++
+	case err == nil:
+		s.stats.Unchanged++
+	default:
+		s.stats.Rejected++
+		if re, ok := errors.AsType[*RejectError](err); ok {
+			if s.stats.Rejections == nil {
+				s.stats.Rejections = map[Reason]uint64{}
+			}
+			s.stats.Rejections[re.Reason]++
+		}
 	}
 }

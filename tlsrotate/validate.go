@@ -9,6 +9,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,6 +26,9 @@ const (
 	ReasonExpired      Reason = "expired"       // now is at or after NotAfter
 	ReasonNotYetValid  Reason = "not_yet_valid" // now is before NotBefore minus the clock skew
 	ReasonChainInvalid Reason = "chain_invalid" // the certificate does not chain to the issuer bundle
+	ReasonKeyUsage     Reason = "key_usage"     // the certificate's extended key usage excludes client authentication
+	ReasonTooLarge     Reason = "too_large"     // a file or field is larger than MaxMaterialSize
+	ReasonTimeout      Reason = "timeout"       // a function source's call did not return within the load timeout
 )
 
 // RejectError reports material that was not put into use. The previous
@@ -56,9 +61,15 @@ func reject(r Reason, file string, err error) *RejectError {
 // Material is the PEM input of one snapshot: what a function source returns
 // and what a file source reads. CA and Issuer are optional bundles.
 type Material struct {
-	CertPEM []byte // leaf first, then intermediates
-	KeyPEM  []byte // one PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block
-	CAPEM   []byte // roots that verify servers; nil for none
+	// CertPEM holds the chain, leaf first, then intermediates. Other PEM
+	// blocks (the key of a combined file) are skipped, as
+	// tls.X509KeyPair skips them.
+	CertPEM []byte
+	// KeyPEM holds one PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block,
+	// before or after other blocks (EC PARAMETERS, as openssl ecparam
+	// writes, or the certificates of a combined file).
+	KeyPEM []byte
+	CAPEM  []byte // roots that verify servers; nil for none
 	// IssuerPEM is the bundle the certificate must chain to; nil means CAPEM.
 	IssuerPEM []byte
 }
@@ -115,16 +126,61 @@ func ParseBundle(data []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-func parseKey(data []byte) (crypto.Signer, error) {
-	block, rest := pem.Decode(data)
-	if block == nil {
-		if len(bytes.TrimSpace(data)) == 0 {
-			return nil, errors.New("no private key")
+// pemBlocks decodes every PEM block of data. Text before a block is
+// skipped, as pem.Decode does; anything but whitespace after the last block
+// is an error (a file cut off while it was written).
+func pemBlocks(data []byte) ([]*pem.Block, error) {
+	var blocks []*pem.Block
+	rest := data
+	for len(bytes.TrimSpace(rest)) != 0 {
+		block, r := pem.Decode(rest)
+		if block == nil {
+			return nil, fmt.Errorf("PEM block %d: not PEM (truncated or trailing data)", len(blocks)+1)
 		}
-		return nil, errors.New("private key: not PEM (truncated or garbage)")
+		blocks = append(blocks, block)
+		rest = r
 	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, errors.New("private key: trailing data after the key")
+	return blocks, nil
+}
+
+func isKeyBlock(b *pem.Block) bool {
+	return b.Type == "PRIVATE KEY" || strings.HasSuffix(b.Type, " PRIVATE KEY")
+}
+
+// parseCertFile returns the certificates of a certificate file in order:
+// every CERTIFICATE block, parsed strictly. Other blocks are skipped.
+func parseCertFile(blocks []*pem.Block) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for _, b := range blocks {
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no certificate")
+	}
+	return certs, nil
+}
+
+// parseKeyFile returns the one private key among blocks.
+func parseKeyFile(blocks []*pem.Block) (crypto.Signer, error) {
+	var block *pem.Block
+	for _, b := range blocks {
+		if !isKeyBlock(b) {
+			continue
+		}
+		if block != nil {
+			return nil, errors.New("more than one private key")
+		}
+		block = b
+	}
+	if block == nil {
+		return nil, errors.New("no private key")
 	}
 	var key any
 	var err error
@@ -148,6 +204,67 @@ func parseKey(data []byte) (crypto.Signer, error) {
 	return s, nil
 }
 
+// parsePair parses the certificate file and the key file (which may be the
+// same bytes), naming a swap of the two paths when that is what it sees.
+func parsePair(m *Material, n names) ([]*x509.Certificate, crypto.Signer, error) {
+	certBlocks, err := pemBlocks(m.CertPEM)
+	if err != nil {
+		return nil, nil, reject(ReasonParse, n.cert, err)
+	}
+	keyBlocks, err := pemBlocks(m.KeyPEM)
+	if err != nil {
+		return nil, nil, reject(ReasonParse, n.key, err)
+	}
+	chain, certErr := parseCertFile(certBlocks)
+	key, keyErr := parseKeyFile(keyBlocks)
+	if certErr != nil && keyErr != nil && slices.ContainsFunc(certBlocks, isKeyBlock) &&
+		slices.ContainsFunc(keyBlocks, func(b *pem.Block) bool { return b.Type == "CERTIFICATE" }) {
+		return nil, nil, reject(ReasonParse, n.cert, errors.New("holds a private key and no certificate, and the key file holds certificates and no key: are the certificate and key paths swapped?"))
+	}
+	if certErr != nil {
+		return nil, nil, reject(ReasonParse, n.cert, certErr)
+	}
+	if keyErr != nil {
+		return nil, nil, reject(ReasonParse, n.key, keyErr)
+	}
+	return chain, key, nil
+}
+
+// forClients reports whether leaf may authenticate a TLS client: it has no
+// extended key usage (any use), or it lists client authentication or any.
+func forClients(leaf *x509.Certificate) bool {
+	if len(leaf.ExtKeyUsage) == 0 && len(leaf.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(leaf.ExtKeyUsage, func(u x509.ExtKeyUsage) bool {
+		return u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny
+	})
+}
+
+var ekuNames = map[x509.ExtKeyUsage]string{
+	x509.ExtKeyUsageServerAuth:      "serverAuth",
+	x509.ExtKeyUsageCodeSigning:     "codeSigning",
+	x509.ExtKeyUsageEmailProtection: "emailProtection",
+	x509.ExtKeyUsageTimeStamping:    "timeStamping",
+	x509.ExtKeyUsageOCSPSigning:     "OCSPSigning",
+}
+
+// usages names leaf's extended key usages.
+func usages(leaf *x509.Certificate) string {
+	var out []string
+	for _, u := range leaf.ExtKeyUsage {
+		if n, ok := ekuNames[u]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, fmt.Sprintf("usage %d", u))
+		}
+	}
+	for _, oid := range leaf.UnknownExtKeyUsage {
+		out = append(out, oid.String())
+	}
+	return strings.Join(out, ", ")
+}
+
 func poolOf(certs []*x509.Certificate) *x509.CertPool {
 	p := x509.NewCertPool()
 	for _, c := range certs {
@@ -159,13 +276,9 @@ func poolOf(certs []*x509.Certificate) *x509.CertPool {
 // build validates m at time now and returns the snapshot it makes (without
 // Generation and LoadedAt).
 func build(m *Material, n names, now time.Time, skew time.Duration) (*Snapshot, error) {
-	chain, err := ParseBundle(m.CertPEM)
+	chain, key, err := parsePair(m, n)
 	if err != nil {
-		return nil, reject(ReasonParse, n.cert, err)
-	}
-	key, err := parseKey(m.KeyPEM)
-	if err != nil {
-		return nil, reject(ReasonParse, n.key, err)
+		return nil, err
 	}
 	leaf := chain[0]
 	pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
@@ -177,6 +290,9 @@ func build(m *Material, n names, now time.Time, skew time.Duration) (*Snapshot, 
 	}
 	if !now.Before(leaf.NotAfter) {
 		return nil, reject(ReasonExpired, n.cert, fmt.Errorf("certificate (serial %s) expired at %s", leaf.SerialNumber, leaf.NotAfter.UTC().Format(time.RFC3339)))
+	}
+	if !forClients(leaf) {
+		return nil, reject(ReasonKeyUsage, n.cert, fmt.Errorf("certificate (serial %s) is not for client authentication: its extended key usage allows only %s", leaf.SerialNumber, usages(leaf)))
 	}
 	snap := &Snapshot{Leaf: leaf, Hash: m.hash()}
 	if m.CAPEM != nil {

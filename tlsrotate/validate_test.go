@@ -2,8 +2,12 @@ package tlsrotate_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,108 +18,6 @@ import (
 	"github.com/rtchain/chain/tlsrotate"
 	"github.com/rtchain/chain/transporttest"
 )
-
-// TestInvalidMaterialIsRejectedAndOldPairKeepsWorking is: each bad
-// candidate is reported (by the watcher to WithOnError, and by Reload) with
-// its reason, and handshakes keep using the old pair.
-func TestInvalidMaterialIsRejectedAndOldPairKeepsWorking(t *testing.T) {
-	other := transporttest.NewCA("other-ca")
-	now := time.Now()
-	cases := []struct {
-		name   string
-		write  func(e *env)
-		reason tlsrotate.Reason
-		file   func(e *env) string
-	}{
-		{"key does not match", func(e *env) {
-			p := e.ca.IssueClient("client", time.Hour)
-			writeFile(e.t, e.cert, p.CertPEM) // the old key stays
-		}, tlsrotate.ReasonKeyMismatch, func(e *env) string { return e.key }},
-		{"expired", func(e *env) {
-			p := e.ca.Issue(transporttest.CertSpec{NotBefore: now.Add(-2 * time.Hour), NotAfter: now.Add(-time.Hour)})
-			writeKeyThenCert(e, p)
-		}, tlsrotate.ReasonExpired, func(e *env) string { return e.cert }},
-		{"not yet valid", func(e *env) {
-			p := e.ca.Issue(transporttest.CertSpec{NotBefore: now.Add(time.Hour), NotAfter: now.Add(2 * time.Hour)})
-			writeKeyThenCert(e, p)
-		}, tlsrotate.ReasonNotYetValid, func(e *env) string { return e.cert }},
-		{"garbage PEM", func(e *env) {
-			writeFile(e.t, e.cert, []byte("this is not a certificate\n"))
-		}, tlsrotate.ReasonParse, func(e *env) string { return e.cert }},
-		{"half-written certificate", func(e *env) {
-			p := e.ca.IssueClient("client", time.Hour)
-			writeFile(e.t, e.key, p.KeyPEM)
-			writeFile(e.t, e.cert, p.CertPEM[:len(p.CertPEM)/2])
-		}, tlsrotate.ReasonParse, func(e *env) string { return e.cert }},
-		{"trailing garbage after certificate", func(e *env) {
-			p := e.ca.IssueClient("client", time.Hour)
-			writeFile(e.t, e.key, p.KeyPEM)
-			writeFile(e.t, e.cert, append(append([]byte{}, p.CertPEM...), "garbage"...))
-		}, tlsrotate.ReasonParse, func(e *env) string { return e.cert }},
-		{"empty certificate file", func(e *env) {
-			writeFile(e.t, e.cert, nil)
-		}, tlsrotate.ReasonParse, func(e *env) string { return e.cert }},
-		{"half-written key", func(e *env) {
-			p := e.ca.IssueClient("client", time.Hour)
-			writeFile(e.t, e.key, p.KeyPEM[:len(p.KeyPEM)-20])
-		}, tlsrotate.ReasonParse, func(e *env) string { return e.key }},
-		{"CA bundle cut inside its second certificate", func(e *env) {
-			b := append(append([]byte{}, e.ca.CertPEM...), other.CertPEM[:len(other.CertPEM)/2]...)
-			writeFile(e.t, e.caf, b)
-		}, tlsrotate.ReasonParse, func(e *env) string { return e.caf }},
-		{"certificate from another CA", func(e *env) {
-			writeKeyThenCert(e, other.IssueClient("client", time.Hour))
-		}, tlsrotate.ReasonChainInvalid, func(e *env) string { return e.cert }},
-		{"server certificate as client certificate", func(e *env) {
-			writeKeyThenCert(e, e.ca.IssueServer())
-		}, tlsrotate.ReasonChainInvalid, func(e *env) string { return e.cert }},
-		{"missing file", func(e *env) {
-			require.NoError(e.t, os.Remove(e.key))
-		}, tlsrotate.ReasonRead, func(e *env) string { return e.key }},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, envOpts{})
-			c, _ := e.client()
-			old := e.src.Current()
-			require.Equal(t, old.Serial(), serial(t, c, e.srv.URL))
-
-			tc.write(e)
-			err := e.waitRejection()
-			var re *tlsrotate.RejectError
-			require.True(t, errors.As(err, &re), "got %T %v, want *RejectError", err, err)
-			// A pair written in two steps may first be seen half done; wait
-			// for the reason this case is about.
-			for re.Reason != tc.reason && (re.Reason == tlsrotate.ReasonKeyMismatch || re.Reason == tlsrotate.ReasonParse) {
-				require.True(t, errors.As(e.waitRejection(), &re))
-			}
-			assert.Equal(t, tc.reason, re.Reason, "error: %v", re)
-			assert.Equal(t, tc.file(e), re.File)
-			assert.Contains(t, re.Error(), string(tc.reason))
-
-			err = e.src.Reload()
-			require.True(t, errors.As(err, &re), "Reload: got %v", err)
-			assert.Equal(t, tc.reason, re.Reason)
-
-			assert.Same(t, old, e.src.Current(), "the old snapshot stays")
-			c.CloseIdleConnections() // force a new handshake
-			assert.Equal(t, old.Serial(), serial(t, c, e.srv.URL), "the old pair keeps working")
-
-			// And a good pair afterwards is taken.
-			p := e.ca.IssueClient("client", time.Hour)
-			require.NoError(t, transporttest.WritePair(e.dir, p))
-			require.NoError(t, transporttest.WriteFileAtomic(e.caf, e.ca.CertPEM))
-			require.NoError(t, e.src.Reload())
-			assert.Equal(t, p.Serial(), serial(t, c, e.srv.URL))
-		})
-	}
-}
-
-func writeKeyThenCert(e *env, p *transporttest.Pair) {
-	e.t.Helper()
-	require.NoError(e.t, transporttest.WriteFileAtomic(e.key, p.KeyPEM))
-	require.NoError(e.t, transporttest.WriteFileAtomic(e.cert, p.CertPEM))
-}
 
 // TestBundleGrowthIsAChange is R-3: "old" → "old+new" is a rotation.
 func TestBundleGrowthIsAChange(t *testing.T) {
@@ -153,38 +55,6 @@ func TestParseBundle(t *testing.T) {
 		_, err := tlsrotate.ParseBundle(in)
 		assert.Error(t, err, name)
 	}
-}
-
-// TestStartup is R-13: a missing or invalid file fails the constructor;
-// WithStartTimeout waits for the files instead.
-func TestStartup(t *testing.T) {
-	dir := t.TempDir()
-	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	_, err := tlsrotate.NewFileSource(cert, key)
-	var re *tlsrotate.RejectError
-	require.True(t, errors.As(err, &re), "missing file: got %v", err)
-	assert.Equal(t, tlsrotate.ReasonRead, re.Reason)
-	assert.True(t, errors.Is(err, os.ErrNotExist))
-
-	writeFile(t, cert, nil)
-	writeFile(t, key, nil)
-	_, err = tlsrotate.NewFileSource(cert, key)
-	require.True(t, errors.As(err, &re), "empty files: got %v", err)
-	assert.Equal(t, tlsrotate.ReasonParse, re.Reason, "an empty certificate is an error, never an anonymous handshake")
-
-	_, err = tlsrotate.NewFileSource("", key)
-	require.Error(t, err)
-
-	ca := transporttest.NewCA("ca")
-	p := ca.IssueClient("late", time.Hour)
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		transporttest.WritePair(dir, p)
-	}()
-	src, err := tlsrotate.NewFileSource(cert, key, tlsrotate.WithStartTimeout(5*time.Second))
-	require.NoError(t, err)
-	defer src.Close()
-	assert.Equal(t, p.Serial(), src.Current().Serial())
 }
 
 func TestExpiresInUsesClock(t *testing.T) {
@@ -240,30 +110,151 @@ func TestFuncSource(t *testing.T) {
 
 func TestOptionsPanicOnInvalidValues(t *testing.T) {
 	for name, f := range map[string]func(){
-		"poll":     func() { tlsrotate.WithPollInterval(0) },
-		"debounce": func() { tlsrotate.WithDebounce(-1) },
-		"skew":     func() { tlsrotate.WithClockSkew(-1) },
-		"drain":    func() { tlsrotate.WithDrainTimeout(0) },
-		"policy":   func() { tlsrotate.WithPolicy(tlsrotate.Policy(9)) },
-		"clock":    func() { tlsrotate.WithClock(nil) },
-		"ca":       func() { tlsrotate.WithCAFile("") },
-		"rotate":   func() { tlsrotate.WithOnRotate(nil) },
-		"error":    func() { tlsrotate.WithOnError(nil) },
-		"start":    func() { tlsrotate.WithStartTimeout(-1) },
+		"poll":       func() { tlsrotate.WithPollInterval(0) },
+		"debounce":   func() { tlsrotate.WithDebounce(-1) },
+		"skew":       func() { tlsrotate.WithClockSkew(-1) },
+		"load":       func() { tlsrotate.WithLoadTimeout(0) },
+		"name":       func() { tlsrotate.WithName("") },
+		"ca":         func() { tlsrotate.WithCAFile("") },
+		"rotate":     func() { tlsrotate.WithOnRotate(nil) },
+		"error":      func() { tlsrotate.WithOnError(nil) },
+		"start":      func() { tlsrotate.WithStartTimeout(-1) },
+		"drain":      func() { tlsrotate.WithDrainTimeout(0) },
+		"retirement": func() { tlsrotate.WithRetirement(tlsrotate.Retirement(9)) },
+		"margin":     func() { tlsrotate.WithExpiryMargin(-1) },
+		"age":        func() { tlsrotate.WithMaxConnectionAge(-1) },
+		"renew":      func() { tlsrotate.WithOnRenew(nil) },
 	} {
 		assert.Panics(t, f, name)
 	}
+	assert.PanicsWithValue(t, "tlsrotate: WithRetirement(9): unknown retirement",
+		func() { tlsrotate.WithRetirement(tlsrotate.Retirement(9)) })
+	assert.Panics(t, func() { tlsrotate.New(nil, nil) }, "a nil source")
 }
 
-// TestFuncSourceStartTimeoutBoundsAHangingProvider is R-13: with a start
-// timeout, a provider that never answers fails the constructor in time.
-func TestFuncSourceStartTimeoutBoundsAHangingProvider(t *testing.T) {
-	start := time.Now()
-	_, err := tlsrotate.NewFuncSource(func(ctx context.Context) (*tlsrotate.Material, error) {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}, tlsrotate.WithStartTimeout(200*time.Millisecond))
-	require.Error(t, err)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 3*time.Second)
+// TestWithClockNilMeansDefault: WithClock(nil) is time.Now, as
+// breaker.WithClock(nil) is.
+func TestWithClockNilMeansDefault(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	p := ca.IssueClient("c", time.Hour)
+	src, err := tlsrotate.NewFuncSource(func(context.Context) (*tlsrotate.Material, error) {
+		return &tlsrotate.Material{CertPEM: p.CertPEM, KeyPEM: p.KeyPEM}, nil
+	}, tlsrotate.WithClock(func() time.Time { return time.Time{} }), tlsrotate.WithClock(nil))
+	require.NoError(t, err, "the last WithClock wins: nil is the real clock, not a panic")
+	defer src.Close()
+	assert.InDelta(t, time.Hour.Seconds(), src.ExpiresIn().Seconds(), 120)
+}
+
+// pairSource loads cert and key through a function source and returns the
+// error of the first load.
+func pairSource(cert, key []byte) error {
+	src, err := tlsrotate.NewFuncSource(func(context.Context) (*tlsrotate.Material, error) {
+		return &tlsrotate.Material{CertPEM: cert, KeyPEM: key}, nil
+	})
+	if err == nil {
+		src.Close()
+	}
+	return err
+}
+
+// ecPair returns a certificate and its key as openssl writes them: the key
+// as an "EC PRIVATE KEY" block after an "EC PARAMETERS" block (openssl
+// ecparam -genkey).
+func ecPair(t *testing.T, ca *transporttest.CA) (cert, key []byte) {
+	t.Helper()
+	p := ca.IssueClient("client", time.Hour)
+	der, err := x509.MarshalECPrivateKey(p.Certificate.PrivateKey.(*ecdsa.PrivateKey))
+	require.NoError(t, err)
+	params, err := asn1.Marshal(asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}) // prime256v1
+	require.NoError(t, err)
+	key = append(pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: params}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})...)
+	return p.CertPEM, key
+}
+
+// TestLayoutsThatX509KeyPairAccepts: every layout tls.X509KeyPair accepts is
+// accepted (before, the EC PARAMETERS block and the combined file were
+// rejected), and what must stay strict stays strict.
+func TestLayoutsThatX509KeyPairAccepts(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	p := ca.IssueClient("client", time.Hour)
+	ecCert, ecKey := ecPair(t, ca)
+	combined := append(append([]byte{}, p.CertPEM...), p.KeyPEM...)
+	keyFirst := append(append([]byte{}, p.KeyPEM...), p.CertPEM...)
+	for name, tc := range map[string]struct{ cert, key []byte }{
+		"EC PARAMETERS before the key": {ecCert, ecKey},
+		"combined file, key last":      {combined, combined},
+		"combined file, key first":     {keyFirst, keyFirst},
+		"comment before the blocks":    {append([]byte("subject=CN=client\n"), p.CertPEM...), p.KeyPEM},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := tls.X509KeyPair(tc.cert, tc.key)
+			require.NoError(t, err, "sanity: crypto/tls accepts it")
+			assert.NoError(t, pairSource(tc.cert, tc.key))
+		})
+	}
+	other := ca.IssueClient("client", time.Hour)
+	for name, tc := range map[string]struct {
+		cert, key []byte
+		reason    tlsrotate.Reason
+		text      string
+	}{
+		"combined file cut off": {combined[:len(combined)-30], combined[:len(combined)-30], tlsrotate.ReasonParse, "truncated"},
+		"two keys":              {p.CertPEM, append(append([]byte{}, p.KeyPEM...), other.KeyPEM...), tlsrotate.ReasonParse, "more than one private key"},
+		"key of another pair":   {p.CertPEM, other.KeyPEM, tlsrotate.ReasonKeyMismatch, "does not match"},
+		"paths swapped":         {p.KeyPEM, p.CertPEM, tlsrotate.ReasonParse, "paths swapped?"},
+		"no key":                {p.CertPEM, p.CertPEM, tlsrotate.ReasonParse, "no private key"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := pairSource(tc.cert, tc.key)
+			re := rejection(t, err)
+			assert.Equal(t, tc.reason, re.Reason)
+			assert.Contains(t, err.Error(), tc.text)
+		})
+	}
+}
+
+// TestSwappedPathsAreNamed: a file source whose certificate and key paths
+// are swapped says so.
+func TestSwappedPathsAreNamed(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	dir := t.TempDir()
+	require.NoError(t, transporttest.WritePair(dir, ca.IssueClient("client", time.Hour)))
+	_, err := tlsrotate.NewFileSource(filepath.Join(dir, transporttest.KeyFileName), filepath.Join(dir, transporttest.CertFileName))
+	re := rejection(t, err)
+	assert.Equal(t, filepath.Join(dir, transporttest.KeyFileName), re.File)
+	assert.Contains(t, err.Error(), "are the certificate and key paths swapped?")
+}
+
+// TestKeyUsageMustAllowClients: a certificate whose extended key usage
+// excludes client authentication is rejected with its reason, even with no
+// issuer bundle to verify a chain against (before, it was taken, and every
+// handshake failed at the server).
+func TestKeyUsageMustAllowClients(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	server := ca.IssueServer()
+	err := pairSource(server.CertPEM, server.KeyPEM)
+	re := rejection(t, err)
+	assert.Equal(t, tlsrotate.ReasonKeyUsage, re.Reason)
+	assert.Contains(t, err.Error(), "not for client authentication: its extended key usage allows only serverAuth")
+}
+
+// TestMaterialSizeCap: a field of more than MaxMaterialSize bytes is
+// rejected with a clear reason, from a file or from a function.
+func TestMaterialSizeCap(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	p := ca.IssueClient("client", time.Hour)
+	huge := append(append([]byte{}, p.CertPEM...), make([]byte, tlsrotate.MaxMaterialSize)...)
+	err := pairSource(huge, p.KeyPEM)
+	assert.Equal(t, tlsrotate.ReasonTooLarge, rejection(t, err).Reason)
+	assert.Contains(t, err.Error(), "returned a Material.CertPEM larger than 1048576 bytes")
+
+	dir := t.TempDir()
+	require.NoError(t, transporttest.WritePair(dir, p))
+	writeFile(t, filepath.Join(dir, transporttest.KeyFileName), append(append([]byte{}, p.KeyPEM...), huge...))
+	_, err = tlsrotate.NewFileSource(filepath.Join(dir, transporttest.CertFileName), filepath.Join(dir, transporttest.KeyFileName))
+	re := rejection(t, err)
+	assert.Equal(t, tlsrotate.ReasonTooLarge, re.Reason)
+	assert.Equal(t, filepath.Join(dir, transporttest.KeyFileName), re.File)
+	assert.Contains(t, err.Error(), "file is larger than 1048576 bytes")
 }

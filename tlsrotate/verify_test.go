@@ -1,6 +1,7 @@
 package tlsrotate_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -9,12 +10,14 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtchain/chain"
+	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/tlsrotate"
 	"github.com/rtchain/chain/transporttest"
 )
@@ -142,15 +145,6 @@ func TestConfigureRejectsProxies(t *testing.T) {
 	assert.Contains(t, err.Error(), "proxies")
 }
 
-func TestNewPanicsOnWrongNext(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	assert.PanicsWithValue(t, "tlsrotate: New: next must be an *http.Transport, got *tlsrotate_test.countingRT; place tlsrotate innermost",
-		func() { tlsrotate.New(&countingRT{}, e.src) })
-	assert.Panics(t, func() { tlsrotate.New(nil, nil) })
-}
-
-type countingRT struct{ http.RoundTripper }
-
 func TestConfigureKeepsHTTP2(t *testing.T) {
 	e := newEnv(t, envOpts{h2: true})
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -162,21 +156,24 @@ func TestConfigureKeepsHTTP2(t *testing.T) {
 	assert.Equal(t, "HTTP/2.0", resp.Proto)
 }
 
-func TestMiddlewareInChain(t *testing.T) {
+// TestTransportIsTheBase: the Transport sits at the bottom of a chain,
+// chain.Base reaches its template, and CloseIdleConnections reaches its
+// generations.
+func TestTransportIsTheBase(t *testing.T) {
 	e := newEnv(t, envOpts{h2: true})
 	base := http.DefaultTransport.(*http.Transport).Clone()
-	rt := chain.Build(base, tlsrotate.Middleware(e.src))
-	_, ok := chain.Base(rt).(*http.Transport)
-	require.True(t, ok, "chain.Base reaches an *http.Transport")
+	tr := tlsrotate.New(base, e.src)
+	rt := chain.Build(tr, func(next http.RoundTripper) http.RoundTripper { return next })
+	require.Same(t, base, chain.Base(rt), "chain.Base reaches the template")
 	c := &http.Client{Transport: rt}
 	defer c.CloseIdleConnections()
 	resp, err := c.Get(e.srv.URL)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, "HTTP/2.0", resp.Proto)
-	assert.Equal(t, map[uint64]int{1: 1}, rt.(*tlsrotate.Transport).LiveConnections())
+	assert.Equal(t, map[uint64]int{1: 1}, tr.LiveConnections())
 	c.CloseIdleConnections()
-	eventually(t, 5*time.Second, func() bool { return len(rt.(*tlsrotate.Transport).LiveConnections()) == 0 },
+	eventually(t, 5*time.Second, func() bool { return len(tr.LiveConnections()) == 0 },
 		"CloseIdleConnections reaches the generations")
 }
 
@@ -202,4 +199,48 @@ func TestCAMigrationServesPreviousCertificateToOldServers(t *testing.T) {
 	e.srv.SetClientCAs(newCA)
 	tr.CloseIdleConnections()
 	assert.Equal(t, p.Serial(), serial(t, c, e.srv.URL))
+}
+
+// TestConfigureHandshakeTimeoutIsUnsent: through Configure, a handshake
+// that outlives TLSHandshakeTimeout fails with phase tls_handshake and is
+// known to be unsent, so a POST may be resent (before: a bare "context
+// deadline exceeded", no phase, not unsent).
+func TestConfigureHandshakeTimeoutIsUnsent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ca := transporttest.NewCA("ca")
+		p := ca.IssueClient("client", time.Hour)
+		src, err := tlsrotate.NewFuncSource(func(context.Context) (*tlsrotate.Material, error) {
+			return &tlsrotate.Material{CertPEM: p.CertPEM, KeyPEM: p.KeyPEM, CAPEM: ca.CertPEM}, nil
+		})
+		require.NoError(t, err)
+		defer src.Close()
+		ml := transporttest.NewMemListener()
+		defer ml.Close()
+		go silentServer(ml)
+		tr := &http.Transport{DialContext: ml.DialContext, TLSHandshakeTimeout: 2 * time.Second}
+		tlsrotate.Configure(tr, src)
+		defer tr.CloseIdleConnections()
+
+		req, err := http.NewRequest(http.MethodPost, memURL, strings.NewReader("payload"))
+		require.NoError(t, err)
+		start := time.Now()
+		_, err = tr.RoundTrip(req)
+		require.Error(t, err)
+		assert.Equal(t, 2*time.Second, time.Since(start))
+		assert.Equal(t, errclass.PhaseTLSHandshake, errclass.PhaseOf(err), "%v", err)
+		assert.True(t, errclass.Unsent(err))
+		assert.Equal(t, errclass.Timeout, errclass.Classify(err))
+		assert.ErrorIs(t, err, errclass.ErrTimeout)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), "tlsrotate: tls_handshake: no TLS handshake within 2s")
+
+		// The caller's own deadline stays the caller's.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, memURL, nil)
+		require.NoError(t, err)
+		_, err = tr.RoundTrip(req)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.NotEqual(t, errclass.PhaseTLSHandshake, errclass.PhaseOf(err))
+	})
 }

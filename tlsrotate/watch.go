@@ -2,6 +2,7 @@ package tlsrotate
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -26,81 +27,126 @@ func dirOf(path string) string {
 // and retries after rejections all end in a reload of all files together.
 func (s *Source) run(w *fsnotify.Watcher) {
 	defer close(s.done)
-	if w != nil {
-		defer w.Close()
-	}
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if w != nil {
-		events, errs = w.Events, w.Errors
-	}
-
-	poll := time.NewTicker(s.cfg.poll)
-	defer poll.Stop()
-	debounce := time.NewTimer(time.Hour)
-	debounce.Stop()
-	defer debounce.Stop()
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
-	var backoff time.Duration
-	var warned uint64 // generation last warned about as expiring
-	if w != nil {
-		// A change written between the constructor's first load and the
-		// watches being in place raised no event: check once, a debounce in.
-		debounce.Reset(s.cfg.debounce)
-	}
-
-	check := func() {
-		if w != nil {
-			s.rewatch(w)
-		}
-		_, err := s.reload(s.ctx)
-		if s.ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			s.report(err)
-			backoff = min(max(2*backoff, minRetry), s.cfg.poll)
-			retry.Reset(backoff)
-		} else {
-			backoff = 0
-			retry.Stop()
-		}
-		if snap := s.cur.Load(); snap.Generation != warned {
-			if left := snap.Leaf.NotAfter.Sub(s.cfg.now()); left < 2*s.cfg.poll+s.cfg.drainTimeout {
-				warned = snap.Generation
-				s.report(&ExpiringError{Serial: snap.Serial(), NotAfter: snap.Leaf.NotAfter, Left: left})
-			}
-		}
-	}
-
+	l := newLoop(s, w)
+	defer l.stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case _, ok := <-events:
+		case _, ok := <-l.events:
 			if !ok {
-				events = nil
+				l.events = nil
 				continue
 			}
 			// Any event on any entry: Kubernetes swaps "..data", editors
 			// rename temporary files; the hash decides whether it mattered.
-			debounce.Reset(s.cfg.debounce)
-		case err, ok := <-errs:
+			l.changed()
+		case err, ok := <-l.errs:
 			if !ok {
-				errs = nil
+				l.errs = nil
 				continue
 			}
 			s.report(fmt.Errorf("tlsrotate: file watcher: %w", err))
-			debounce.Reset(s.cfg.debounce) // events may have been lost (overflow)
-		case <-debounce.C:
-			check()
-		case <-poll.C:
-			check()
-		case <-retry.C:
-			check()
+			l.changed() // events may have been lost (overflow)
+		case <-l.debounce.C:
+			l.check()
+		case <-l.poll.C:
+			l.check()
+		case <-l.retry.C:
+			l.check()
 		}
+	}
+}
+
+// loop is the state of the background goroutine.
+type loop struct {
+	s               *Source
+	w               *fsnotify.Watcher
+	events          <-chan fsnotify.Event
+	errs            <-chan error
+	poll            *time.Ticker
+	debounce, retry *time.Timer
+	backoff         time.Duration
+	burst           time.Time // first event of the burst being debounced; zero: none
+	mismatch        bool      // the last check saw a key mismatch, not reported yet
+	warned          uint64    // generation last warned about as expiring
+}
+
+func newLoop(s *Source, w *fsnotify.Watcher) *loop {
+	l := &loop{s: s, w: w, poll: time.NewTicker(s.cfg.poll),
+		debounce: time.NewTimer(time.Hour), retry: time.NewTimer(time.Hour)}
+	l.debounce.Stop()
+	l.retry.Stop()
+	if w != nil {
+		l.events, l.errs = w.Events, w.Errors
+		// A change written between the constructor's first load and the
+		// watches being in place raised no event: check once, a debounce in.
+		l.debounce.Reset(s.cfg.debounce)
+	}
+	return l
+}
+
+func (l *loop) stop() {
+	l.poll.Stop()
+	l.debounce.Stop()
+	l.retry.Stop()
+	if l.w != nil {
+		l.w.Close()
+	}
+}
+
+// changed debounces an event: the check comes a debounce after the last
+// event, or ten debounces after the first of a burst that never pauses.
+func (l *loop) changed() {
+	now := time.Now()
+	if l.burst.IsZero() {
+		l.burst = now
+	}
+	wait := min(l.s.cfg.debounce, l.burst.Add(maxWaitFactor*l.s.cfg.debounce).Sub(now))
+	l.debounce.Reset(max(wait, 0))
+}
+
+// check re-reads the material. A key that does not match its certificate
+// is looked at once more a debounce later before it is reported: a writer
+// that replaces the certificate and then the key is not an error.
+func (l *loop) check() {
+	s := l.s
+	l.burst = time.Time{}
+	if l.w != nil {
+		s.rewatch(l.w)
+	}
+	_, err := s.reload(s.ctx)
+	if s.ctx.Err() != nil {
+		return
+	}
+	switch re, _ := errors.AsType[*RejectError](err); {
+	case err == nil:
+		l.mismatch = false
+		l.backoff = 0
+		l.retry.Stop()
+	case re != nil && re.Reason == ReasonKeyMismatch && !l.mismatch:
+		l.mismatch = true
+		l.debounce.Reset(s.cfg.debounce)
+	default:
+		l.mismatch = false
+		s.report(err)
+		l.backoff = min(max(2*l.backoff, minRetry), s.cfg.poll)
+		l.retry.Reset(l.backoff)
+	}
+	l.warn()
+}
+
+// warn reports, once per snapshot, a certificate that expires before a
+// rotation can be expected.
+func (l *loop) warn() {
+	s := l.s
+	snap := s.cur.Load()
+	if snap.Generation == l.warned {
+		return
+	}
+	if left := snap.Leaf.NotAfter.Sub(s.cfg.now()); left < 2*s.cfg.poll+DefaultDrainTimeout {
+		l.warned = snap.Generation
+		s.report(&ExpiringError{Serial: snap.Serial(), NotAfter: snap.Leaf.NotAfter, Left: left})
 	}
 }
 
@@ -153,8 +199,8 @@ func (s *Source) rewatch(w *fsnotify.Watcher) {
 }
 
 // ExpiringError warns, through [WithOnError], that the current client
-// certificate expires in less than twice the poll interval plus the drain
-// timeout: a rotation is overdue. It is reported once per snapshot; the
+// certificate expires in less than twice the poll interval plus
+// [DefaultDrainTimeout]: a rotation is overdue. It is reported once per snapshot; the
 // certificate stays in use.
 type ExpiringError struct {
 	Serial   string        // serial (decimal) of the current certificate
