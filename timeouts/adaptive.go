@@ -1,6 +1,9 @@
 package timeouts
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // The rules of the adaptive bounds (documented on WithAdaptiveBodyIdle and
 // WithAdaptiveWriteIdle).
@@ -35,7 +38,7 @@ func (a adaptive) clamp(d time.Duration) time.Duration {
 
 // scale returns d times the factor, clamped.
 func (a adaptive) scale(d time.Duration) time.Duration {
-	f := float64(d) * a.factor
+	f := math.Round(float64(d) * a.factor)
 	if f >= float64(a.ceiling) {
 		return a.ceiling
 	}
@@ -110,5 +113,5 @@ func (g *writeGaps) bound(static time.Duration, a adaptive) time.Duration {
 		return a.clamp(static)
 	}
 	oldest, mid, newest := g.last[g.n%3], g.last[(g.n+1)%3], g.last[(g.n+2)%3]
-	return a.scale(time.Duration(0.2*float64(oldest) + 0.3*float64(mid) + 0.5*float64(newest)))
+	return a.scale((2*oldest + 3*mid + 5*newest) / 10)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -21,7 +22,19 @@ import (
 	"github.com/rtchain/chain/transporttest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain lets the parallel tests (those of loopback_test.go, which mostly
+// wait on real sockets) overlap: by default go test runs only GOMAXPROCS of
+// them at once, two on a small machine, which would serialise their waits.
+// An explicit -parallel is kept.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", "16")
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // Most tests run inside testing/synctest bubbles, their servers on a
 // transporttest.MemListener: every bound then fires on the bubble's fake

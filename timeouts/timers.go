@@ -14,12 +14,12 @@ type clock struct{ epoch time.Time }
 
 func newClock() clock { return clock{epoch: time.Now()} }
 
-// now returns the time since the epoch, at least 1 so that 0 can mean "not
+// now returns the time since the epoch plus 1ns, so that 0 can mean "not
 // set".
-func (c clock) now() int64 { return max(int64(time.Since(c.epoch)), 1) }
+func (c clock) now() int64 { return int64(time.Since(c.epoch)) + 1 }
 
 // at returns the time of a reading.
-func (c clock) at(mono int64) time.Time { return c.epoch.Add(time.Duration(mono)) }
+func (c clock) at(mono int64) time.Time { return c.epoch.Add(time.Duration(mono - 1)) }
 
 // tick returns the tick interval for a bound of d: a sixteenth of it, at
 // least a millisecond.

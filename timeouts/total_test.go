@@ -28,7 +28,8 @@ import (
 // testRetry is a minimal retry loop for tests (the retry package may not be
 // imported here): it retries any error until the context ends, waiting wait
 // between attempts, records whether each attempt saw a deadline, and
-// returns the last attempt's error.
+// returns the last attempt's error (or, when the context ended during an
+// attempt, the error of the attempt before, which says more).
 type testRetry struct {
 	next      http.RoundTripper
 	wait      time.Duration
@@ -59,6 +60,9 @@ func (r *testRetry) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.mu.Lock()
 		r.errs = append(r.errs, err)
 		r.mu.Unlock()
+		if req.Context().Err() != nil && last != nil {
+			return nil, last
+		}
 		last = err
 		t := time.NewTimer(r.wait)
 		select {
@@ -98,7 +102,7 @@ func TestTotalOverAttempts(t *testing.T) {
 		for _, e := range loop.errs[:len(loop.errs)-1] {
 			assert.Equal(t, errclass.PhaseAttempt, errclass.PhaseOf(e), "an attempt ends with its own bound: %v", e)
 		}
-		assert.Same(t, loop.errs[len(loop.errs)-1], errors.Unwrap(te), "Total wraps the last attempt's error")
+		assert.Same(t, loop.errs[len(loop.errs)-2], errors.Unwrap(te), "Total wraps what the layer below returned")
 		assert.Equal(t, int32(1), hooked.Load())
 	})
 }
