@@ -18,18 +18,46 @@ import (
 // the caller's own earlier deadline stays the caller's error. (The connect
 // phase needs the kernel: see TestCallerCancelConnect.)
 func TestCallerCancelEachPhase(t *testing.T) {
-	// Our bounds are long; the caller gives up after 100ms (1s in the body
-	// phases, to let the response come first).
+	for _, tc := range callerCancelCases() {
+		if tc.after == 0 {
+			tc.after = 100 * ms
+		}
+		t.Run(tc.name+"/cancel", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				timer := time.AfterFunc(tc.after, cancel)
+				defer timer.Stop()
+				requireCanceled(t, tc.do(t, ctx))
+				time.Sleep(2 * time.Minute) // dials go on detached from the request, within their bounds
+			})
+		})
+		t.Run(tc.name+"/deadline", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), tc.after)
+				defer cancel()
+				requireCallerDeadline(t, tc.do(t, ctx))
+				time.Sleep(2 * time.Minute)
+			})
+		})
+	}
+}
+
+type phaseCase struct {
+	name  string
+	do    func(t *testing.T, ctx context.Context) error // one exchange with ctx
+	after time.Duration                                 // when the caller gives up; 100ms when 0
+}
+
+// callerCancelCases are exchanges stuck in each phase under long bounds of
+// this package; the caller gives up after 100ms (1s in the body phases, to
+// let the response come first).
+func callerCancelCases() []phaseCase {
 	long := []timeouts.Option{
 		timeouts.WithDNS(time.Minute), timeouts.WithConnect(time.Minute),
 		timeouts.WithTLSHandshake(time.Minute), timeouts.WithResponseHeader(time.Minute),
 		timeouts.WithBodyIdle(time.Minute), timeouts.WithWriteIdle(time.Minute),
 		timeouts.WithAttempt(time.Minute),
-	}
-	type phaseCase struct {
-		name  string
-		do    func(t *testing.T, ctx context.Context) error // one exchange with ctx
-		after time.Duration
 	}
 	bodyOf := func(h2 bool) func(t *testing.T, ctx context.Context) error {
 		return func(t *testing.T, ctx context.Context) error {
@@ -48,7 +76,7 @@ func TestCallerCancelEachPhase(t *testing.T) {
 			return err
 		}
 	}
-	cases := []phaseCase{
+	return []phaseCase{
 		{"dns", func(t *testing.T, ctx context.Context) error {
 			b := timeouts.NewTransport(append(long, timeouts.WithResolver(hangingResolver{}))...)
 			_, err := get(t, ctx, &http.Client{Transport: timeouts.New(b, long...)}, "http://never.invalid:8080/")
@@ -71,28 +99,5 @@ func TestCallerCancelEachPhase(t *testing.T) {
 			_, err = memClient(t, srv, long...).Do(req)
 			return err
 		}, 0},
-	}
-	for _, tc := range cases {
-		if tc.after == 0 {
-			tc.after = 100 * ms
-		}
-		t.Run(tc.name+"/cancel", func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				timer := time.AfterFunc(tc.after, cancel)
-				defer timer.Stop()
-				requireCanceled(t, tc.do(t, ctx))
-				time.Sleep(2 * time.Minute) // dials go on detached from the request, within their bounds
-			})
-		})
-		t.Run(tc.name+"/deadline", func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), tc.after)
-				defer cancel()
-				requireCallerDeadline(t, tc.do(t, ctx))
-				time.Sleep(2 * time.Minute)
-			})
-		})
 	}
 }

@@ -33,38 +33,7 @@ func (b *body) Close() error { b.closed.Add(1); return nil }
 
 // B6: the request body is closed on success and on every error path.
 func TestRequestBodyClosedEveryPath(t *testing.T) {
-	boom := errors.New("boom")
-	cases := []struct {
-		name string
-		next func() http.RoundTripper
-		opts []timeouts.Option
-		ctx  func() (context.Context, context.CancelFunc)
-		want func(t *testing.T, err error)
-	}{
-		{name: "success", next: script(transporttest.Step{Body: "ok"}),
-			want: func(t *testing.T, err error) { assert.NoError(t, err) }},
-		{name: "next error", next: script(transporttest.Step{Err: boom}),
-			want: func(t *testing.T, err error) { assert.ErrorIs(t, err, boom) }},
-		{name: "header timeout", next: script(transporttest.Step{Delay: time.Minute}),
-			opts: []timeouts.Option{timeouts.WithResponseHeader(50 * ms)},
-			want: func(t *testing.T, err error) { requireTimeout(t, err, errclass.PhaseResponseHeader) }},
-		{name: "attempt timeout", next: script(transporttest.Step{Delay: time.Minute}),
-			opts: []timeouts.Option{timeouts.WithAttempt(50 * ms)},
-			want: func(t *testing.T, err error) { requireTimeout(t, err, errclass.PhaseAttempt) }},
-		{name: "caller cancel", next: script(transporttest.Step{Delay: time.Minute}),
-			ctx: func() (context.Context, context.CancelFunc) {
-				ctx, cancel := context.WithCancel(context.Background())
-				time.AfterFunc(50*ms, cancel)
-				return ctx, cancel
-			},
-			want: func(t *testing.T, err error) { requireCanceled(t, err) }},
-		{name: "nil response", next: func() http.RoundTripper {
-			return rtFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
-		}, want: func(t *testing.T, err error) {
-			assert.ErrorContains(t, err, "timeouts: next RoundTripper returned neither")
-		}},
-	}
-	for _, tc := range cases {
+	for _, tc := range bodyClosedCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ctx, cancel := context.Background(), context.CancelFunc(func() {})
@@ -99,6 +68,42 @@ func TestRequestBodyClosedEveryPath(t *testing.T) {
 			assert.Zero(t, hooked.Load(), "the timer was stopped")
 		})
 	})
+}
+
+type bodyClosedCase struct {
+	name string
+	next func() http.RoundTripper
+	opts []timeouts.Option
+	ctx  func() (context.Context, context.CancelFunc)
+	want func(t *testing.T, err error)
+}
+
+func bodyClosedCases() []bodyClosedCase {
+	boom := errors.New("boom")
+	return []bodyClosedCase{
+		{name: "success", next: script(transporttest.Step{Body: "ok"}),
+			want: func(t *testing.T, err error) { assert.NoError(t, err) }},
+		{name: "next error", next: script(transporttest.Step{Err: boom}),
+			want: func(t *testing.T, err error) { assert.ErrorIs(t, err, boom) }},
+		{name: "header timeout", next: script(transporttest.Step{Delay: time.Minute}),
+			opts: []timeouts.Option{timeouts.WithResponseHeader(50 * ms)},
+			want: func(t *testing.T, err error) { requireTimeout(t, err, errclass.PhaseResponseHeader) }},
+		{name: "attempt timeout", next: script(transporttest.Step{Delay: time.Minute}),
+			opts: []timeouts.Option{timeouts.WithAttempt(50 * ms)},
+			want: func(t *testing.T, err error) { requireTimeout(t, err, errclass.PhaseAttempt) }},
+		{name: "caller cancel", next: script(transporttest.Step{Delay: time.Minute}),
+			ctx: func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(50*ms, cancel)
+				return ctx, cancel
+			},
+			want: func(t *testing.T, err error) { requireCanceled(t, err) }},
+		{name: "nil response", next: func() http.RoundTripper {
+			return rtFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
+		}, want: func(t *testing.T, err error) {
+			assert.ErrorContains(t, err, "timeouts: next RoundTripper returned neither")
+		}},
+	}
 }
 
 // script returns a maker of a fresh Script (made inside the test's bubble).

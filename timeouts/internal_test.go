@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -304,4 +306,77 @@ func BenchmarkContext(b *testing.B) {
 			}
 		}
 	})
+}
+
+// fakeConn is a net.Conn whose Write waits for release (when set) and whose
+// Read returns reply; it records the read deadlines set on it.
+type fakeConn struct {
+	net.Conn
+	release   chan struct{}
+	reply     []byte
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (f *fakeConn) Write(p []byte) (int, error) {
+	if f.release != nil {
+		<-f.release
+	}
+	return len(p), nil
+}
+
+func (f *fakeConn) Read(p []byte) (int, error) { return copy(p, f.reply), nil }
+
+func (f *fakeConn) SetReadDeadline(t time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deadlines = append(f.deadlines, t)
+	return nil
+}
+
+// An answer that arrives before the write of its request has returned (the
+// writer was descheduled) starts no header clock: otherwise the deadline
+// would fire later on a connection that has its answer, or sits idle.
+func TestConnHeaderClockAnswerBeforeWriteReturns(t *testing.T) {
+	d := &dialer{header: time.Second}
+	f := &fakeConn{reply: []byte("HTTP/1.1 200 OK\r\n"), release: make(chan struct{})}
+	c := d.wrap(f).(*conn)
+	wrote := make(chan error)
+	go func() {
+		_, err := c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+		wrote <- err
+	}()
+	writing := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.writing
+	}
+	for writing() != 1 {
+		time.Sleep(time.Millisecond) // the write is in progress
+	}
+	_, err := c.Read(make([]byte, 64))
+	require.NoError(t, err)
+	close(f.release)
+	require.NoError(t, <-wrote)
+	assert.False(t, c.armed.Load())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, dl := range f.deadlines {
+		assert.True(t, dl.IsZero(), "a header deadline was set after the answer came")
+	}
+
+	// In the usual order the clock runs from the end of the write to the
+	// first byte of the answer.
+	f.release, f.deadlines = nil, nil
+	f.mu.Unlock()
+	_, err = c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+	require.NoError(t, err)
+	assert.True(t, c.armed.Load())
+	_, err = c.Read(make([]byte, 64))
+	require.NoError(t, err)
+	assert.False(t, c.armed.Load())
+	f.mu.Lock()
+	require.Len(t, f.deadlines, 2)
+	assert.False(t, f.deadlines[0].IsZero())
+	assert.True(t, f.deadlines[1].IsZero())
 }
