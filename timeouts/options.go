@@ -75,11 +75,8 @@ func newConfig(opts []Option) config {
 	return c
 }
 
-// bodyBounded reports whether a body idle bound runs: the static one, or an
-// adaptive one (which works without the static one).
-func (c *config) bodyBounded() bool { return c.bodyIdle > 0 || c.adaptiveBody.on() }
-
-// writeBounded is bodyBounded for the write idle bound.
+// writeBounded reports whether a write idle bound runs: the static one, or
+// an adaptive one (which works without the static one).
 func (c *config) writeBounded() bool { return c.writeIdle > 0 || c.adaptiveWrite.on() }
 
 func positive(name string, d time.Duration) {

@@ -13,9 +13,10 @@ import (
 // and TestTraceKeyProbe fails.
 //
 // Answering the key in the exchange's Value, instead of deriving a context
-// with httptrace.WithClientTrace, saves six allocations and about 2µs per
-// round trip (see the numbers on ctxState): WithClientTrace composes the new
-// trace with the parent's by reflection and adds a context.
+// with httptrace.WithClientTrace, saves that context (one allocation and
+// about 50ns per round trip when the caller has no trace of its own, and a
+// composition by reflection of the two traces when it has one; see
+// BenchmarkContext and the numbers on ctxState).
 var traceKey = probeTraceKey()
 
 type probeCtx struct {

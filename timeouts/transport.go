@@ -70,7 +70,9 @@ const (
 //
 // The connection is dialed with a context detached from the request (as
 // net/http does), which is why the dial and handshake bounds can never be
-// zero. Change any field of the result before its first use, as with any
+// zero. The connections it makes are wrappers: httptrace's GotConnInfo.Conn
+// (or, over TLS, its NetConn) has a NetConn method that returns the
+// connection the dialer made. Change any field of the result before its first use, as with any
 // *http.Transport; a DialContext of your own replaces the bounds above, so
 // set TLSHandshakeTimeout and ResponseHeaderTimeout with it. Of opts, the
 // body idle, write idle (but for WriteByteTimeout), attempt, adaptive and
