@@ -37,6 +37,7 @@ type step struct {
 type call struct {
 	n     int
 	hedge bool
+	host  string
 	at    time.Duration // since the fake was made
 	ctx   context.Context
 	body  string
@@ -45,11 +46,11 @@ type call struct {
 	err   error // the context's cause when it was cancelled, else nil
 }
 
-// fake is a scripted next RoundTripper for tests in a synctest bubble: call n
-// (0 for the first) plays plan(n). It records every call, reads and closes
-// request bodies, and hands out bodies that count reads and closes.
+// fake is a scripted next RoundTripper for tests in a synctest bubble: each
+// call plays plan(call). It records every call, reads and closes request
+// bodies, and hands out bodies that count reads and closes.
 type fake struct {
-	plan  func(n int) step
+	plan  func(c *call) step
 	start time.Time
 
 	mu    sync.Mutex
@@ -57,16 +58,16 @@ type fake struct {
 	idle  atomic.Int32 // CloseIdleConnections calls
 }
 
-func newFake(plan func(n int) step) *fake { return &fake{plan: plan, start: time.Now()} }
+func newFake(plan func(c *call) step) *fake { return &fake{plan: plan, start: time.Now()} }
 
-// steps returns a fake that plays ss in order, repeating the last.
+// steps returns a fake whose call n plays ss[n], repeating the last.
 func steps(ss ...step) *fake {
-	return newFake(func(n int) step { return ss[min(n, len(ss)-1)] })
+	return newFake(func(c *call) step { return ss[min(c.n, len(ss)-1)] })
 }
 
 func (f *fake) RoundTrip(req *http.Request) (*http.Response, error) {
 	f.mu.Lock()
-	c := &call{n: len(f.calls), hedge: attempt.Hedge(req.Context()), at: time.Since(f.start), ctx: req.Context()}
+	c := &call{n: len(f.calls), hedge: attempt.Hedge(req.Context()), host: req.URL.Host, at: time.Since(f.start), ctx: req.Context()}
 	f.calls = append(f.calls, c)
 	f.mu.Unlock()
 	if req.Body != nil {
@@ -74,7 +75,7 @@ func (f *fake) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body.Close()
 		c.body = string(b)
 	}
-	s := f.plan(c.n)
+	s := f.plan(c)
 	var err error
 	switch {
 	case s.blind:

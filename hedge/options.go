@@ -130,8 +130,9 @@ func WithBudget(b Budget) Option {
 
 // WithOnHedge adds a hook called when a hedge is sent and when a hedge wins
 // (see [Event]), on the goroutine that sends the hedge, outside every lock; it
-// must return quickly. Given several times, every hook is called, in the
-// order given. A nil f is ignored.
+// must return quickly. A win is reported before the caller's RoundTrip
+// returns. Given several times, every hook is called, in the order given. A
+// nil f is ignored.
 func WithOnHedge(f func(Event)) Option {
 	return func(c *config) {
 		if f != nil {

@@ -171,20 +171,23 @@ func (r *race) settle(k int, resp *http.Response, err error) {
 		discard(resp)
 		h.cancel(errLost)
 	case err == nil:
-		r.decideLocked()
+		wake := r.decideLocked()
 		r.win, r.winner, r.winAt = resp, k, time.Since(r.start)
 		losers := r.losersLocked(k)
 		r.mu.Unlock()
+		// The hook runs before the caller can return: before the first
+		// attempt is cancelled, or the caller woken.
+		r.t.cfg.hook(Event{Request: r.req, Hedge: k, Delay: h.at, Won: true})
 		for _, cancel := range losers {
 			cancel(errLost)
 		}
-		r.t.cfg.hook(Event{Request: r.req, Hedge: k, Delay: h.at, Won: true})
+		wakeUp(wake)
 	default:
 		if err != errNotSent {
 			r.err = err
 		}
 		if r.firstDone && r.live == 0 {
-			r.decideLocked()
+			wakeUp(r.decideLocked())
 		}
 		r.mu.Unlock()
 		h.cancel(nil)
@@ -207,7 +210,7 @@ func (r *race) finishFirst(resp *http.Response, err error) (*http.Response, erro
 		r.sample(waited) // at least this long: the tail stays in the sketch
 		return r.take()
 	case err == nil:
-		r.decideLocked()
+		wakeUp(r.decideLocked())
 		losers := r.losersLocked(0)
 		r.mu.Unlock()
 		for _, c := range losers {
@@ -219,7 +222,7 @@ func (r *race) finishFirst(resp *http.Response, err error) (*http.Response, erro
 	r.err = err
 	wait := r.live > 0
 	if !wait {
-		r.decideLocked()
+		wakeUp(r.decideLocked())
 	}
 	r.mu.Unlock()
 	if cancel != nil {
@@ -246,7 +249,7 @@ func (r *race) take() (*http.Response, error) {
 		r.win = nil
 	}
 	if !r.decided {
-		r.decideLocked() // the caller's context ended the wait
+		wakeUp(r.decideLocked()) // the caller's context ended the wait
 	}
 	r.mu.Unlock()
 	if resp == nil {
@@ -261,15 +264,21 @@ func (r *race) take() (*http.Response, error) {
 	return handOver(resp, cancel), nil
 }
 
-// decideLocked marks the outcome known: no hedge starts any more and the
-// caller is woken. Called with r.mu held, once.
-func (r *race) decideLocked() {
+// decideLocked marks the outcome known: no hedge starts any more. It
+// returns the channel that wakes a caller waiting for a hedge, for wakeUp.
+// Called with r.mu held, once.
+func (r *race) decideLocked() chan struct{} {
 	r.decided = true
 	if r.timer != nil {
 		r.timer.Stop()
 	}
-	if r.wake != nil {
-		close(r.wake)
+	return r.wake
+}
+
+// wakeUp closes wake, if any.
+func wakeUp(wake chan struct{}) {
+	if wake != nil {
+		close(wake)
 	}
 }
 
@@ -303,14 +312,15 @@ func roomFor(ctx context.Context, d time.Duration) bool {
 
 // handOver returns resp with its body wrapped to release its attempt's
 // context (cancel) when the caller is done with it: at EOF, on a read error
-// or at Close. The body's bytes are not touched.
+// or at Close, with io.EOF, the error or nil as the cause. The body's bytes
+// are not touched.
 func handOver(resp *http.Response, cancel context.CancelCauseFunc) *http.Response {
 	switch {
 	case cancel == nil:
 	case resp.Body == nil:
 		cancel(nil)
 	default:
-		resp.Body = body.Wrap(resp.Body, func(error) { cancel(nil) })
+		resp.Body = body.Wrap(resp.Body, cancel)
 	}
 	return resp
 }

@@ -148,7 +148,7 @@ func TestBudget(t *testing.T) {
 	})
 	t.Run("one token per hedge", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			next := newFake(func(n int) step { return step{delay: 100 * ms} })
+			next := newFake(func(*call) step { return step{delay: 100 * ms} })
 			b := &budget{}
 			b.tokens.Store(3)
 			rt := hedge.New(next, hedge.WithDelay(10*ms), hedge.WithMaxHedges(5), hedge.WithBudget(b))
@@ -162,8 +162,8 @@ func TestBudget(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			// No floor: tokens come only from requests, 0.5 per request.
 			rb := retry.NewBudget(retry.WithRatio(0.5), retry.WithFloor(0))
-			next := newFake(func(n int) step {
-				if n == 2 { // the hedge of the second request
+			next := newFake(func(c *call) step {
+				if c.n == 2 { // the hedge of the second request
 					return step{delay: time.Millisecond}
 				}
 				return step{delay: 100 * ms}
@@ -263,7 +263,7 @@ func TestDeadline(t *testing.T) {
 	})
 	t.Run("later hedges stop when the deadline nears", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			next := newFake(func(int) step { return step{delay: time.Second} })
+			next := newFake(func(*call) step { return step{delay: time.Second} })
 			rt := hedge.New(next, hedge.WithDelay(10*ms), hedge.WithMaxHedges(5))
 			ctx, cancel := context.WithTimeout(t.Context(), 35*ms)
 			defer cancel()
@@ -350,7 +350,7 @@ func TestMaxHedges(t *testing.T) {
 
 func TestCallerCancelEndsTheRace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		next := newFake(func(int) step { return step{delay: time.Second} })
+		next := newFake(func(*call) step { return step{delay: time.Second} })
 		rt := hedge.New(next, hedge.WithDelay(10*ms))
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(15*ms, cancel)

@@ -24,7 +24,7 @@ const (
 // generation before in prev, so the quantile covers the last generation to
 // 2·generation first attempts. minSamples is the least it needs before its
 // quantile is used; recompute is how often (in samples) the quantile is
-// recomputed.
+// recomputed once it is.
 const (
 	generation = 256
 	minSamples = 50
@@ -81,7 +81,7 @@ func (s *sketch) record(d time.Duration) {
 		s.cur, s.nCur = [numBuckets]uint16{}, 0
 	}
 	s.sinceFresh++
-	if rotated || s.sinceFresh >= recompute {
+	if rotated || s.sinceFresh >= recompute || s.delay.Load() == 0 {
 		s.sinceFresh = 0
 		s.delay.Store(int64(s.quantileLocked()))
 	}
