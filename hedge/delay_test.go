@@ -15,12 +15,14 @@ import (
 )
 
 // host is a fake host whose i-th request (from 0) takes latency(i), its
-// first attempt and its hedges alike. While probing, a first attempt takes a
+// first attempt and its hedges alike (or hedgeLatency for the hedges, when
+// set). While probing, a first attempt takes a
 // minute and a hedge 1 ms.
 type host struct {
-	latency func(i int) time.Duration
-	i       atomic.Int64
-	probing atomic.Bool
+	latency      func(i int) time.Duration
+	hedgeLatency time.Duration // when set, every hedge's latency
+	i            atomic.Int64
+	probing      atomic.Bool
 }
 
 func (h *host) step(c *call) step {
@@ -29,6 +31,8 @@ func (h *host) step(c *call) step {
 		return step{delay: ms}
 	case h.probing.Load():
 		return step{delay: time.Minute}
+	case c.hedge && h.hedgeLatency > 0:
+		return step{delay: h.hedgeLatency}
 	case c.hedge:
 		return step{delay: h.latency(int(h.i.Load() - 1))}
 	}
@@ -155,6 +159,27 @@ func TestAdaptiveDelay(t *testing.T) {
 			load(t, rt, "http://a.example/", 512)
 			got = probe("http://a.example/")
 			assert.True(t, got > 47*ms && got < 53*ms, "the 20ms samples have aged out: got %v", got)
+		})
+	})
+	t.Run("a first attempt that lost counts with the time it waited", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// 50 answers in 10ms, then 100 first attempts that never answer
+			// while their hedges take 100ms: the tail is hedged, and still
+			// seen.
+			a := &host{latency: func(i int) time.Duration {
+				if i < 50 {
+					return 10 * ms
+				}
+				return time.Hour
+			}}
+			rt, probe := adaptive(t, map[string]*host{"a.example": a}, hedge.WithQuantile(0.5), hedge.WithDelayBounds(ms, time.Second))
+			load(t, rt, "http://a.example/", 50)
+			got := probe("http://a.example/")
+			require.True(t, got > 9*ms && got < 11*ms, "got %v", got)
+			a.hedgeLatency = 100 * ms
+			load(t, rt, "http://a.example/", 100)
+			got = probe("http://a.example/")
+			assert.Greater(t, got, 100*ms, "the hedged first attempts count as slow")
 		})
 	})
 	t.Run("fixed delay ignores the host", func(t *testing.T) {
