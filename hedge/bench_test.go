@@ -1,6 +1,7 @@
 package hedge_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -93,5 +94,24 @@ func BenchmarkNoHedgeLoopback(b *testing.B) {
 				resp.Body.Close()
 			}
 		})
+	}
+}
+
+// TestNotHedgedCostsNothing: a request that is never hedged (not
+// idempotent, or its deadline too near) goes straight through, with no
+// allocation of the layer's own.
+func TestNotHedgedCostsNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	post, _ := http.NewRequest("POST", "http://example.test/", nil)
+	near, _ := http.NewRequestWithContext(ctx, "GET", "http://example.test/", nil)
+	next := instant{watch: true}
+	rt := hedge.New(next, hedge.WithDelay(time.Hour))
+	for _, req := range []*http.Request{post, near} {
+		direct := testing.AllocsPerRun(100, func() { next.RoundTrip(req) })
+		hedged := testing.AllocsPerRun(100, func() { rt.RoundTrip(req) })
+		if hedged != direct {
+			t.Errorf("%s: %v allocations through the layer, %v without", req.Method, hedged, direct)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -44,10 +45,14 @@ func TestHedgeSentAfterDelayWins(t *testing.T) {
 		resp, took, err := roundTrip(rt, get(t.Context()))
 		require.NoError(t, err)
 		assert.Equal(t, 15*ms, took, "the hedge's answer, sent at 10ms and answered 5ms later")
+		calls := next.seen()
+		require.Len(t, calls, 2)
+		require.NoError(t, calls[1].ctx.Err(), "the winner's context lives while its body is read")
 		assert.Equal(t, "call 1", readAll(t, resp))
+		assert.ErrorIs(t, calls[1].ctx.Err(), context.Canceled, "and is released once the body is read")
 		synctest.Wait()
 
-		calls := next.seen()
+		calls = next.seen()
 		require.Len(t, calls, 2)
 		assert.False(t, calls[0].hedge, "the first attempt is not marked as a hedge")
 		assert.True(t, calls[1].hedge, "the hedge's context is marked")
@@ -72,7 +77,10 @@ func TestNoHedgeWhenTheFirstAnswersInTime(t *testing.T) {
 		require.Len(t, next.seen(), 1, "no hedge, however long we wait")
 		body := next.seen()[0].resp
 		assert.Zero(t, body.reads.Load(), "the winner's body is not read before the caller reads it")
+		ctx := next.seen()[0].ctx
+		require.NoError(t, ctx.Err(), "the first attempt's context lives while its body is read")
 		assert.Equal(t, "call 0", readAll(t, resp))
+		assert.ErrorIs(t, ctx.Err(), context.Canceled, "and is released once the body is read")
 		assert.True(t, body.closed.Load())
 		assert.Empty(t, ev.list())
 	})
@@ -329,6 +337,22 @@ func TestErrorWhileAnotherAttemptIsInFlight(t *testing.T) {
 }
 
 func TestMaxHedges(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("at most %d", n), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				next := newFake(func(*call) step { return step{delay: 100 * ms} })
+				opts := []hedge.Option{hedge.WithDelay(10 * ms)}
+				if n > 1 {
+					opts = append(opts, hedge.WithMaxHedges(n))
+				}
+				resp, took, err := roundTrip(hedge.New(next, opts...), get(t.Context()))
+				require.NoError(t, err)
+				readAll(t, resp)
+				assert.Equal(t, 100*ms, took)
+				assert.Len(t, next.seen(), 1+n, "one hedge per delay, %d at most", n)
+			})
+		})
+	}
 	synctest.Test(t, func(t *testing.T) {
 		next := steps(step{delay: time.Second}, step{delay: time.Second}, step{delay: 5 * ms})
 		var ev events
@@ -345,6 +369,23 @@ func TestMaxHedges(t *testing.T) {
 		assert.Equal(t, 25*ms, calls[0].endAt, "first attempt cancelled")
 		assert.Equal(t, 25*ms, calls[1].endAt, "first hedge cancelled")
 		assert.Equal(t, []string{"sent 1 at 10ms", "sent 2 at 20ms", "won 2 at 20ms"}, ev.list())
+	})
+}
+
+func TestWinReportedBeforeReturn(t *testing.T) {
+	// A hook that takes 5ms delays the caller: the win is reported before
+	// the caller gets the response.
+	synctest.Test(t, func(t *testing.T) {
+		next := steps(step{delay: 100 * ms}, step{delay: 5 * ms})
+		slowHook := hedge.WithOnHedge(func(e hedge.Event) {
+			if e.Won {
+				time.Sleep(5 * ms)
+			}
+		})
+		resp, took, err := roundTrip(hedge.New(next, hedge.WithDelay(10*ms), slowHook), get(t.Context()))
+		require.NoError(t, err)
+		readAll(t, resp)
+		assert.Equal(t, 20*ms, took)
 	})
 }
 
