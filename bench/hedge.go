@@ -98,33 +98,31 @@ type TailStats struct {
 // HitsPerRequest returns the server hits per request.
 func (s TailStats) HitsPerRequest() float64 { return float64(s.Hits) / float64(s.Requests) }
 
-// RunTail sends n GETs to srv through rt, from workers goroutines, each
-// request timed from RoundTrip to the end of its body, and returns the
-// latency percentiles and the server hits. It resets srv's hit count first.
-func RunTail(ctx context.Context, rt http.RoundTripper, srv *Server, n, workers int) TailStats {
+// RunTail sends n GETs to srv through rt, one every interval whatever the
+// answers (an open loop, so that a contender that frees its callers sooner
+// does not send more load than one that keeps them waiting), each timed from
+// RoundTrip to the end of its body, and returns the latency percentiles and
+// the server hits. It resets srv's hit count first and returns when every
+// request has ended.
+func RunTail(ctx context.Context, rt http.RoundTripper, srv *Server, n int, interval time.Duration) TailStats {
 	srv.ResetHits()
 	lat := make([]time.Duration, n)
-	var next atomic.Int64
 	var failed atomic.Int64
 	var wg sync.WaitGroup
-	for range workers {
+	begin := time.Now()
+	for i := range n {
+		time.Sleep(time.Until(begin.Add(time.Duration(i) * interval)))
 		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-				start := time.Now()
-				resp, err := rt.RoundTrip(req)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				lat[i] = time.Since(start)
-				if err != nil {
-					failed.Add(1)
-				}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+			start := time.Now()
+			resp, err := rt.RoundTrip(req)
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			lat[i] = time.Since(start)
+			if err != nil {
+				failed.Add(1)
 			}
 		})
 	}
