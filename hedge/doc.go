@@ -26,12 +26,13 @@
 //
 // By default the delay is the host's recent P95 time to response headers
 // ([WithQuantile] picks another quantile), clamped to [WithDelayBounds]
-// (5 ms to 2 s). Each host (by the normalised host of the URL, at most 1024
-// hosts) has a small histogram of the times its first attempts took, the last
-// 256 to 512 of them, in buckets 12.5 % wide; a first attempt that lost to a
-// hedge counts with the time it had waited when it lost, so the tail the
-// hedges cut stays visible. Until a host has 50 samples its delay is the upper
-// bound. [WithDelay] sets a fixed delay instead. [WithMaxHedges] (default 1)
+// (5 ms to 2 s). Each host (by the normalised host of the URL) has a small
+// histogram of the times its first attempts took to response headers, the
+// last 256 to 512 of them, in buckets 12.5 % wide; a first attempt that lost
+// to a hedge counts with the time it had waited when it lost, so the tail the
+// hedges cut stays visible. Until a host has 50 samples its delay is the
+// upper bound. A Transport keeps histograms for 1024 hosts at most; past
+// that, an arbitrary host's is dropped and that host starts over. [WithDelay] sets a fixed delay instead. [WithMaxHedges] (default 1)
 // allows more hedges, each one delay after the one before.
 //
 // # Budget
@@ -76,6 +77,19 @@
 // *http.Transport does at once, and counts from the start of the attempt.
 // A layer that never watches the context is never hedged: the caller would
 // wait for its attempt anyway.
+//
+// # Cost
+//
+// A request that is not hedgeable goes straight through, at no cost. A
+// hedgeable one that needs no hedge costs one allocation (the race, which
+// holds the first attempt's request and context) and two clock readings;
+// when the layer below watches the context, add its cancellable context, the
+// hedge timer and the wrapper that releases the context at the end of the
+// body: seven more allocations over a fake layer below, about ten over
+// *http.Transport (BenchmarkNoHedgeLoopback, client and loopback server in
+// one process: 47 allocations a request without the layer, 57 with it).
+// Timers are made per request, not pooled, so a Transport works inside and
+// outside testing/synctest bubbles alike.
 //
 // # Place in a stack
 //
