@@ -147,18 +147,35 @@ func TestAdaptiveDelay(t *testing.T) {
 	t.Run("recent samples only", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			a := &host{latency: func(i int) time.Duration {
-				if i < 600 {
+				if i < 2100 {
 					return 20 * ms
 				}
 				return 50 * ms
 			}}
-			rt, probe := adaptive(t, map[string]*host{"a.example": a}, hedge.WithDelayBounds(ms, time.Second))
-			load(t, rt, "http://a.example/", 600)
+			rt, probe := adaptive(t, map[string]*host{"a.example": a}, hedge.WithQuantile(0.5), hedge.WithDelayBounds(ms, time.Second))
+			load(t, rt, "http://a.example/", 2100)
 			got := probe("http://a.example/")
 			require.True(t, got > 18*ms && got < 21*ms, "got %v", got)
-			load(t, rt, "http://a.example/", 512)
+			load(t, rt, "http://a.example/", 500)
 			got = probe("http://a.example/")
-			assert.True(t, got > 47*ms && got < 53*ms, "the 20ms samples have aged out: got %v", got)
+			require.True(t, got > 18*ms && got < 21*ms, "most of the window is still 20ms: got %v", got)
+			load(t, rt, "http://a.example/", 2048)
+			got = probe("http://a.example/")
+			assert.True(t, got > 47*ms && got < 53*ms, "after 2,048 samples, the 20ms ones have aged out: got %v", got)
+		})
+	})
+	t.Run("samples from more than two minutes ago are forgotten", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			a := &host{latency: constant(20 * ms)}
+			rt, probe := adaptive(t, map[string]*host{"a.example": a}, hedge.WithDelayBounds(ms, 300*ms))
+			load(t, rt, "http://a.example/", 60)
+			time.Sleep(100 * time.Second)
+			got := probe("http://a.example/")
+			require.True(t, got > 18*ms && got < 21*ms, "100s later: got %v", got)
+			time.Sleep(2 * time.Minute)
+			assert.Equal(t, 300*ms, probe("http://a.example/"), "nothing recent: the ceiling")
+			load(t, rt, "http://a.example/", 48)
+			assert.Equal(t, 300*ms, probe("http://a.example/"), "the old samples are gone")
 		})
 	})
 	t.Run("a first attempt that lost counts with the time it waited", func(t *testing.T) {

@@ -28,11 +28,12 @@
 // ([WithQuantile] picks another quantile), clamped to [WithDelayBounds]
 // (5 ms to 2 s). Each host (by the normalised host of the URL) has a small
 // histogram of the times its first attempts took to response headers, the
-// last 256 to 512 of them, in buckets 12.5 % wide; a first attempt that lost
-// to a hedge counts with the time it had waited when it lost, so the tail the
-// hedges cut stays visible. Until a host has 50 samples its delay is the
-// upper bound. A Transport keeps histograms for 1024 hosts at most; past
-// that, an arbitrary host's is dropped and that host starts over. [WithDelay] sets a fixed delay instead. [WithMaxHedges] (default 1)
+// last 1,024 to 2,048 of them within the last one to two minutes, in buckets
+// 12.5 % wide; a first attempt that lost to a hedge counts with the time it
+// had waited when it lost, so the tail the hedges cut stays visible. Until a
+// host has 50 such samples its delay is the upper bound. A Transport keeps
+// histograms for 1024 hosts at most; past that, an arbitrary host's is
+// dropped and that host starts over. [WithDelay] sets a fixed delay instead. [WithMaxHedges] (default 1)
 // allows more hedges, each one delay after the one before.
 //
 // # Budget

@@ -64,35 +64,37 @@ func (t *Transport) CloseIdleConnections() {
 // first response to arrive, body untouched, or an error when every attempt
 // failed; req is never modified.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	delay, sk, ok := t.plan(req)
+	delay, sk, start, ok := t.plan(req)
 	if !ok {
 		resp, err := result(t.RT().RoundTrip(req))
 		return resp, errclass.Wrap(err)
 	}
-	r := &race{t: t, req: req, delay: delay, sk: sk, start: time.Now()}
+	r := &race{t: t, req: req, delay: delay, sk: sk, start: start}
 	r.ctx = firstCtx{Context: req.Context(), r: r}
 	r.first = *req.WithContext(&r.ctx)
 	return r.finishFirst(t.RT().RoundTrip(&r.first))
 }
 
-// plan decides whether req may be hedged and after which delay.
-func (t *Transport) plan(req *http.Request) (time.Duration, *sketch, bool) {
+// plan decides whether req may be hedged, after which delay, and when its
+// first attempt starts.
+func (t *Transport) plan(req *http.Request) (delay time.Duration, sk *sketch, start time.Time, ok bool) {
 	if !hedgeable(req) {
-		return 0, nil, false
+		return 0, nil, start, false
 	}
 	ctx := req.Context()
 	if ctx.Err() != nil {
-		return 0, nil, false
+		return 0, nil, start, false
 	}
-	delay, sk := t.cfg.delay, (*sketch)(nil)
+	start = time.Now()
+	delay = t.cfg.delay
 	if delay == 0 {
 		sk = t.hosts.get(hostkey.Of(req))
-		delay = t.cfg.clamp(time.Duration(sk.delay.Load()))
+		delay = t.cfg.clamp(sk.current(start))
 	}
 	if !roomFor(ctx, 2*delay) {
-		return 0, nil, false
+		return 0, nil, start, false
 	}
-	return delay, sk, true
+	return delay, sk, start, true
 }
 
 // hedgeable reports whether req may be sent more than once: the method is

@@ -300,7 +300,7 @@ func (r *race) losersLocked(winner int) []context.CancelCauseFunc {
 // sample adds the first attempt's time to headers to the host's sketch.
 func (r *race) sample(d time.Duration) {
 	if r.sk != nil {
-		r.sk.record(d)
+		r.sk.record(d, r.start.Add(d))
 	}
 }
 

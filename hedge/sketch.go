@@ -20,13 +20,17 @@ const (
 	numBuckets = (maxOctave - minOctave) * subBuckets
 )
 
-// Sample window: a sketch counts the latest generation samples in cur and the
-// generation before in prev, so the quantile covers the last generation to
-// 2·generation first attempts. minSamples is the least it needs before its
-// quantile is used; recompute is how often (in samples) the quantile is
-// recomputed once it is.
+// Sample window: a sketch counts its latest samples in cur and the ones
+// before in prev. cur turns into prev when it holds generation samples or is
+// maxAge old, so the quantile covers the last generation to 2·generation
+// first attempts, of the last maxAge to 2·maxAge; a sketch with no sample for
+// longer starts over. A window of a thousand samples or more keeps a stall of
+// a few hundred milliseconds (every answer late at once) from moving a P90.
+// minSamples is the least the quantile needs; recompute is how often (in
+// samples) it is recomputed once it has them.
 const (
-	generation = 256
+	generation = 1024
+	maxAge     = time.Minute
 	minSamples = 50
 	recompute  = 8
 )
@@ -41,6 +45,7 @@ type sketch struct {
 
 	q     float64      // the quantile answered
 	delay atomic.Int64 // the last quantile computed, in ns; 0 while samples are too few
+	born  atomic.Int64 // when cur started, in Unix ns; written under mu
 
 	mu         sync.Mutex // guards the fields below
 	cur, prev  [numBuckets]uint16
@@ -69,17 +74,36 @@ func edges(b int) (lower, width int64) {
 	return int64(subBuckets+b%subBuckets) * width, width
 }
 
-// record adds one latency sample.
-func (s *sketch) record(d time.Duration) {
+// current returns the quantile of the window at now, or 0 when it has too
+// few samples or they are all older than 2·maxAge.
+func (s *sketch) current(now time.Time) time.Duration {
+	if now.UnixNano()-s.born.Load() >= int64(2*maxAge) {
+		return 0
+	}
+	return time.Duration(s.delay.Load())
+}
+
+// record adds a latency sample d taken at now.
+func (s *sketch) record(d time.Duration, now time.Time) {
 	b := bucket(int64(d))
+	t := now.UnixNano()
 	s.mu.Lock()
-	s.cur[b]++
-	s.nCur++
-	rotated := s.nCur == generation
-	if rotated {
+	age := time.Duration(t - s.born.Load())
+	rotated := true
+	switch {
+	case age >= 2*maxAge: // all stale: start over
+		s.prev, s.nPrev = [numBuckets]uint16{}, 0
+		s.cur, s.nCur = [numBuckets]uint16{}, 0
+		s.born.Store(t)
+	case s.nCur == generation || age >= maxAge:
 		s.prev, s.nPrev = s.cur, s.nCur
 		s.cur, s.nCur = [numBuckets]uint16{}, 0
+		s.born.Store(t)
+	default:
+		rotated = false
 	}
+	s.cur[b]++
+	s.nCur++
 	s.sinceFresh++
 	if rotated || s.sinceFresh >= recompute || s.delay.Load() == 0 {
 		s.sinceFresh = 0
