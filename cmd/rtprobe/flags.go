@@ -222,6 +222,9 @@ func (pf *probeFlags) check() error {
 			pf.method = http.MethodPost
 		}
 	}
+	if _, err := http.NewRequest(pf.method, "http://127.0.0.1/", nil); err != nil {
+		return usagef("-X: invalid method %q", pf.method)
+	}
 	if pf.caFile != "" {
 		pem, err := os.ReadFile(pf.caFile)
 		if err != nil {

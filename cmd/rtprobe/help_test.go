@@ -61,6 +61,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-nope", "http://127.0.0.1:1"}, "rtprobe: flag provided but not defined: -nope"},
 		{[]string{"-H", "nocolon", "http://127.0.0.1:1"}, `rtprobe: invalid value "nocolon" for flag -H: want "Name: value"`},
 		{[]string{"-n", "5"}, "rtprobe: -n needs a URL"},
+		{[]string{"-X", "BAD METHOD", "http://127.0.0.1:1"}, `rtprobe: -X: invalid method "BAD METHOD"`},
 		{[]string{"-n", "5", "-duration", "1s", "http://127.0.0.1:1"}, "rtprobe: give -n or -duration, not both"},
 		{[]string{"-cert", "a.pem", "http://127.0.0.1:1"}, "rtprobe: -cert and -key go together"},
 		{[]string{"-watch", "http://127.0.0.1:1"}, "rtprobe: -watch needs -cert and -key"},
