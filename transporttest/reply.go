@@ -12,11 +12,13 @@ import (
 // value answers 200 with an empty body.
 //
 // A Reply plays, in order: it reads the request body (all of it, unless
-// ReadEvery, NoRead or AnswerBeforeBody say otherwise), waits Delay, sends
-// the status and header, sends the body (Trickle apart), and then fails as
-// Fault says. Every wait ends early, with the connection closed (the
-// stream reset, over HTTP/2) and no further response, when the client goes
-// away or the [Server] is closed.
+// ReadEvery, NoRead or AnswerBeforeBody say otherwise) and waits Delay;
+// then it either fails in place of a response (Reset, EmptyReply,
+// MalformedChunked, Raw) or sends the status, the header and the body
+// (Trickle apart), ending with a Stall or a ResetMidBody if Fault says so.
+// Every wait ends early, with the connection closed (the stream reset, over
+// HTTP/2) and no further response, when the client goes away or the
+// [Server] is closed.
 //
 // Its fields are read-only once it is given to a server: a Reply and its
 // Header may serve many requests at once.
