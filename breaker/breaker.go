@@ -146,6 +146,9 @@ func New(next http.RoundTripper, opts ...Option) *Transport {
 	}
 	t.cfg.Store(cfg)
 	t.reg.init()
+	if cfg.store != nil {
+		t.share(cfg.store)
+	}
 	return t
 }
 
@@ -160,7 +163,7 @@ func Middleware(opts ...Option) func(http.RoundTripper) http.RoundTripper {
 // Update applies opts on top of the current settings, atomically: calls see
 // either the old or the new settings, never a mix. Breakers keep their state
 // and their windows; new thresholds apply from the next outcome. Hooks given
-// are added to those in place. WithClock is ignored. When an option is
+// are added to those in place. WithClock and WithStore are ignored. When an option is
 // invalid or the result contradicts itself (a recovery threshold looser than
 // its trip threshold), Update returns an error naming the options and
 // changes nothing; it never panics.
@@ -171,7 +174,7 @@ func (t *Transport) Update(opts ...Option) error {
 		if err != nil {
 			return errclass.Wrap(err)
 		}
-		cfg.clock = old.clock
+		cfg.clock, cfg.store = old.clock, old.store
 		if t.cfg.CompareAndSwap(old, cfg) {
 			return nil
 		}
