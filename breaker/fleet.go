@@ -290,7 +290,7 @@ func (c *circuit) judgeProbes(t *Transport, st uint64, at int64) {
 	c.mu.Lock()
 	if c.st.Load() == st {
 		if to := c.judge(cfg); to != HalfOpen {
-			c.set(cfg, st, to, at, c.probes.counts(cfg.probeBound()))
+			c.set(cfg, st, to, at, c.allProbes(st).counts(cfg.probeBound()))
 			c.mu.Unlock()
 			c.flush()
 			return
@@ -327,6 +327,18 @@ func (c *circuit) fleetProbes(st uint64) []int64 {
 		return v.probes
 	}
 	return nil
+}
+
+// allProbes returns the probes counted in the half-open state word st: by
+// this process and, with a Store, by the others. c.mu is held.
+func (c *circuit) allProbes(st uint64) *tally {
+	others := c.fleetProbes(st)
+	if others == nil {
+		return &c.probes
+	}
+	sum := c.probes
+	sum.addSums(others)
+	return &sum
 }
 
 // fleetRequests returns the outcomes counted in sums.

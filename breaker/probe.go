@@ -114,12 +114,7 @@ func (c *config) probeBound() time.Duration {
 // once cfg.probes are counted and none is broken; HalfOpen while undecided.
 // c.mu is held.
 func (c *circuit) judge(cfg *config) State {
-	p := &c.probes
-	if others := c.fleetProbes(c.st.Load()); others != nil {
-		sum := c.probes
-		sum.addSums(others)
-		p = &sum
-	}
+	p := c.allProbes(c.st.Load())
 	n := max(p.requests, uint64(cfg.probes))
 	switch {
 	case cfg.rec.failRate.exceeded(p.failures, n),

@@ -399,7 +399,7 @@ func (c *circuit) live(cfg *config, st uint64, at int64) Counts {
 		s := c.snapshot(st, at)
 		return s.counts(cfg.p99)
 	case HalfOpen:
-		return c.probes.counts(cfg.probeBound())
+		return c.allProbes(st).counts(cfg.probeBound())
 	}
 	return Counts{}
 }

@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha1"
 	_ "embed"
+	"encoding/hex"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -13,13 +15,22 @@ var (
 	//go:embed budget.lua
 	budgetLua string
 
-	breakerScript = redis.NewScript(breakerLua)
-	budgetScript  = redis.NewScript(budgetLua)
+	breakerScript = newScript(breakerLua)
+	budgetScript  = newScript(budgetLua)
 )
+
+// script is a Lua script and its SHA-1, which EVALSHA names it by. (Not
+// redis.Script: its Load, queued in a pipeline, forgets the hash.)
+type script struct{ src, sha string }
+
+func newScript(src string) *script {
+	h := sha1.Sum([]byte(src))
+	return &script{src: src, sha: hex.EncodeToString(h[:])}
+}
 
 // call is one script run of a round.
 type call struct {
-	script *redis.Script
+	script *script
 	name   string // the breaker key or budget name, for logs
 	keys   []string
 	args   []any
@@ -42,8 +53,8 @@ func (s *Store) exec(ctx context.Context, calls []*call, extra func(redis.Pipeli
 	}
 	if len(missing) > 0 {
 		if _, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			breakerScript.Load(ctx, p)
-			budgetScript.Load(ctx, p)
+			p.ScriptLoad(ctx, breakerScript.src)
+			p.ScriptLoad(ctx, budgetScript.src)
 			return nil
 		}); err != nil {
 			return err
@@ -64,7 +75,7 @@ func (s *Store) exec(ctx context.Context, calls []*call, extra func(redis.Pipeli
 func (s *Store) pipeline(ctx context.Context, calls []*call, extra func(redis.Pipeliner)) error {
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, c := range calls {
-			c.cmd = c.script.EvalSha(ctx, p, c.keys, c.args...)
+			c.cmd = p.EvalSha(ctx, c.script.sha, c.keys, c.args...)
 		}
 		if extra != nil {
 			extra(p)
