@@ -22,29 +22,33 @@ local function int(v) -- v as a non-negative integer, or nil
   return nil
 end
 local function fmt(n) return string.format('%.0f', n) end
+local function noted(what)
+  if note ~= '' then note = note .. '; ' end
+  note = note .. what
+end
 
 local kind = redis.call('TYPE', rec)['ok']
 if kind ~= 'hash' and kind ~= 'none' then
   redis.call('DEL', rec)
-  note = 'replaced a ' .. kind
+  noted('replaced a ' .. kind)
 end
 local okind = redis.call('TYPE', open)['ok']
 if okind ~= 'zset' and okind ~= 'none' then
   redis.call('DEL', open)
-  note = 'replaced an open set that was a ' .. okind
+  noted('replaced an open set that was a ' .. okind)
 end
 local cur = redis.call('HMGET', rec, 'e', 'g', 's', 'u', 'p')
 local epoch, cg, cs, cu = cur[1], int(cur[2]), int(cur[3]), tonumber(cur[4])
 if not epoch then
   if kind == 'hash' then
     redis.call('DEL', rec)
-    note = 'replaced a hash with no epoch'
+    noted('replaced a hash with no epoch')
   end
   epoch = ARGV[8]
   redis.call('HSET', rec, 'e', epoch)
   cg = nil
 elseif cg == nil or cs == nil or cs > 2 or cu == nil then
-  if cur[2] or cur[3] or cur[4] then note = 'replaced a bad state' end
+  if cur[2] or cur[3] or cur[4] then noted('replaced a bad state') end
   cg = nil
 end
 if cg == nil or gen > cg then
@@ -56,7 +60,7 @@ if cg == nil or gen > cg then
 end
 
 local cp = int(cur[5])
-if cur[5] and not cp then note = 'replaced a bad pause' end
+if cur[5] and not cp then noted('replaced a bad pause') end
 local paused = int(ARGV[5]) or 0
 if paused > (cp or 0) or (cur[5] and not cp) then
   redis.call('HSET', rec, 'p', fmt(paused))

@@ -14,11 +14,15 @@ local function int(v) -- v as a non-negative integer, or nil
   return nil
 end
 local function fmt(n) return string.format('%.0f', n) end
+local function noted(what)
+  if note ~= '' then note = note .. '; ' end
+  note = note .. what
+end
 
 local kind = redis.call('TYPE', rec)['ok']
 if kind ~= 'hash' and kind ~= 'none' then
   redis.call('DEL', rec)
-  note = 'replaced a ' .. kind
+  noted('replaced a ' .. kind)
 end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -28,7 +32,7 @@ local floor, max = int(ARGV[3]) or 0, int(ARGV[4]) or 0
 local cur = redis.call('HMGET', rec, 't', 'l')
 local t, l = int(cur[1]), int(cur[2])
 if t == nil or l == nil then
-  if cur[1] or cur[2] then note = 'replaced a bad bucket' end
+  if cur[1] or cur[2] then noted('replaced a bad bucket') end
   t, l = floor, now -- a new bucket holds one second of floor
 end
 if now > l then

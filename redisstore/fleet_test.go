@@ -28,7 +28,7 @@ const staleness = 3 * time.Second
 // host is a loopback HTTP server answering with a status the test sets,
 // counting the requests that reach it.
 type host struct {
-	srv    *httptest.Server
+	url    string
 	status atomic.Int32
 	hits   atomic.Int64
 }
@@ -36,17 +36,18 @@ type host struct {
 func newHost(t *testing.T, status int) *host {
 	h := &host{}
 	h.status.Store(int32(status))
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h.hits.Add(1)
 		w.WriteHeader(int(h.status.Load()))
 	}))
-	t.Cleanup(h.srv.Close)
+	t.Cleanup(srv.Close)
+	h.url = srv.URL
 	return h
 }
 
 // key is the host's breaker key.
 func (h *host) key() string {
-	u, _ := url.Parse(h.srv.URL)
+	u, _ := url.Parse(h.url)
 	return u.Host
 }
 
@@ -88,7 +89,7 @@ func (m *member) breaker() *breaker.Transport { return m.stack.Breaker() }
 // get sends one GET to h and reads the response.
 func (m *member) get(t *testing.T, h *host) error {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, h.srv.URL, nil)
+	req, err := http.NewRequest(http.MethodGet, h.url, nil)
 	require.NoError(t, err)
 	resp, err := m.stack.RoundTrip(req)
 	if err != nil {

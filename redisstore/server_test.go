@@ -19,7 +19,14 @@ import (
 	"go.uber.org/goleak"
 )
 
+// quiet drops go-redis's own log lines (a refused dial, while a test has
+// Redis down on purpose).
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{})
 	if os.Getenv(childEnv) != "" {
 		os.Exit(m.Run()) // a fleet member of TestProcesses: no leak check of its own
 	}

@@ -42,6 +42,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -167,8 +168,6 @@ func (s *Store) round(ctx context.Context) {
 		return
 	}
 	s.rounds++
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
-	defer cancel()
 	now := time.Now()
 
 	var calls []*call
@@ -199,10 +198,12 @@ func (s *Store) round(ctx context.Context) {
 	}
 	s.forget(len(breakers)-len(keep)+len(budgets)-len(shares), keep, shares)
 
-	err := s.exec(ctx, calls, func(p redis.Pipeliner) {
-		if len(keep) > 0 {
-			open = p.ZRangeWithScores(ctx, s.cfg.prefix+"open", 0, -1)
-		}
+	err := s.timed(ctx, func(ctx context.Context) error {
+		return s.exec(ctx, calls, func(p redis.Pipeliner) {
+			if len(keep) > 0 {
+				open = p.ZRangeWithScores(ctx, s.cfg.prefix+"open", 0, -1)
+			}
+		})
 	})
 	s.health(err)
 	for i, b := range shares {
@@ -242,12 +243,32 @@ func (s *Store) catchUp(ctx context.Context, breakers []*breaker.Replica, open *
 	if len(calls) == 0 {
 		return
 	}
-	if err := s.exec(ctx, calls, nil); err != nil {
+	if err := s.timed(ctx, func(ctx context.Context) error { return s.exec(ctx, calls, nil) }); err != nil {
 		s.health(err)
 		return
 	}
 	for i, r := range breakers {
 		r.Merge(s.entries(pushes[i]))
+	}
+}
+
+// timed runs f under the round's timeout. Not every client gives up when
+// its context ends (go-redis needs ContextTimeoutEnabled), so f runs on
+// its own goroutine: past the timeout, fleet mode is degraded at once, and
+// the round then waits for f and counts as failed, whatever f returns.
+func (s *Store) timed(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		err := fmt.Errorf("redisstore: no answer within %v: %w", s.cfg.timeout, context.Cause(ctx))
+		s.health(err)
+		<-done
+		return err
 	}
 }
 
