@@ -171,11 +171,12 @@ func (s *Store) round(ctx context.Context) {
 	now := time.Now()
 
 	var calls []*call
-	keep := breakers[:0:0]
+	var keep, goneBreakers []*breaker.Replica
 	var pushes [][]*call
 	for _, r := range breakers {
 		entries, ok := r.Collect()
 		if !ok {
+			goneBreakers = append(goneBreakers, r)
 			continue
 		}
 		keep = append(keep, r)
@@ -184,11 +185,12 @@ func (s *Store) round(ctx context.Context) {
 		calls = append(calls, cs...)
 	}
 	var open *redis.ZSliceCmd
-	var shares []*retry.BudgetShare
+	var shares, goneBudgets []*retry.BudgetShare
 	var takes []*call
 	for _, b := range budgets {
 		r, ok := b.Pending()
 		if !ok {
+			goneBudgets = append(goneBudgets, b)
 			continue
 		}
 		shares = append(shares, b)
@@ -196,7 +198,7 @@ func (s *Store) round(ctx context.Context) {
 		takes = append(takes, c)
 		calls = append(calls, c)
 	}
-	s.forget(len(breakers)-len(keep)+len(budgets)-len(shares), keep, shares)
+	s.forget(goneBreakers, goneBudgets)
 
 	err := s.timed(ctx, func(ctx context.Context) error {
 		return s.exec(ctx, calls, func(p redis.Pipeliner) {
@@ -272,15 +274,15 @@ func (s *Store) timed(ctx context.Context, f func(context.Context) error) error 
 	}
 }
 
-// forget drops n breakers and budgets that are gone.
-func (s *Store) forget(n int, breakers []*breaker.Replica, budgets []*retry.BudgetShare) {
-	if n == 0 {
+// forget drops the breakers and budgets that are gone.
+func (s *Store) forget(breakers []*breaker.Replica, budgets []*retry.BudgetShare) {
+	if len(breakers)+len(budgets) == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.breakers = slices.DeleteFunc(s.breakers, func(r *breaker.Replica) bool { return !slices.Contains(breakers, r) })
-	s.budgets = slices.DeleteFunc(s.budgets, func(b *retry.BudgetShare) bool { return !slices.Contains(budgets, b) })
+	s.breakers = slices.DeleteFunc(s.breakers, func(r *breaker.Replica) bool { return slices.Contains(breakers, r) })
+	s.budgets = slices.DeleteFunc(s.budgets, func(b *retry.BudgetShare) bool { return slices.Contains(budgets, b) })
 }
 
 // health records the outcome of a round: a failure that is not Redis
