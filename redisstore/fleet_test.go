@@ -276,3 +276,30 @@ func TestWindowsAddUp(t *testing.T) {
 	assert.Equal(t, 5, c.Requests, "the counts that tripped it are the fleet's")
 	assert.Equal(t, 5, c.Failures)
 }
+
+func TestShortLivedProcess(t *testing.T) {
+	// A short-lived process syncs once before its first request, so it
+	// rejects a key the fleet holds open from the start; its Close pushes
+	// its last outcomes, so they count for the fleet.
+	r := startRedis(t)
+	h := newHost(t, http.StatusInternalServerError)
+	a := newMember(t, r.client(t), nil, breaker.WithMinRequests(10))
+	require.False(t, isOpen(a.get(t, h)))
+
+	job := newMember(t, r.client(t), []redisstore.Option{redisstore.WithInterval(time.Hour)}, breaker.WithMinRequests(10))
+	for range 3 {
+		require.False(t, isOpen(job.get(t, h)))
+	}
+	require.NoError(t, job.store.Close())
+	waitFor(t, staleness, "the job's outcomes reach the fleet", func() bool {
+		return a.breaker().Window(h.key()).Failures == 4
+	})
+
+	a.trip(t, h)
+	require.NoError(t, a.store.Sync(t.Context())) // pushed now, not at the next round
+	next := newMember(t, r.client(t), []redisstore.Option{redisstore.WithInterval(time.Hour)})
+	require.NoError(t, next.store.Sync(t.Context()))
+	hits := h.hits.Load()
+	require.True(t, isOpen(next.get(t, h)), "rejected from the first request")
+	assert.Equal(t, hits, h.hits.Load())
+}

@@ -33,6 +33,12 @@
 // pushed again when Redis returns. Bad data in the store's keys (a wrong
 // type, garbage) is logged, ignored and overwritten; it never panics.
 //
+// A short-lived process (a job, a CLI, a function) calls [Store.Sync] once
+// before its first request, so that it rejects the keys the fleet holds
+// open from the start, and [Store.Close] at its end, which pushes its last
+// outcomes: what it saw counts for the fleet, though it never fills a
+// window of its own.
+//
 // Keys expire ([WithTTL], 10 minutes after their last use) and carry a
 // prefix ([WithPrefix]) so that several services can share one Redis.
 package redisstore
@@ -62,6 +68,8 @@ type Store struct {
 	cfg    config
 	id     string // names this store in the epochs of the records it creates
 	rounds uint64 // rounds run; used only by the loop
+
+	roundMu sync.Mutex // one round at a time: the loop's, Sync's and Close's
 
 	mu       sync.Mutex // guards breakers, budgets and closed
 	breakers []*breaker.Replica
@@ -122,16 +130,33 @@ func (s *Store) ShareBudget(b *retry.BudgetShare) {
 // and budgets then work locally. Feed it to a gauge to watch fleet mode.
 func (s *Store) Degraded() bool { return s.degraded.Load() }
 
+// Sync runs a round now, between the store's own: it pushes what changed
+// and adopts what the fleet holds. A short-lived process (a job, a CLI)
+// calls it once before its first request, so that it rejects the keys the
+// fleet holds open from the start. It returns an error when Redis could
+// not be reached within the store's timeout (or ctx's). It is safe for
+// concurrent use; rounds run one at a time.
+func (s *Store) Sync(ctx context.Context) error {
+	s.roundMu.Lock()
+	defer s.roundMu.Unlock()
+	return s.round(ctx)
+}
+
 // Close stops the store's goroutine, waiting for a round in flight to end,
-// and forgets the breakers and budgets it shared: they go on locally (a
-// budget as a local one). It does not close the Redis client. Close is
-// idempotent and returns nil.
+// runs a last round (within the store's timeout) so that the outcomes of a
+// short-lived process reach the fleet, and forgets the breakers and budgets
+// it shared: they go on locally (a budget as a local one). It does not
+// close the Redis client. Close is idempotent and returns nil.
 func (s *Store) Close() error {
 	s.mu.Lock()
+	closed := s.closed
 	s.closed = true
 	s.mu.Unlock()
 	s.stop()
 	<-s.done
+	if !closed {
+		s.Sync(context.Background())
+	}
 	s.mu.Lock()
 	budgets := s.budgets
 	s.breakers, s.budgets = nil, nil
@@ -150,7 +175,9 @@ func (s *Store) loop(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.interval)
 	defer tick.Stop()
 	for {
+		s.roundMu.Lock()
 		s.round(ctx)
+		s.roundMu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
@@ -159,13 +186,14 @@ func (s *Store) loop(ctx context.Context) {
 	}
 }
 
-// round exchanges the state of every shared breaker and budget once.
-func (s *Store) round(ctx context.Context) {
+// round exchanges the state of every shared breaker and budget once, and
+// returns what kept it from reaching Redis. s.roundMu is held.
+func (s *Store) round(ctx context.Context) error {
 	s.mu.Lock()
 	breakers, budgets := slices.Clone(s.breakers), slices.Clone(s.budgets)
 	s.mu.Unlock()
 	if len(breakers)+len(budgets) == 0 {
-		return
+		return nil
 	}
 	s.rounds++
 	now := time.Now()
@@ -212,19 +240,19 @@ func (s *Store) round(ctx context.Context) {
 		b.Settle(s.granted(takes[i], err))
 	}
 	if err != nil {
-		return
+		return err
 	}
 	for i, r := range keep {
 		r.Merge(s.entries(pushes[i]))
 	}
-	s.catchUp(ctx, keep, open, now)
+	return s.catchUp(ctx, keep, open, now)
 }
 
 // catchUp exchanges the keys the fleet holds open that a breaker lags
 // behind: a second round trip, only when there are some.
-func (s *Store) catchUp(ctx context.Context, breakers []*breaker.Replica, open *redis.ZSliceCmd, now time.Time) {
+func (s *Store) catchUp(ctx context.Context, breakers []*breaker.Replica, open *redis.ZSliceCmd, now time.Time) error {
 	if open == nil || len(open.Val()) == 0 {
-		return
+		return nil
 	}
 	gens := make(map[string]uint64, len(open.Val()))
 	for _, z := range open.Val() {
@@ -243,15 +271,16 @@ func (s *Store) catchUp(ctx context.Context, breakers []*breaker.Replica, open *
 		calls = append(calls, cs...)
 	}
 	if len(calls) == 0 {
-		return
+		return nil
 	}
 	if err := s.timed(ctx, func(ctx context.Context) error { return s.exec(ctx, calls, nil) }); err != nil {
 		s.health(err)
-		return
+		return err
 	}
 	for i, r := range breakers {
 		r.Merge(s.entries(pushes[i]))
 	}
+	return nil
 }
 
 // timed runs f under the round's timeout. Not every client gives up when
