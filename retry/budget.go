@@ -28,8 +28,9 @@ import (
 // A Budget is safe for concurrent use and meant to be shared: give the same
 // one to every Transport that talks to the same service with [WithBudget]. It
 // starts no goroutine. With [WithStore], the processes of a fleet share one
-// bucket, and the bound holds for the fleet. Counting a request costs one atomic add; the bucket
-// itself is settled under a mutex only when a retry asks for a token.
+// bucket, and the bound holds for the fleet. Counting a request costs one
+// atomic add; the bucket itself is settled under a mutex only when a retry
+// asks for a token.
 type Budget struct {
 	ratio float64
 	floor float64 // tokens per second
