@@ -74,7 +74,9 @@ func fleetOpts(s breaker.Store, extra ...breaker.Option) []breaker.Option {
 
 func newMember(t *testing.T, c redis.UniversalClient, sopts []redisstore.Option, bopts ...breaker.Option) *member {
 	t.Helper()
-	s := redisstore.New(c, sopts...)
+	// A loaded test machine can take long to answer: a generous timeout,
+	// unless the test sets its own.
+	s := redisstore.New(c, append([]redisstore.Option{redisstore.WithTimeout(2 * time.Second)}, sopts...)...)
 	t.Cleanup(func() { s.Close() })
 	st := standard.New(
 		standard.WithBreaker(fleetOpts(s, bopts...)...),
