@@ -98,10 +98,21 @@
 // from them, [Transport.Counts] returns the counts that caused the
 // transition.
 //
+// # Fleets
+//
+// With [WithStore], the processes of a service share their breakers: a
+// transition in one is adopted by the others within about two sync
+// intervals of the store (250 ms with redisstore's defaults), window counts
+// add up across processes, and half-open probes count for the fleet.
+// Admission stays local and lock-free: no call waits for the store, and
+// without it the breakers go on alone. See [Store] and the module
+// github.com/rtchain/chain/redisstore.
+//
 // # Time and cost
 //
-// Time comes from [WithClock]; no goroutine is started, and every transition
-// is computed from the clock when a call or a method looks. The closed path
+// Time comes from [WithClock]; no goroutine is started (a [Store] runs its
+// own), and every transition is computed from the clock when a call or a
+// method looks. The closed path
 // takes no lock (at most a shard's read lock of the registry, when a client
 // talks to several hosts); it allocates only the wrapper of a response body
 // that has to be watched to its end, and a rejection allocates only its
@@ -146,6 +157,9 @@ func New(next http.RoundTripper, opts ...Option) *Transport {
 	}
 	t.cfg.Store(cfg)
 	t.reg.init()
+	if cfg.store != nil {
+		t.share(cfg.store)
+	}
 	return t
 }
 
@@ -160,10 +174,10 @@ func Middleware(opts ...Option) func(http.RoundTripper) http.RoundTripper {
 // Update applies opts on top of the current settings, atomically: calls see
 // either the old or the new settings, never a mix. Breakers keep their state
 // and their windows; new thresholds apply from the next outcome. Hooks given
-// are added to those in place. WithClock is ignored. When an option is
-// invalid or the result contradicts itself (a recovery threshold looser than
-// its trip threshold), Update returns an error naming the options and
-// changes nothing; it never panics.
+// are added to those in place. WithClock and WithStore are ignored. When an
+// option is invalid or the result contradicts itself (a recovery threshold
+// looser than its trip threshold), Update returns an error naming the
+// options and changes nothing; it never panics.
 func (t *Transport) Update(opts ...Option) error {
 	for {
 		old := t.cfg.Load()
@@ -171,7 +185,7 @@ func (t *Transport) Update(opts ...Option) error {
 		if err != nil {
 			return errclass.Wrap(err)
 		}
-		cfg.clock = old.clock
+		cfg.clock, cfg.store = old.clock, old.store
 		if t.cfg.CompareAndSwap(old, cfg) {
 			return nil
 		}

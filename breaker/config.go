@@ -34,6 +34,7 @@ type config struct {
 	onReject      []func(key string)
 	onEvict       []func(key string)
 	clock         func() time.Time // nil: the monotonic clock of the time package
+	store         Store            // nil: no fleet
 	maxKeys       int
 
 	// The options that set the trip thresholds, for messages; "" for a default.

@@ -15,7 +15,7 @@ func (c *circuit) admitProbe(t *Transport, cfg *config, st uint64, at int64) (tk
 		c.flush()
 		return tk, false, true
 	}
-	if len(c.probing)+int(c.probes.requests) >= cfg.probes {
+	if len(c.probing)+int(c.probes.requests)+fleetRequests(c.fleetProbes(st)) >= cfg.probes {
 		// Update may have lowered the number of probes below those already
 		// counted: decide now rather than wait forever.
 		if to := c.judge(cfg); to != HalfOpen {
@@ -109,11 +109,12 @@ func (c *config) probeBound() time.Duration {
 }
 
 // judge returns the state a half-open circuit moves to after the probes
-// counted so far: Open as soon as they break a recovery threshold however the
-// remaining probes end; Closed once cfg.probes are counted and none is
-// broken; HalfOpen while undecided. c.mu is held.
+// counted so far (with a Store, those of the whole fleet): Open as soon as
+// they break a recovery threshold however the remaining probes end; Closed
+// once cfg.probes are counted and none is broken; HalfOpen while undecided.
+// c.mu is held.
 func (c *circuit) judge(cfg *config) State {
-	p := &c.probes
+	p := c.allProbes(c.st.Load())
 	n := max(p.requests, uint64(cfg.probes))
 	switch {
 	case cfg.rec.failRate.exceeded(p.failures, n),

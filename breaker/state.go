@@ -59,9 +59,9 @@ const (
 // happens under mu. A new generation starts with every transition, and an
 // outcome is counted only in the generation it started in.
 //
-// What a fleet would share of it is small and additive: st (state and
+// What a fleet's Store shares of it is small and additive: st (state and
 // generation), openUntil, pausedUntil, and each window's bucket counts per
-// epoch.
+// epoch (store.go).
 type circuit struct {
 	// Read on every call, written rarely.
 	t           *Transport // the Transport the circuit belongs to
@@ -81,6 +81,9 @@ type circuit struct {
 	_      [56]byte
 	win    [numDims]window
 	hist   [numBuckets][numBins]atomic.Uint32 // the latency window's histograms, per bucket
+
+	fleet atomic.Pointer[fleetView] // what the other processes of a fleet counted (fleet.go)
+	sync  *keySync                  // a Store's bookkeeping, used only by its sync goroutine
 
 	mu       sync.Mutex // guards changes of st and windows' clearing, and the fields below
 	forced   bool       // opened by ForceOpen: open until Reset
@@ -321,7 +324,13 @@ func (c *circuit) halfOpen(t *Transport, st uint64, at int64) {
 
 // set starts the next generation after st in state to. c.mu is held.
 func (c *circuit) set(cfg *config, st uint64, to State, at int64, cause Counts) {
-	from := State(st & stateMask)
+	c.move(cfg, st, ((st>>stateBits)+1)<<stateBits|uint64(to), at, cause)
+}
+
+// move replaces st with next, a later state word: the next generation, or
+// one a fleet's store holds. c.mu is held.
+func (c *circuit) move(cfg *config, st, next uint64, at int64, cause Counts) {
+	from, to := State(st&stateMask), State(next&stateMask)
 	switch to {
 	case Open:
 		until := satAdd(at, int64(cfg.openDuration))
@@ -339,7 +348,7 @@ func (c *circuit) set(cfg *config, st uint64, to State, at int64, cause Counts) 
 		c.pending.Store(0)
 	}
 	c.cause = cause
-	c.st.Store(((st>>stateBits)+1)<<stateBits | uint64(to))
+	c.st.Store(next)
 	if from != to && len(cfg.onState) > 0 {
 		c.events = append(c.events, event{from: from, to: to, hooks: cfg.onState})
 	}
@@ -390,7 +399,7 @@ func (c *circuit) live(cfg *config, st uint64, at int64) Counts {
 		s := c.snapshot(st, at)
 		return s.counts(cfg.p99)
 	case HalfOpen:
-		return c.probes.counts(cfg.probeBound())
+		return c.allProbes(st).counts(cfg.probeBound())
 	}
 	return Counts{}
 }

@@ -256,33 +256,39 @@ func (c *circuit) clear(d dimension, i uint64) {
 // the window ending at time at.
 func (c *circuit) collect(s *tally, d dimension, st uint64, at int64) {
 	w := &c.win[d]
-	idx := uint64(at / w.width.Load())
+	width := w.width.Load()
+	idx := uint64(at / width)
 	for k := uint64(0); k < numBuckets && k <= idx; k++ {
 		i := (idx - k) % numBuckets
-		if w.epochs[i].Load() != epochOf(st, idx-k) {
-			continue
+		if w.epochs[i].Load() == epochOf(st, idx-k) {
+			c.addBucket(s, d, i)
 		}
-		b := &w.buckets[i]
-		switch d {
-		case dimFailure:
-			s.requests += uint64(b.requests.Load())
-			s.failures += uint64(b.failures.Load())
-		case dimLatency:
-			s.slow += uint64(b.slow.Load())
-			s.over += uint64(b.over.Load())
-			s.maxLat = max(s.maxLat, time.Duration(b.maxLat.Load()))
-			if m := time.Duration(b.minOver.Load()); m > 0 && (s.minOver == 0 || m < s.minOver) {
-				s.minOver = m
-			}
-			for k := range c.hist[i] {
-				n := uint64(c.hist[i][k].Load())
-				s.hist[k] += n
-				s.latRequests += n
-			}
-		case dimConcurrency:
-			s.concurrent += uint64(b.concurrent.Load())
-			s.concFailures += uint64(b.concFailures.Load())
+	}
+	c.addFleet(s, d, st, idx, width)
+}
+
+// addBucket adds bucket i of window d to s.
+func (c *circuit) addBucket(s *tally, d dimension, i uint64) {
+	b := &c.win[d].buckets[i]
+	switch d {
+	case dimFailure:
+		s.requests += uint64(b.requests.Load())
+		s.failures += uint64(b.failures.Load())
+	case dimLatency:
+		s.slow += uint64(b.slow.Load())
+		s.over += uint64(b.over.Load())
+		s.maxLat = max(s.maxLat, time.Duration(b.maxLat.Load()))
+		if m := time.Duration(b.minOver.Load()); m > 0 && (s.minOver == 0 || m < s.minOver) {
+			s.minOver = m
 		}
+		for k := range c.hist[i] {
+			n := uint64(c.hist[i][k].Load())
+			s.hist[k] += n
+			s.latRequests += n
+		}
+	case dimConcurrency:
+		s.concurrent += uint64(b.concurrent.Load())
+		s.concFailures += uint64(b.concFailures.Load())
 	}
 }
 

@@ -27,8 +27,10 @@ import (
 //
 // A Budget is safe for concurrent use and meant to be shared: give the same
 // one to every Transport that talks to the same service with [WithBudget]. It
-// starts no goroutine. Counting a request costs one atomic add; the bucket
-// itself is settled under a mutex only when a retry asks for a token.
+// starts no goroutine. With [WithStore], the processes of a fleet share one
+// bucket, and the bound holds for the fleet. Counting a request costs one
+// atomic add; the bucket itself is settled under a mutex only when a retry
+// asks for a token.
 type Budget struct {
 	ratio float64
 	floor float64 // tokens per second
@@ -40,8 +42,10 @@ type Budget struct {
 
 	requests atomic.Int64 // requests ever deposited
 
-	mu     sync.Mutex // guards bucket
+	mu     sync.Mutex // guards bucket and fleet
 	bucket bucket
+	store  Store       // WithStore's; nil: a local budget
+	fleet  *fleetShare // the fleet's tokens held here; nil without a store
 }
 
 // bucket is the settled state of a Budget's token bucket: all its
@@ -87,7 +91,10 @@ const (
 
 // NewBudget returns a full-default budget when called with no option:
 // ratio 0.1, floor 10 retries per second, at most 100 tokens banked.
-func NewBudget(opts ...BudgetOption) *Budget {
+func NewBudget(opts ...BudgetOption) *Budget { return newBudget("", opts) }
+
+// newBudget makes a Budget shared as name when a store is given.
+func newBudget(name string, opts []BudgetOption) *Budget {
 	b := &Budget{ratio: defaultRatio, floor: defaultFloor}
 	for _, o := range opts {
 		if o != nil {
@@ -97,6 +104,9 @@ func NewBudget(opts ...BudgetOption) *Budget {
 	b.perRequest = int64(math.Round(b.ratio * unit))
 	b.max = int64(math.Max(10*b.floor, 10) * unit)
 	b.bucket.tokens = int64(b.floor * unit)
+	if b.store != nil {
+		b.share(name)
+	}
 	return b
 }
 
@@ -107,6 +117,11 @@ func (b *Budget) deposit() { b.requests.Add(1) }
 func (b *Budget) withdraw(now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.fleet != nil {
+		if ok, decided := b.fleet.take(b); decided {
+			return ok
+		}
+	}
 	return b.take(&b.bucket, b.requests.Load(), now)
 }
 

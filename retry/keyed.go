@@ -140,7 +140,7 @@ func (k *KeyedBudget) add(key string) *Budget {
 	} else {
 		m = maps.Clone(m)
 	}
-	b := NewBudget(k.opts...)
+	b := newBudget(key, k.opts)
 	m[key] = &keyedEntry{b: b, seenAt: now}
 	k.budgets.Store(&m)
 	return b
