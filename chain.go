@@ -1,6 +1,10 @@
 package chain
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/rtchain/chain/internal/layer"
+)
 
 // Middleware wraps a RoundTripper in another. Every concern package of this
 // module returns one from its Middleware function, typed as
@@ -31,17 +35,4 @@ func Build(base http.RoundTripper, mws ...Middleware) http.RoundTripper {
 // RoundTripper: usually the [*http.Transport] at the base of a stack, so that
 // its settings stay reachable. A layer that has no Unwrap() http.RoundTripper
 // method, or whose Unwrap returns nil, is the bottom. Base(nil) is nil.
-func Base(rt http.RoundTripper) http.RoundTripper {
-	for rt != nil {
-		u, ok := rt.(interface{ Unwrap() http.RoundTripper })
-		if !ok {
-			return rt
-		}
-		next := u.Unwrap()
-		if next == nil {
-			return rt
-		}
-		rt = next
-	}
-	return rt
-}
+func Base(rt http.RoundTripper) http.RoundTripper { return layer.Base(rt) }

@@ -32,3 +32,26 @@ func (n Next) CloseIdleConnections() {
 		c.CloseIdleConnections()
 	}
 }
+
+// Base walks the Unwrap chain of rt to the bottom and returns the innermost
+// RoundTripper. A layer that has no Unwrap() http.RoundTripper method, or
+// whose Unwrap returns nil, is the bottom. Base(nil) is nil. The walk stops
+// after maxDepth layers, so a (broken) cyclic chain cannot hang it; the layer
+// reached then is returned.
+func Base(rt http.RoundTripper) http.RoundTripper {
+	for range maxDepth {
+		u, ok := rt.(interface{ Unwrap() http.RoundTripper })
+		if !ok {
+			return rt
+		}
+		next := u.Unwrap()
+		if next == nil {
+			return rt
+		}
+		rt = next
+	}
+	return rt
+}
+
+// maxDepth bounds Base on a cyclic chain; real stacks are a dozen layers.
+const maxDepth = 1 << 10

@@ -40,3 +40,23 @@ func TestNextWithoutCloseIdle(t *testing.T) {
 func TestNilMeansDefaultTransport(t *testing.T) {
 	assert.Same(t, http.DefaultTransport, layer.Of(nil).Unwrap())
 }
+
+type wrap struct{ next http.RoundTripper }
+
+func (w wrap) RoundTrip(r *http.Request) (*http.Response, error) { return w.next.RoundTrip(r) }
+func (w wrap) Unwrap() http.RoundTripper                         { return w.next }
+
+// cycle unwraps to itself: a broken layer.
+type cycle struct{}
+
+func (cycle) RoundTrip(*http.Request) (*http.Response, error) { return nil, nil }
+func (c cycle) Unwrap() http.RoundTripper                     { return c }
+
+func TestBase(t *testing.T) {
+	c := &counting{}
+	assert.Same(t, c, layer.Base(wrap{wrap{c}}))
+	assert.Same(t, c, layer.Base(c))
+	assert.Equal(t, wrap{nil}, layer.Base(wrap{nil}), "an Unwrap that returns nil is the bottom")
+	assert.Nil(t, layer.Base(nil))
+	assert.Equal(t, cycle{}, layer.Base(cycle{}), "a cyclic chain ends")
+}
