@@ -2,6 +2,7 @@ package standard
 
 import (
 	"github.com/rtchain/chain/breaker"
+	"github.com/rtchain/chain/limit"
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/timeouts"
 )
@@ -15,7 +16,14 @@ func (s *Stack) retryHooks() []retry.Option {
 	if s.observer == nil {
 		return nil
 	}
-	return []retry.Option{retry.WithOnRetry(s.observer.OnRetry)}
+	return []retry.Option{retry.WithOnRetry(s.observer.OnRetry), retry.WithOnGiveUp(s.observer.OnGiveUp)}
+}
+
+func (s *Stack) limitHooks() []limit.Option {
+	if s.observer == nil {
+		return nil
+	}
+	return []limit.Option{limit.WithOnReject(s.observer.OnLimitReject)}
 }
 
 func (s *Stack) breakerHooks() []breaker.Option {

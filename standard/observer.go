@@ -30,6 +30,8 @@ const DefaultMaxAttributeValues = 64
 // lists, breaker keys and retry reasons are limited by MaxAttributeValues.
 const (
 	retryReasonKey  = attribute.Key("chain.retry.reason")
+	giveUpReasonKey = attribute.Key("chain.retry.give_up_reason")
+	serverAddrKey   = attribute.Key("server.address")
 	breakerKeyKey   = attribute.Key("chain.breaker.key")
 	breakerFromKey  = attribute.Key("chain.breaker.from")
 	breakerToKey    = attribute.Key("chain.breaker.to")
@@ -39,13 +41,17 @@ const (
 	retryEventName  = "retry"
 )
 
-// Observer turns the events of the retry, breaker and timeouts layers,
-// which do not import OpenTelemetry, into metrics in this module's own
-// chain.* namespace, never in http.* (the chain.tls.* metrics of a WithTLS
-// source are read from the tlsrotate source and transport themselves):
+// Observer turns the events of the retry, limit, breaker and timeouts
+// layers, which do not import OpenTelemetry, into metrics in this module's
+// own chain.* namespace, never in http.* (the chain.tls.* metrics of a
+// WithTLS source are read from the tlsrotate source and transport
+// themselves, and the limit layer's gauges from the layer, see
+// [ObserveLimit]):
 //
 //	name                       kind      unit          attributes
 //	chain.retry.attempts       counter   {retry}       chain.retry.reason
+//	chain.retry.give_ups       counter   {request}     chain.retry.give_up_reason
+//	chain.limit.rejections     counter   {request}     server.address
 //	chain.breaker.transitions  counter   {transition}  chain.breaker.key, chain.breaker.from, chain.breaker.to
 //	chain.breaker.open         up-down   {breaker}     none: the number of open breakers
 //	chain.breaker.rejections   counter   {request}     chain.breaker.key
@@ -56,14 +62,16 @@ const (
 // stack built by hand does it so:
 //
 //	obs := standard.NewObserver(mp)
-//	retry.Middleware(retry.WithOnRetry(obs.OnRetry))
+//	retry.Middleware(retry.WithOnRetry(obs.OnRetry), retry.WithOnGiveUp(obs.OnGiveUp))
+//	limit.Middleware(limit.WithOnReject(obs.OnLimitReject))
 //	breaker.Middleware(breaker.WithOnStateChange(obs.OnStateChange), breaker.WithOnReject(obs.OnReject))
 //	timeouts.Middleware(timeouts.WithOnTimeout(obs.OnTimeout))
 //
-// Cardinality stays bounded: breaker keys (one per host) and retry reasons
-// are recorded as they are for the first [MaxAttributeValues] distinct
-// values (64 by default) and as "_OTHER" after that; states and phases
-// outside their documented lists become "_OTHER". The OpenTelemetry API
+// Cardinality stays bounded: breaker keys and limit keys (one per host) and
+// retry reasons are recorded as they are for the first [MaxAttributeValues]
+// distinct values of each (64 by default) and as "_OTHER" after that;
+// states, phases and give-up reasons outside their documented lists become
+// "_OTHER". The OpenTelemetry API
 // cannot drop a series, so a breaker evicted from its registry keeps its
 // counters; the bound above is what keeps their number finite.
 //
@@ -71,13 +79,16 @@ const (
 // every call. It is safe for concurrent use.
 type Observer struct {
 	retries     metric.Int64Counter
+	giveUps     metric.Int64Counter
+	limited     metric.Int64Counter
 	transitions metric.Int64Counter
 	open        metric.Int64UpDownCounter
 	rejections  metric.Int64Counter
 	timeouts    metric.Int64Counter
 
-	keys    *bounded // breaker keys
-	reasons *bounded // retry reasons
+	keys      *bounded // breaker keys
+	limitKeys *bounded // limit keys
+	reasons   *bounded // retry reasons
 }
 
 // ObserverOption configures [NewObserver].
@@ -115,8 +126,10 @@ func NewObserver(mp metric.MeterProvider, opts ...ObserverOption) *Observer {
 		mp = noop.NewMeterProvider()
 	}
 	m := mp.Meter(instrumentationName)
-	o := &Observer{keys: newBounded(c.maxValues), reasons: newBounded(c.maxValues)}
+	o := &Observer{keys: newBounded(c.maxValues), limitKeys: newBounded(c.maxValues), reasons: newBounded(c.maxValues)}
 	o.retries = counter(m, "chain.retry.attempts", "{retry}", "Attempts resent by the retry layer, by reason.")
+	o.giveUps = counter(m, "chain.retry.give_ups", "{request}", "Requests that failed and that the retry layer stopped trying, by reason.")
+	o.limited = counter(m, "chain.limit.rejections", "{request}", "Attempts shed by the limit layer, by host.")
 	o.transitions = counter(m, "chain.breaker.transitions", "{transition}", "Circuit breaker state changes.")
 	o.rejections = counter(m, "chain.breaker.rejections", "{request}", "Requests rejected by an open circuit breaker.")
 	o.timeouts = counter(m, "chain.timeouts", "{timeout}", "Timeouts, by phase.")
@@ -161,6 +174,29 @@ func (o *Observer) OnRetry(e retry.Event) {
 		span.AddEvent(retryEventName, trace.WithAttributes(retryAttemptKey.Int(e.Attempt),
 			retryBackoffKey.Float64(e.Wait.Seconds()), retryReasonKey.String(r)))
 	}
+}
+
+// OnGiveUp records a request that ended in a failure after the retry layer
+// stopped trying, by g.Reason (a [retry.GiveUpReason]; a value outside
+// their list is recorded as "_OTHER"). It is a retry.WithOnGiveUp hook.
+func (o *Observer) OnGiveUp(g retry.GiveUp) {
+	if o == nil {
+		return
+	}
+	ctx := context.Background()
+	if g.Request != nil {
+		ctx = g.Request.Context()
+	}
+	o.giveUps.Add(ctx, 1, metric.WithAttributes(giveUpReasonKey.String(giveUpName(g.Reason))))
+}
+
+// OnLimitReject records an attempt that the limit layer shed for key (a
+// host, by default). It is a limit.WithOnReject hook.
+func (o *Observer) OnLimitReject(key string) {
+	if o == nil {
+		return
+	}
+	o.limited.Add(context.Background(), 1, metric.WithAttributes(serverAddrKey.String(o.limitKeys.value(key))))
 }
 
 // OnStateChange records a circuit breaker's change of state for key (a
@@ -210,6 +246,16 @@ func stateName(s breaker.State) string {
 		return "open"
 	case breaker.HalfOpen:
 		return "half_open"
+	}
+	return otherValue
+}
+
+func giveUpName(r retry.GiveUpReason) string {
+	switch r {
+	case retry.GiveUpAttempts, retry.GiveUpBudget, retry.GiveUpPolicy, retry.GiveUpNotReplayable,
+		retry.GiveUpRetryAfterCap, retry.GiveUpDeadline, retry.GiveUpCanceled, retry.GiveUpBreakerOpen,
+		retry.GiveUpLimited:
+		return string(r)
 	}
 	return otherValue
 }

@@ -203,7 +203,7 @@ func TestDefaults(t *testing.T) {
 	defer s.CloseIdleConnections()
 	require.NotNil(t, s.Base())
 	require.Same(t, s.Base(), chain.Base(s), "chain.Base reaches the base transport")
-	require.Equal(t, standard.DefaultResponseHeader, s.Base().ResponseHeaderTimeout, "D1: header timeout by default")
+	require.Zero(t, s.Base().ResponseHeaderTimeout, "D1: the header bound is enforced once, by the timeouts layer (its connections leave it to that layer)")
 	require.NotNil(t, s.Base().HTTP2, "D4: HTTP/2 health checks")
 	require.Equal(t, 30*time.Second, s.Base().HTTP2.SendPingTimeout)
 	require.Equal(t, 15*time.Second, s.Base().HTTP2.PingTimeout)

@@ -1,12 +1,9 @@
 package standard
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
-	"weak"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -77,18 +74,7 @@ func ObserveTLS(mp metric.MeterProvider, t *tlsrotate.Transport) (metric.Registr
 	if err := ins.init(m); err != nil {
 		return noRegistration{}, err
 	}
-	w := weak.Make(t)
-	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		if t := w.Value(); t != nil {
-			ins.observe(o, t)
-		}
-		return nil
-	}, ins.list()...)
-	if err != nil {
-		return noRegistration{}, err
-	}
-	runtime.AddCleanup(t, func(r metric.Registration) { r.Unregister() }, reg)
-	return reg, nil
+	return observeWeak(m, t, ins.observe, ins.list()...)
 }
 
 type noRegistration struct{ metric.Registration }
