@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/rtchain/chain/timeouts"
 	"github.com/rtchain/chain/transporttest"
 )
@@ -30,16 +32,36 @@ func (b *instantBody) Read(p []byte) (int, error) {
 func (b *instantBody) Close() error { return nil }
 
 // instant answers at once, reusing one response, so the benchmark measures
-// only the layer above it (single goroutine only).
-func instant() http.RoundTripper {
+// only the layer above it (single goroutine only). With askDone it asks the
+// request's context for Done, as net/http does.
+func instant(askDone bool) http.RoundTripper {
 	resp := &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: 1}
 	body := &instantBody{}
 	return rtFunc(func(r *http.Request) (*http.Response, error) {
+		if askDone {
+			_ = r.Context().Done()
+		}
 		body.done = false
 		resp.Body = body
 		resp.Request = r
 		return resp, nil
 	})
+}
+
+func roundTrip(rt http.RoundTripper, req *http.Request, buf []byte) error {
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	for {
+		if _, err := resp.Body.Read(buf); err != nil {
+			if err != io.EOF {
+				return err
+			}
+			break
+		}
+	}
+	return resp.Body.Close()
 }
 
 func roundTrips(b *testing.B, rt http.RoundTripper, url string) {
@@ -51,35 +73,25 @@ func roundTrips(b *testing.B, rt http.RoundTripper, url string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		resp, err := rt.RoundTrip(req)
-		if err != nil {
+		if err := roundTrip(rt, req, buf); err != nil {
 			b.Fatal(err)
 		}
-		for {
-			if _, err := resp.Body.Read(buf); err != nil {
-				if err != io.EOF {
-					b.Fatal(err)
-				}
-				break
-			}
-		}
-		resp.Body.Close()
 	}
 }
 
-// BenchmarkMiddleware: the cost the middleware adds, with the header and
-// body idle bounds on, over a transport that answers at once ("bare" is the
-// baseline), and over a real loopback server for reference.
-func BenchmarkMiddleware(b *testing.B) {
-	opts := []timeouts.Option{timeouts.WithResponseHeader(3 * time.Second), timeouts.WithBodyIdle(30 * time.Second)}
-	b.Run("instant/bare", func(b *testing.B) { roundTrips(b, instant(), "http://example.test/") })
-	b.Run("instant/middleware", func(b *testing.B) {
-		roundTrips(b, timeouts.New(instant(), opts...), "http://example.test/")
-	})
+var benchOpts = []timeouts.Option{timeouts.WithResponseHeader(3 * time.Second), timeouts.WithBodyIdle(30 * time.Second)}
 
+// BenchmarkMiddleware: the cost New adds, with the header and body idle
+// bounds on, over a transport that answers at once ("bare" is the baseline),
+// and over a real loopback server for reference.
+func BenchmarkMiddleware(b *testing.B) {
+	b.Run("instant/bare", func(b *testing.B) { roundTrips(b, instant(false), "http://example.test/") })
+	b.Run("instant/middleware", func(b *testing.B) {
+		roundTrips(b, timeouts.New(instant(false), benchOpts...), "http://example.test/")
+	})
 	// The floor: the two allocations any such middleware makes (the
-	// request copy that carries its context, and a 208-byte state), with
-	// nothing else. On a loaded machine this alone exceeds 250ns.
+	// request copy that carries its context, and its state), with nothing
+	// else.
 	b.Run("instant/alloc-floor", func(b *testing.B) {
 		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
 		ctx := req.Context()
@@ -96,5 +108,37 @@ func BenchmarkMiddleware(b *testing.B) {
 	tr.Proxy = nil
 	defer tr.CloseIdleConnections()
 	b.Run("loopback/bare", func(b *testing.B) { roundTrips(b, tr, srv.URL) })
-	b.Run("loopback/middleware", func(b *testing.B) { roundTrips(b, timeouts.New(tr, opts...), srv.URL) })
+	b.Run("loopback/middleware", func(b *testing.B) { roundTrips(b, timeouts.New(tr, benchOpts...), srv.URL) })
+}
+
+// BenchmarkTotal: the cost Total adds over a transport that answers at
+// once and asks for Done (as net/http does).
+func BenchmarkTotal(b *testing.B) {
+	b.Run("instant/bare", func(b *testing.B) { roundTrips(b, instant(true), "http://example.test/") })
+	b.Run("instant/total", func(b *testing.B) {
+		roundTrips(b, timeouts.Total(time.Minute)(instant(true)), "http://example.test/")
+	})
+}
+
+// Items 4 and the benchmarks: New costs at most 2 allocations per
+// round trip and Total at most 3 (AllocsPerRun rounds down the rare timer a
+// sync.Pool drops).
+func TestAllocations(t *testing.T) {
+	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+	buf := make([]byte, 512)
+	for _, tc := range []struct {
+		name string
+		rt   http.RoundTripper
+		max  float64
+	}{
+		{"New", timeouts.New(instant(false), benchOpts...), 2},
+		{"Total", timeouts.Total(time.Minute)(instant(true)), 3},
+	} {
+		allocs := testing.AllocsPerRun(1000, func() {
+			if err := roundTrip(tc.rt, req, buf); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.LessOrEqual(t, allocs, tc.max, tc.name)
+	}
 }

@@ -17,9 +17,11 @@ import (
 //
 // It is a net.Error whose Timeout method reports true, it matches
 // [errclass.ErrTimeout] and [context.DeadlineExceeded] with errors.Is, and
-// errclass.Classify returns [errclass.Timeout] for it. When the timeout was
-// reported by a lower layer (a dial error, net/http's TLS handshake or header
-// timeout), Unwrap returns that error.
+// errclass.Classify returns [errclass.Timeout] for it. Unwrap returns the
+// error that the timeout ended, when there is one: the dial error, net/http's
+// own timeout error, or, for Phase total, the last error the layers below
+// returned (so errors.Is still finds a syscall.ECONNREFUSED behind a total
+// timeout).
 type Error struct {
 	Phase errclass.Phase
 	Limit time.Duration
@@ -32,39 +34,39 @@ var (
 	_ errclass.Phaser  = (*Error)(nil)
 )
 
+// phaseText says what did not happen in each phase; "within" or "for" and
+// the bound follow.
 var phaseText = map[errclass.Phase]string{
-	errclass.PhaseDNS:            "dns lookup did not finish",
-	errclass.PhaseConnect:        "connect did not finish",
-	errclass.PhaseTLSHandshake:   "tls handshake did not finish",
-	errclass.PhaseWriteIdle:      "request body not taken by the transport",
-	errclass.PhaseResponseHeader: "response header not received",
+	errclass.PhaseDNS:            "name not resolved",
+	errclass.PhaseConnect:        "no connection",
+	errclass.PhaseTLSHandshake:   "tls handshake not done",
+	errclass.PhaseWriteIdle:      "no request body byte taken",
+	errclass.PhaseResponseHeader: "no response header",
 	errclass.PhaseBodyIdle:       "no response body byte received",
-	errclass.PhaseAttempt:        "attempt did not finish",
-	errclass.PhaseTotal:          "request did not finish in its total time",
+	errclass.PhaseAttempt:        "attempt not done",
+	errclass.PhaseTotal:          "request not done",
 }
 
-// Error returns a lower-case text naming the phase and the bound, such as
-// "timeouts: response header not received within 3s".
+// Error returns a lower-case text that names the phase by its token, says
+// what did not happen and the bound, and ends with the cause when there is
+// one: "timeouts: response_header: no response header within 3s".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("timeouts: ")
-	if t, ok := phaseText[e.Phase]; ok {
-		b.WriteString(t)
-	} else {
-		b.WriteString("timed out in phase ")
-		b.WriteString(string(e.Phase))
+	b.WriteString(string(e.Phase))
+	b.WriteString(": ")
+	t, ok := phaseText[e.Phase]
+	if !ok {
+		t = "timed out"
 	}
-	switch e.Phase {
-	case errclass.PhaseWriteIdle, errclass.PhaseBodyIdle:
-		if e.Limit > 0 {
+	b.WriteString(t)
+	if e.Limit > 0 {
+		if e.Phase == errclass.PhaseWriteIdle || e.Phase == errclass.PhaseBodyIdle {
 			b.WriteString(" for ")
-			b.WriteString(e.Limit.String())
-		}
-	default:
-		if e.Limit > 0 {
+		} else {
 			b.WriteString(" within ")
-			b.WriteString(e.Limit.String())
 		}
+		b.WriteString(e.Limit.String())
 	}
 	if e.cause != nil {
 		b.WriteString(": ")
@@ -73,7 +75,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the lower-level error that reported the timeout, or nil.
+// Unwrap returns the error the timeout ended, or nil.
 func (e *Error) Unwrap() error { return e.cause }
 
 // Timeout reports whether the error is a timeout: always true.
@@ -96,15 +98,6 @@ func (e *Error) Class() errclass.Class { return errclass.Timeout }
 // TimeoutPhase returns e.Phase.
 func (e *Error) TimeoutPhase() errclass.Phase { return e.Phase }
 
-// The texts of net/http's unexported timeout errors (transport.go errTimeout,
-// h2_bundle.go http2errTimeout, tlsHandshakeTimeoutError). net/http offers no
-// type to match them by; TestStdlibTimeoutTexts fails if they change.
-const (
-	h1HeaderTimeoutText = "net/http: timeout awaiting response headers"
-	h2HeaderTimeoutText = "http2: timeout awaiting response headers"
-	tlsTimeoutText      = "net/http: TLS handshake timeout"
-)
-
 // limits are the bounds a lower *http.Transport applies, for the Limit of
 // translated errors.
 type limits struct {
@@ -112,31 +105,48 @@ type limits struct {
 }
 
 // translate maps a timeout reported by a lower layer onto *Error, or returns
-// nil when err is not one. An *Error from below is returned as it is.
-// The whole of err is kept as the cause, so errors.As still finds every
-// type in it (the *net.OpError around a *net.DNSError, say).
+// nil when err is not one. An *Error from below is returned as it is. The
+// phase comes from errclass.PhaseOf, which knows net/http's unexported
+// timeout errors; the whole of err is kept as the cause, so errors.As still
+// finds every type in it (the *net.OpError around a *net.DNSError, say).
 func translate(err error, l limits) *Error {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e
 	}
-	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() {
-		return nil
-	}
-	switch ne.Error() {
-	case h1HeaderTimeoutText, h2HeaderTimeoutText:
-		return &Error{Phase: errclass.PhaseResponseHeader, Limit: l.header, cause: err}
-	case tlsTimeoutText:
-		return &Error{Phase: errclass.PhaseTLSHandshake, Limit: l.tls, cause: err}
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) && dnsErr.IsTimeout {
-		return &Error{Phase: errclass.PhaseDNS, cause: err}
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" && op.Timeout() {
-		return &Error{Phase: errclass.PhaseConnect, cause: err}
+	switch ph := errclass.PhaseOf(err); ph {
+	case errclass.PhaseResponseHeader:
+		return &Error{Phase: ph, Limit: l.header, cause: err}
+	case errclass.PhaseTLSHandshake:
+		return &Error{Phase: ph, Limit: l.tls, cause: err}
+	case errclass.PhaseDNS, errclass.PhaseConnect:
+		return &Error{Phase: ph, cause: err}
 	}
 	return nil
 }
+
+// bodyError is a failure of the caller's own request body: its Read
+// returned an error (a truncated source, a client of a proxy that went away,
+// a timeout of the source's own). It is of class request_body and matches no
+// sentinel that blames the server, so a retry layer does not resend the
+// request for it and a breaker does not count it.
+type bodyError struct {
+	err error
+}
+
+var (
+	_ errclass.Classer = (*bodyError)(nil)
+	_ errclass.Phaser  = (*bodyError)(nil)
+)
+
+func (e *bodyError) Error() string {
+	return "timeouts: request_body: reading the request body failed: " + e.err.Error()
+}
+
+// Unwrap returns the error of the body's Read.
+func (e *bodyError) Unwrap() error { return e.err }
+
+// Class returns [errclass.RequestBody].
+func (e *bodyError) Class() errclass.Class { return errclass.RequestBody }
+
+// TimeoutPhase returns [errclass.PhaseRequestBody].
+func (e *bodyError) TimeoutPhase() errclass.Phase { return errclass.PhaseRequestBody }

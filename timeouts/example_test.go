@@ -19,7 +19,7 @@ func Example() {
 	defer srv.Close()
 
 	opts := []timeouts.Option{timeouts.WithResponseHeader(100 * time.Millisecond)}
-	base := timeouts.NewTransport()
+	base := timeouts.NewTransport(opts...)
 	defer base.CloseIdleConnections()
 	client := &http.Client{Transport: timeouts.New(base, opts...)}
 
@@ -31,9 +31,29 @@ func Example() {
 	}
 	fmt.Println(errors.Is(err, errclass.ErrTimeout), errclass.Classify(err))
 	// Output:
-	// timeouts: response header not received within 100ms
+	// timeouts: response_header: no response header within 100ms
 	// response_header 100ms
 	// true timeout
+}
+
+// NewTransport used alone bounds the response header on its HTTP/1
+// connections; net/http wraps the connection's error in its own, and
+// errors.As finds it.
+func ExampleNewTransport() {
+	srv := transporttest.NewSlowHeader(5 * time.Second)
+	defer srv.Close()
+
+	base := timeouts.NewTransport(timeouts.WithResponseHeader(100 * time.Millisecond))
+	defer base.CloseIdleConnections()
+	client := &http.Client{Transport: base}
+
+	_, err := client.Get(srv.URL)
+	var te *timeouts.Error
+	fmt.Println(errors.As(err, &te), te.Phase, te.Limit)
+	fmt.Println(errclass.PhaseOf(err), errors.Is(err, errclass.ErrTimeout))
+	// Output:
+	// true response_header 100ms
+	// response_header true
 }
 
 // A stream that keeps delivering bytes is never cut by the body idle bound,
@@ -60,11 +80,12 @@ func ExampleWithBodyIdle() {
 	}
 	// Output:
 	// "abcdefghij" <nil>
-	// "abcde" timeouts: no response body byte received for 300ms
+	// "abcde" timeouts: body_idle: no response body byte received for 300ms
 }
 
 // Total goes outermost, above the retry layer; the per-attempt middleware
 // goes below it and gets the smaller of its attempt bound and the time left.
+// The total error wraps the last error of the layers below.
 func ExampleTotal() {
 	srv := transporttest.NewSlowHeader(5 * time.Second)
 	defer srv.Close()
@@ -76,9 +97,11 @@ func ExampleTotal() {
 	client := &http.Client{Transport: timeouts.Total(150 * time.Millisecond)(perAttempt)}
 
 	_, err := client.Get(srv.URL)
-	fmt.Println(errclass.PhaseOf(err))
-	fmt.Println(errors.Unwrap(err))
+	var te *timeouts.Error
+	errors.As(err, &te)
+	fmt.Println(errclass.PhaseOf(err), te.Limit)
+	fmt.Println(errors.Unwrap(te) != nil)
 	// Output:
-	// total
-	// timeouts: request did not finish in its total time within 150ms
+	// total 150ms
+	// true
 }

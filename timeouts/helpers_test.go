@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -21,11 +22,32 @@ import (
 	"github.com/rtchain/chain/transporttest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain lets the parallel tests (those of loopback_test.go, which mostly
+// wait on real sockets) overlap: by default go test runs only GOMAXPROCS of
+// them at once, two on a small machine, which would serialise their waits.
+// An explicit -parallel is kept.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", "16")
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// Most tests run inside testing/synctest bubbles, their servers on a
+// transporttest.MemListener: every bound then fires on the bubble's fake
+// clock, exactly, in no real time, whatever the load of the machine. The
+// tests of loopback_test.go are the few whose behaviour depends on the
+// kernel; their real-time assertions use generous bounds.
 
 // generous is the upper bound every real-time assertion uses: bounds in the
-// tests are 100-300ms, so a timeout that takes this long did not work.
+// loopback tests are 100-300ms, so a timeout that takes this long did not
+// work.
 const generous = 2 * time.Second
+
+const ms = time.Millisecond
 
 type proto struct {
 	name string
@@ -34,8 +56,60 @@ type proto struct {
 
 var protos = []proto{{"http1", false}, {"h2", true}}
 
-// start starts srv over HTTP/1.1 (cleartext) or h2 (TLS) and closes it at the
-// end of the test.
+// inMemory starts srv on a MemListener, over HTTP/1.1 (cleartext) or h2
+// (TLS), and closes it at the end of the test. Call it inside a bubble.
+func inMemory(t *testing.T, srv *transporttest.Server, h2 bool) *transporttest.Server {
+	t.Helper()
+	srv.Listener = transporttest.NewMemListener()
+	if h2 {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// inMemoryTLS starts srv on a MemListener over TLS with HTTP/1.1 only.
+func inMemoryTLS(t *testing.T, srv *transporttest.Server) *transporttest.Server {
+	t.Helper()
+	srv.Listener = transporttest.NewMemListener()
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// memBase returns NewTransport(opts...) connecting to srv's MemListener,
+// trusting srv's certificate, with no proxy.
+func memBase(t *testing.T, srv *transporttest.Server, opts ...timeouts.Option) *http.Transport {
+	t.Helper()
+	ml := srv.Listener.(*transporttest.MemListener)
+	b := timeouts.NewTransportDialing(ml.DialContext, opts...)
+	trust(b, srv)
+	t.Cleanup(b.CloseIdleConnections)
+	return b
+}
+
+// memClient returns a client for srv: New(opts...) over memBase(opts...).
+func memClient(t *testing.T, srv *transporttest.Server, opts ...timeouts.Option) *http.Client {
+	t.Helper()
+	return &http.Client{Transport: timeouts.New(memBase(t, srv, opts...), opts...)}
+}
+
+func trust(b *http.Transport, srv *transporttest.Server) {
+	b.Proxy = nil
+	if srv != nil {
+		if c := srv.Certificate(); c != nil {
+			pool := x509.NewCertPool()
+			pool.AddCert(c)
+			b.TLSClientConfig = &tls.Config{RootCAs: pool}
+		}
+	}
+}
+
+// start starts srv on loopback over HTTP/1.1 (cleartext) or h2 (TLS) and
+// closes it at the end of the test.
 func start(t *testing.T, srv *transporttest.Server, h2 bool) *transporttest.Server {
 	t.Helper()
 	if h2 {
@@ -52,19 +126,12 @@ func start(t *testing.T, srv *transporttest.Server, h2 bool) *transporttest.Serv
 func base(t *testing.T, srv *transporttest.Server, opts ...timeouts.Option) *http.Transport {
 	t.Helper()
 	b := timeouts.NewTransport(opts...)
-	b.Proxy = nil
-	if srv != nil {
-		if c := srv.Certificate(); c != nil {
-			pool := x509.NewCertPool()
-			pool.AddCert(c)
-			b.TLSClientConfig = &tls.Config{RootCAs: pool}
-		}
-	}
+	trust(b, srv)
 	t.Cleanup(b.CloseIdleConnections)
 	return b
 }
 
-// client returns a client for srv: the middleware over NewTransport, both
+// client returns a loopback client for srv: New over NewTransport, both
 // with opts.
 func client(t *testing.T, srv *transporttest.Server, opts ...timeouts.Option) *http.Client {
 	t.Helper()
@@ -87,7 +154,7 @@ func requireTimeout(t *testing.T, err error, phase errclass.Phase) *timeouts.Err
 	assert.NotErrorIs(t, err, context.Canceled)
 	assert.Equal(t, errclass.Timeout, errclass.Classify(err))
 	assert.Equal(t, phase, errclass.PhaseOf(err))
-	assert.Contains(t, te.Error(), "timeouts: ")
+	assert.Contains(t, te.Error(), "timeouts: "+string(phase)+": ")
 	return te
 }
 
@@ -102,13 +169,28 @@ func requireCanceled(t *testing.T, err error) {
 	assert.Equal(t, errclass.Canceled, errclass.Classify(err))
 }
 
-// within fails the test when f takes longer than generous and returns how
-// long it took.
-func within(t *testing.T, f func()) time.Duration {
+// requireCallerDeadline checks that err is the caller's own deadline.
+func requireCallerDeadline(t *testing.T, err error) {
 	t.Helper()
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	var te *timeouts.Error
+	assert.False(t, errors.As(err, &te), "the caller's deadline reported as ours: %v", err)
+}
+
+// elapsed runs f and returns how long it took (on the bubble's clock inside
+// a bubble).
+func elapsed(f func()) time.Duration {
 	begin := time.Now()
 	f()
-	took := time.Since(begin)
+	return time.Since(begin)
+}
+
+// within fails the test when f takes longer than generous (real time) and
+// returns how long it took.
+func within(t *testing.T, f func()) time.Duration {
+	t.Helper()
+	took := elapsed(f)
 	assert.Less(t, took, generous, "took %v", took)
 	return took
 }
@@ -143,3 +225,7 @@ func get(t *testing.T, ctx context.Context, c *http.Client, url string) (*http.R
 	require.NoError(t, err)
 	return c.Do(req)
 }
+
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -42,18 +42,21 @@ func TestOptionPanics(t *testing.T) {
 	for want, f := range cases {
 		t.Run(want, func(t *testing.T) { assert.PanicsWithValue(t, want, f) })
 	}
-	// Zero turns the middleware's bounds off.
+	// Zero turns the middleware's bounds off; a nil option is skipped.
 	assert.NotPanics(t, func() {
 		timeouts.New(nil, timeouts.WithResponseHeader(0), timeouts.WithBodyIdle(0),
-			timeouts.WithWriteIdle(0), timeouts.WithAttempt(0))
+			timeouts.WithWriteIdle(0), timeouts.WithAttempt(0), nil)
+		timeouts.Total(time.Second, nil)
 	})
 }
 
-// G4, T-15, T-17: NewTransport's documented settings.
+// G4, T-15, T-17: NewTransport's documented settings. The TLS handshake and
+// response header bounds are enforced by its connections, not by the
+// Transport's fields (one enforcer per bound).
 func TestNewTransportSettings(t *testing.T) {
 	tr := timeouts.NewTransport()
-	assert.Equal(t, 2*time.Second, tr.TLSHandshakeTimeout)
-	assert.Equal(t, 3*time.Second, tr.ResponseHeaderTimeout)
+	assert.Zero(t, tr.TLSHandshakeTimeout)
+	assert.Zero(t, tr.ResponseHeaderTimeout)
 	assert.Equal(t, 55*time.Second, tr.IdleConnTimeout)
 	require.NotNil(t, tr.HTTP2)
 	assert.Equal(t, 30*time.Second, tr.HTTP2.SendPingTimeout)
@@ -65,59 +68,31 @@ func TestNewTransportSettings(t *testing.T) {
 	def := http.DefaultTransport.(*http.Transport)
 	assert.Equal(t, def.MaxIdleConns, tr.MaxIdleConns)
 
-	tr = timeouts.NewTransport(timeouts.WithTLSHandshake(time.Second), timeouts.WithResponseHeader(0),
-		timeouts.WithWriteIdle(5*time.Second))
-	assert.Equal(t, time.Second, tr.TLSHandshakeTimeout)
-	assert.Zero(t, tr.ResponseHeaderTimeout)
+	tr = timeouts.NewTransport(timeouts.WithWriteIdle(5 * time.Second))
 	assert.Equal(t, 5*time.Second, tr.HTTP2.WriteByteTimeout)
+	tr = timeouts.NewTransport(timeouts.WithWriteIdle(0))
+	assert.Equal(t, 30*time.Second, tr.HTTP2.WriteByteTimeout, "the connection's own write bound stays")
 }
 
-// The dialer: IP literals skip resolution; refused connections keep their
-// class; a name that does not exist is DNS, not a timeout.
-func TestDialerErrors(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	tr := timeouts.NewTransport()
-	_, err = tr.DialContext(context.Background(), "tcp", addr)
-	require.Error(t, err)
-	assert.Equal(t, errclass.Refused, errclass.Classify(err))
-	assert.True(t, errclass.Unsent(err))
-
-	noSuch := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
-		return nil, errors.New("no dns here")
-	}}
-	tr = timeouts.NewTransport(timeouts.WithResolver(noSuch))
-	_, err = tr.DialContext(context.Background(), "tcp", "nothing.invalid:80")
-	require.Error(t, err)
-	var te *timeouts.Error
-	assert.False(t, errors.As(err, &te), "not a timeout: %v", err)
-	var dnsErr *net.DNSError
-	assert.ErrorAs(t, err, &dnsErr)
-
-	_, err = tr.DialContext(context.Background(), "tcp", "no-port")
-	assert.Error(t, err)
-}
-
-// D3: every phase's error text names the phase and the bound; the error
-// satisfies every check.
+// D3, item 3: every phase's error text names the phase token, says what did
+// not happen and the bound, and ends with the cause; the error satisfies
+// every check.
 func TestErrorText(t *testing.T) {
 	cases := []struct {
 		phase errclass.Phase
 		limit time.Duration
 		want  string
 	}{
-		{errclass.PhaseDNS, time.Second, "timeouts: dns lookup did not finish within 1s"},
-		{errclass.PhaseConnect, 500 * time.Millisecond, "timeouts: connect did not finish within 500ms"},
-		{errclass.PhaseTLSHandshake, 2 * time.Second, "timeouts: tls handshake did not finish within 2s"},
-		{errclass.PhaseWriteIdle, 30 * time.Second, "timeouts: request body not taken by the transport for 30s"},
-		{errclass.PhaseResponseHeader, 3 * time.Second, "timeouts: response header not received within 3s"},
-		{errclass.PhaseBodyIdle, 30 * time.Second, "timeouts: no response body byte received for 30s"},
-		{errclass.PhaseAttempt, 5 * time.Second, "timeouts: attempt did not finish within 5s"},
-		{errclass.PhaseTotal, 10 * time.Second, "timeouts: request did not finish in its total time within 10s"},
-		{errclass.PhaseTLSHandshake, 0, "timeouts: tls handshake did not finish"},
-		{"other", time.Second, "timeouts: timed out in phase other within 1s"},
+		{errclass.PhaseDNS, time.Second, "timeouts: dns: name not resolved within 1s"},
+		{errclass.PhaseConnect, 500 * ms, "timeouts: connect: no connection within 500ms"},
+		{errclass.PhaseTLSHandshake, 2 * time.Second, "timeouts: tls_handshake: tls handshake not done within 2s"},
+		{errclass.PhaseWriteIdle, 30 * time.Second, "timeouts: write_idle: no request body byte taken for 30s"},
+		{errclass.PhaseResponseHeader, 3 * time.Second, "timeouts: response_header: no response header within 3s"},
+		{errclass.PhaseBodyIdle, 30 * time.Second, "timeouts: body_idle: no response body byte received for 30s"},
+		{errclass.PhaseAttempt, 5 * time.Second, "timeouts: attempt: attempt not done within 5s"},
+		{errclass.PhaseTotal, 10 * time.Second, "timeouts: total: request not done within 10s"},
+		{errclass.PhaseTLSHandshake, 0, "timeouts: tls_handshake: tls handshake not done"},
+		{"other", time.Second, "timeouts: other: timed out within 1s"},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.phase), func(t *testing.T) {
@@ -133,6 +108,14 @@ func TestErrorText(t *testing.T) {
 			assert.ErrorIs(t, wrapped, errclass.ErrTimeout)
 			assert.NotErrorIs(t, wrapped, context.Canceled)
 			assert.Equal(t, errclass.Timeout, errclass.Classify(wrapped))
+			assert.Equal(t, errclass.Timeout, errclass.Classify(errclass.Wrap(e)))
+			assert.Same(t, e, errclass.Wrap(e), "an *Error already matches its sentinel")
 		})
 	}
+	// The cause is named last.
+	_, err := timeouts.NewTransport(timeouts.WithResolver(hangingResolver{}), timeouts.WithDNS(time.Nanosecond)).
+		DialContext(context.Background(), "tcp", "x.test:80")
+	var te *timeouts.Error
+	require.True(t, errors.As(err, &te))
+	assert.Contains(t, te.Error(), "timeouts: dns: name not resolved within 1ns: dial tcp: ")
 }

@@ -2,11 +2,10 @@ package timeouts
 
 import (
 	"errors"
+	"io"
 	"net/http"
-	"sync"
 	"time"
 
-	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/internal/layer"
 )
 
@@ -15,7 +14,8 @@ import (
 // header bound, the body idle bound, the write idle bound and the attempt
 // bound, and reports each as an *[Error] naming the phase. It also turns the
 // timeout errors of the layers below (net/http's TLS handshake and header
-// timeouts, dial timeouts) into *Error.
+// timeouts, dial timeouts) into *Error, and marks a failure of the caller's
+// own request body as such (class request_body, see errclass.RequestBody).
 //
 // It starts no goroutine per request. Each round trip takes a timer from a
 // pool kept by the Transport; the timer ticks only while a bound is running,
@@ -30,23 +30,40 @@ type Transport struct {
 	layer.Next
 	cfg   config
 	ticks ticks
-	lim   limits    // bounds of the *http.Transport below, for translated errors
-	slots sync.Pool // of *timerSlot
+	clock clock
+	lim   limits // bounds of the *http.Transport below, for translated errors
+	slots slots[exchange, *exchange]
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
 
+// ticks are the tick intervals of the static bounds.
+type ticks struct {
+	header, body, attempt time.Duration
+}
+
 // New returns a Transport that bounds each round trip through next as opts
 // say (the defaults are listed on each option). A nil next is
-// [http.DefaultTransport]. Options that only concern [NewTransport] (WithDNS,
-// WithConnect, WithTLSHandshake, WithResolver) are accepted and ignored.
+// [http.DefaultTransport]. Of opts, the settings of NewTransport's own phases
+// (WithDNS, WithConnect, WithResolver, WithDialer) do not apply here;
+// WithTLSHandshake is used only as the Limit of a translated net/http
+// handshake timeout.
 func New(next http.RoundTripper, opts ...Option) *Transport {
 	return newTransport(next, newConfig(opts))
 }
 
 func newTransport(next http.RoundTripper, c config) *Transport {
 	n := layer.Of(next)
-	return &Transport{Next: n, cfg: c, ticks: newTicks(&c), lim: baseLimits(n.RT())}
+	t := &Transport{
+		Next:  n,
+		cfg:   c,
+		ticks: ticks{header: tick(c.header), body: tick(c.bodyIdle), attempt: tick(c.attempt)},
+		clock: newClock(),
+	}
+	if b, ok := layer.Base(n.RT()).(*http.Transport); ok {
+		t.lim = limits{tls: b.TLSHandshakeTimeout, header: b.ResponseHeaderTimeout}
+	}
+	return t
 }
 
 // Middleware returns [New] as a middleware for chain.Build; the options are
@@ -54,21 +71,6 @@ func newTransport(next http.RoundTripper, c config) *Transport {
 func Middleware(opts ...Option) func(http.RoundTripper) http.RoundTripper {
 	c := newConfig(opts)
 	return func(next http.RoundTripper) http.RoundTripper { return newTransport(next, c) }
-}
-
-// baseLimits finds the *http.Transport under rt by following Unwrap.
-func baseLimits(rt http.RoundTripper) limits {
-	for range 64 {
-		if t, ok := rt.(*http.Transport); ok {
-			return limits{tls: t.TLSHandshakeTimeout, header: t.ResponseHeaderTimeout}
-		}
-		u, ok := rt.(interface{ Unwrap() http.RoundTripper })
-		if !ok {
-			break
-		}
-		rt = u.Unwrap()
-	}
-	return limits{}
 }
 
 var errNilResponse = errors.New("timeouts: next RoundTripper returned neither a response nor an error")
@@ -81,36 +83,25 @@ var errNilResponse = errors.New("timeouts: next RoundTripper returned neither a 
 // are not bounded.
 //
 // A timeout of this layer is returned as *Error. The caller's own
-// cancellation or earlier deadline is returned as next reported it.
+// cancellation or earlier deadline is returned as next reported it. Every
+// error passes through errclass.Wrap.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := &t.cfg
-	if !c.bounded() {
-		// No bound of ours runs; timeouts that fire inside a transport from
-		// NewTransport are still reported as *Error, with the hook.
-		resp, err := t.RT().RoundTrip(req)
-		switch {
-		case err != nil:
-			if resp != nil && resp.Body != nil { // a broken next: never both
-				resp.Body.Close()
-			}
-			if e := translate(err, t.lim); e != nil && req.Context().Err() == nil {
-				if c.onTimeout != nil {
-					c.onTimeout(req, e)
-				}
-				err = e
-			}
-			return nil, err
-		case resp == nil:
-			if req.Body != nil {
-				req.Body.Close()
-			}
-			return nil, errNilResponse
-		}
-		return resp, nil
+	s, r2 := t.start(req)
+	resp, err := s.send(req, r2)
+	if err != nil {
+		return nil, err
 	}
-	s := &exchange{t: t, parent: req.Context(), req: req}
+	return s.receive(resp)
+}
+
+// start makes the exchange of req and the request next gets, and starts the
+// bounds that run from the call.
+func (t *Transport) start(req *http.Request) (*exchange, *http.Request) {
+	c := &t.cfg
+	s := &exchange{t: t, req: req}
+	s.parent = req.Context()
 	if c.attempt > 0 {
-		s.attemptAt = mono() + int64(c.attempt)
+		s.attemptAt = t.clock.now() + int64(c.attempt)
 	}
 	r2 := req.WithContext(s)
 	if req.Body != nil && req.Body != http.NoBody {
@@ -124,46 +115,56 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		s.headerRun = 1
 	}
 	headerRuns := s.headerRun != 0
-	t.takeSlot(s) // publishes s to the slot's timer
+	s.slot = t.slots.take(s) // publishes s to the slot's timer
 	if c.attempt > 0 {
 		s.ensure(t.ticks.attempt)
 	}
 	if headerRuns {
 		s.ensure(t.ticks.header)
 	}
+	return s, r2
+}
 
+// send calls next, and keeps the RoundTripper contract when next breaks it
+// (a panic, a nil response with a nil error, both a response and an error).
+func (s *exchange) send(req, r2 *http.Request) (*http.Response, error) {
 	returned := false
 	defer func() {
 		if !returned { // next panicked
 			s.finish()
-			if req.Body != nil {
-				req.Body.Close()
-			}
+			closeBody(req)
 		}
 	}()
-	resp, err := t.RT().RoundTrip(r2)
+	resp, err := s.t.RT().RoundTrip(r2)
 	returned = true
-
 	if err == nil && resp == nil {
 		err = errNilResponse
-		if req.Body != nil {
-			req.Body.Close()
-		}
+		closeBody(req)
 	}
 	if err != nil {
-		if resp != nil && resp.Body != nil { // a broken next: never both
+		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
 		}
 		return nil, s.fail(err)
 	}
+	return resp, nil
+}
 
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// receive moves the exchange to its body phase and wraps the response body.
+func (s *exchange) receive(resp *http.Response) (*http.Response, error) {
 	s.mu.Lock()
 	if s.fired.Load() != nil { // our timer won the race with the response
 		s.mu.Unlock()
 		if resp.Body != nil {
 			resp.Body.Close()
 		}
-		return nil, s.fail(err)
+		return nil, s.fail(nil)
 	}
 	s.phase = phaseBody
 	if resp.StatusCode == http.StatusSwitchingProtocols {
@@ -181,15 +182,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		s.finish()
 	case resp.StatusCode == http.StatusSwitchingProtocols:
 		s.upgrade()
-		if rw, ok := resp.Body.(interface {
-			Read([]byte) (int, error)
-			Write([]byte) (int, error)
-			Close() error
-		}); ok {
-			s.rc = resp.Body
-			resp.Body = &upgradedBody{respBody: (*respBody)(s), w: rw}
+		s.rc = resp.Body
+		if w, ok := resp.Body.(io.Writer); ok {
+			resp.Body = &upgradedBody{respBody: (*respBody)(s), w: w}
 		} else {
-			s.rc = resp.Body
 			resp.Body = (*respBody)(s)
 		}
 	default:
@@ -198,57 +194,3 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, nil
 }
-
-// fail ends the exchange after next returned err and returns the error for
-// the caller: the timeout of this layer when its timer fired, err itself when
-// the caller's context ended, or err translated into *Error when a lower
-// layer timed out.
-func (s *exchange) fail(err error) error {
-	fired := s.fired.Load()
-	s.finish()
-	var out *Error
-	switch {
-	case fired != nil:
-		out = fired
-	case s.parent.Err() != nil:
-		return err
-	case s.attemptOver():
-		// next enforced the attempt deadline our context advertises before
-		// our timer's tick: still the attempt bound.
-		out = &Error{Phase: errclass.PhaseAttempt, Limit: s.t.cfg.attempt, cause: err}
-	default:
-		out = translate(err, s.t.lim)
-		if out == nil {
-			return err
-		}
-	}
-	s.report(out)
-	return out
-}
-
-// attemptOver reports whether the attempt bound has run out and the caller's
-// context has not ended (attemptAt never changes once s is published).
-func (s *exchange) attemptOver() bool {
-	return s.attemptAt != 0 && mono() >= s.attemptAt && !s.parentExpired()
-}
-
-// report calls the OnTimeout hook, once per exchange.
-func (s *exchange) report(e *Error) {
-	f := s.t.cfg.onTimeout
-	if f == nil {
-		return
-	}
-	s.mu.Lock()
-	first := !s.reported
-	s.reported = true
-	s.mu.Unlock()
-	if first {
-		f(s.req, e)
-	}
-}
-
-// epoch anchors mono; it carries a monotonic clock reading.
-var epoch = time.Now()
-
-// mono returns monotonic nanoseconds since epoch: cheap to compare and store.
-func mono() int64 { return int64(time.Since(epoch)) }

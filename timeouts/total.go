@@ -11,6 +11,17 @@ import (
 	"github.com/rtchain/chain/internal/layer"
 )
 
+// TotalOption configures [Total]. [WithOnTimeout] is one; the options of the
+// per-attempt layer are not, so that Total(d, WithAttempt(x)) does not
+// compile instead of doing nothing. A nil TotalOption is skipped.
+type TotalOption interface {
+	applyTotal(*totalConfig)
+}
+
+type totalConfig struct {
+	onTimeout []func(*http.Request, *Error)
+}
+
 // Total returns a middleware that gives each request one deadline, d after
 // RoundTrip is called, over everything below it: every attempt, every retry
 // wait, every redirect the layers below follow, and the response body. Place
@@ -20,116 +31,194 @@ import (
 // time left.
 //
 // When the deadline passes, RoundTrip (or the body's Read) fails with an
-// *[Error] of Phase total, whatever error the layers below returned. A
-// caller's context that ends first, or has an earlier deadline, keeps its own
-// error. Of opts only [WithOnTimeout] applies. d must be positive; anything
-// else panics.
+// *[Error] of Phase total that wraps the error the layers below returned
+// last (errors.Unwrap gives it, so errors.Is still finds a
+// syscall.ECONNREFUSED behind it). A caller's context that ends first, or
+// has an earlier deadline, keeps its own error. The hooks of opts
+// ([WithOnTimeout]) are called once per request that ran out of time. d must
+// be positive; anything else panics.
 //
-// The RoundTripper it returns is safe for concurrent use; it forwards
-// CloseIdleConnections and has Unwrap.
-func Total(d time.Duration, opts ...Option) func(http.RoundTripper) http.RoundTripper {
+// The deadline fires exactly on time, from a timer pooled by the middleware;
+// a request costs at most three allocations (its state, which is also the
+// context given to the next layer, the request copy that carries it, and the
+// Done channel when a layer below asks for it). The RoundTripper returned is
+// safe for concurrent use; it forwards CloseIdleConnections and has Unwrap.
+func Total(d time.Duration, opts ...TotalOption) func(http.RoundTripper) http.RoundTripper {
 	positive("Total", d)
-	c := newConfig(opts)
+	var c totalConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyTotal(&c)
+		}
+	}
 	return func(next http.RoundTripper) http.RoundTripper {
-		return &total{Next: layer.Of(next), d: d, onTimeout: c.onTimeout}
+		return &total{Next: layer.Of(next), d: d, hooks: c.onTimeout}
 	}
 }
 
 type total struct {
 	layer.Next
-	d         time.Duration
-	onTimeout func(*http.Request, *Error)
+	d     time.Duration
+	hooks []func(*http.Request, *Error)
+	slots slots[totalReq, *totalReq]
 }
 
 var _ http.RoundTripper = (*total)(nil)
+
+// totalReq is one request under Total: its context (deadline d after the
+// call), the timer that ends it, and the response body that keeps it until
+// EOF, a read error or Close.
+type totalReq struct {
+	ctxState
+	t        *total
+	req      *http.Request
+	deadline time.Time
+	rc       io.ReadCloser
+	slot     *timerSlot[totalReq, *totalReq]
+	finished atomic.Bool
+	reported atomic.Bool
+	fired    bool // guarded by mu
+}
 
 func (t *total) RoundTrip(req *http.Request) (*http.Response, error) {
 	parent := req.Context()
 	deadline := time.Now().Add(t.d)
 	if pd, ok := parent.Deadline(); ok && !pd.After(deadline) {
-		return t.RT().RoundTrip(req) // the caller's deadline comes first
+		// The caller's deadline comes first.
+		resp, err := t.RT().RoundTrip(req)
+		return resp, errclass.Wrap(err)
 	}
-	e := &Error{Phase: errclass.PhaseTotal, Limit: t.d}
-	ctx, cancel := context.WithDeadlineCause(parent, deadline, e)
-	x := &totalExchange{t: t, req: req, parent: parent, ctx: ctx, err: e}
+	x := &totalReq{t: t, req: req, deadline: deadline}
+	x.parent = parent
+	x.slot = t.slots.take(x)
+	x.slot.arm(t.d)
 	returned := false
 	defer func() {
-		if !returned { // next panicked: release the deadline's timer
-			cancel()
+		if !returned { // next panicked
+			x.finish()
 		}
 	}()
-	resp, err := t.RT().RoundTrip(req.WithContext(ctx))
+	resp, err := t.RT().RoundTrip(req.WithContext(x))
 	returned = true
-	if err != nil || resp == nil {
-		cancel()
-		if err != nil && resp != nil && resp.Body != nil { // a broken next: never both
+	if err == nil && resp == nil {
+		err = errNilResponse
+		closeBody(req)
+	}
+	if err != nil {
+		if resp != nil && resp.Body != nil { // a broken next: never both
 			resp.Body.Close()
 		}
-		if err == nil {
-			err = errNilResponse
-			if req.Body != nil {
-				req.Body.Close()
-			}
-		}
+		x.finish()
 		return nil, x.mapErr(err)
 	}
-	if resp.Body == nil || resp.Body == http.NoBody {
-		cancel()
-		return resp, nil
-	}
-	x.rc, x.cancel = resp.Body, cancel
-	if w, ok := resp.Body.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
-		resp.Body = &totalUpgraded{totalExchange: x, w: w}
-	} else {
-		resp.Body = x
+	switch {
+	case resp.Body == nil || resp.Body == http.NoBody:
+		x.finish()
+	case resp.StatusCode == http.StatusSwitchingProtocols:
+		x.rc = resp.Body
+		if w, ok := resp.Body.(io.Writer); ok {
+			resp.Body = &totalUpgraded{totalBody: (*totalBody)(x), w: w}
+		} else {
+			resp.Body = (*totalBody)(x)
+		}
+	default:
+		x.rc = resp.Body
+		resp.Body = (*totalBody)(x)
 	}
 	return resp, nil
 }
 
-// totalExchange is the response body of one request under Total: it keeps
-// the deadline's context until EOF, a read error or Close.
-type totalExchange struct {
-	t      *total
-	req    *http.Request
-	parent context.Context
-	ctx    context.Context
-	err    *Error
-	rc     io.ReadCloser
-	cancel context.CancelFunc
-	once   atomic.Bool // the hook was called
-}
+// Deadline returns the request's deadline, d after the call.
+func (x *totalReq) Deadline() (time.Time, bool) { return x.deadline, true }
 
-// mapErr returns the Total error when the deadline is what ended the
-// request, and err otherwise.
-func (x *totalExchange) mapErr(err error) error {
-	if x.parent.Err() == nil && context.Cause(x.ctx) == x.err {
-		if x.t.onTimeout != nil && x.once.CompareAndSwap(false, true) {
-			x.t.onTimeout(x.req, x.err)
-		}
-		return x.err
+// Value returns the parent's value.
+func (x *totalReq) Value(key any) any { return x.parent.Value(key) }
+
+func (x *totalReq) String() string { return "timeouts.total" }
+
+// onTimer runs on the timer's goroutine: it ends the context once the
+// deadline has passed, and sets the timer again when it fired early (a slot's
+// timer may still be set from its previous user).
+func (x *totalReq) onTimer() {
+	x.mu.Lock()
+	if x.err != nil {
+		x.mu.Unlock()
+		return
 	}
-	return err
+	if left := time.Until(x.deadline); left > 0 {
+		x.slot.arm(left)
+		x.mu.Unlock()
+		return
+	}
+	x.fired = true
+	funcs := x.cancelLocked(context.DeadlineExceeded)
+	x.mu.Unlock()
+	runAll(funcs)
 }
 
-func (x *totalExchange) Read(p []byte) (int, error) {
+// finish releases the timer and cancels the context, once.
+func (x *totalReq) finish() {
+	if !x.finished.CompareAndSwap(false, true) {
+		return
+	}
+	x.t.slots.put(x.slot)
+	x.cancel(context.Canceled)
+}
+
+// expired reports whether the deadline ended the request: the timer fired,
+// or the deadline has passed (a layer below may see it before the timer
+// does), while the caller's context is alive.
+func (x *totalReq) expired() bool {
+	if x.parent.Err() != nil {
+		return false
+	}
+	if d, ok := x.parent.Deadline(); ok && !time.Now().Before(d) {
+		return false
+	}
+	x.mu.Lock()
+	fired := x.fired
+	x.mu.Unlock()
+	return fired || !time.Now().Before(x.deadline)
+}
+
+// mapErr returns the Total error, wrapping err, when the deadline is what
+// ended the request, and err otherwise.
+func (x *totalReq) mapErr(err error) error {
+	if !x.expired() {
+		return errclass.Wrap(err)
+	}
+	e := &Error{Phase: errclass.PhaseTotal, Limit: x.t.d, cause: err}
+	if len(x.t.hooks) > 0 && x.reported.CompareAndSwap(false, true) {
+		runHooks(x.t.hooks, x.req, e)
+	}
+	return e
+}
+
+// totalBody is the request seen as its response body (a conversion, so no
+// allocation).
+type totalBody totalReq
+
+func (b *totalBody) Read(p []byte) (int, error) {
+	x := (*totalReq)(b)
 	n, err := x.rc.Read(p)
 	if err != nil {
+		x.finish()
 		if err != io.EOF {
 			err = x.mapErr(err)
 		}
-		x.cancel()
 	}
 	return n, err
 }
 
-func (x *totalExchange) Close() error {
+func (b *totalBody) Close() error {
+	x := (*totalReq)(b)
 	err := x.rc.Close()
-	x.cancel()
+	x.finish()
 	return err
 }
 
 type totalUpgraded struct {
-	*totalExchange
+	*totalBody
 	w io.Writer
 }
 

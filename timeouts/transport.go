@@ -2,13 +2,9 @@ package timeouts
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
-
-	"github.com/rtchain/chain/errclass"
 )
 
 // Connection-level settings of [NewTransport] that have no option.
@@ -25,40 +21,70 @@ const (
 	// holding every request sent on it.
 	defaultSendPing = 30 * time.Second
 	defaultPing     = 15 * time.Second
-	keepAlive       = 30 * time.Second // TCP keep-alive, as http.DefaultTransport
 )
 
 // NewTransport returns an *http.Transport with the settings of
 // [http.DefaultTransport] (proxy from the environment, HTTP/2, connection
-// pool sizes), tuned so that every phase of getting a connection is bounded
-// and named:
+// pool sizes), whose connections bound and name every phase of their set-up,
+// and the response header on HTTP/1. Every timeout it reports is an *[Error].
 //
 //   - DialContext resolves the host name under the [WithDNS] bound, then
-//     dials each address in turn under the [WithConnect] bound. Go's own
-//     Dialer.Timeout covers both together; bounding them apart lets the error
-//     say which one ran out: *Error with Phase dns or connect, wrapping the
-//     net error (so errors.As to *net.OpError and *net.DNSError still works).
-//     A failure that is not a timeout is returned as net.Dialer would.
-//   - TLSHandshakeTimeout is the [WithTLSHandshake] bound and
-//     ResponseHeaderTimeout the [WithResponseHeader] bound. net/http reports
-//     these two with its own errors; [New] or [Middleware] above the
-//     transport turns them into *Error with Phase tls_handshake or
-//     response_header.
-//   - IdleConnTimeout is 55s, below the 60s idle timeout
-//     of common load balancers. net/http itself resends a request that
-//     failed on a stale pooled connection only when the request is
-//     replayable (GET, HEAD, OPTIONS, TRACE, or an Idempotency-Key header,
-//     with a body it can get again from GetBody).
-//   - HTTP2 is set with SendPingTimeout 30s,
-//     PingTimeout 15s and WriteByteTimeout the
-//     [WithWriteIdle] bound, so a dead HTTP/2 connection is found and closed.
+//     connects under the [WithConnect] bound per address, racing the two
+//     address families as net.Dialer does (Happy Eyeballs; see
+//     [WithDialer]). Go's own Dialer.Timeout covers resolution and connect
+//     together; bounding them apart lets the error say which one ran out:
+//     *Error with Phase dns or connect, wrapping the net error (so errors.As
+//     to *net.OpError and *net.DNSError still works). A failure that is not a
+//     timeout is returned as net.Dialer would, through errclass.Wrap.
+//   - Its connections bound the TLS handshake ([WithTLSHandshake]), from the
+//     client's first handshake message to the end of the handshake, and fail
+//     it with Phase tls_handshake. TLSHandshakeTimeout is left 0: one
+//     enforcer per bound.
+//   - On HTTP/1 connections (cleartext or TLS) they bound the response header
+//     ([WithResponseHeader]): the clock runs from the end of each write of
+//     the request until the first byte of the response, and a write stops it.
+//     When it runs out, the connection's Read fails with *Error of Phase
+//     response_header, and net/http closes the connection and returns the
+//     error wrapped in its own (errors.As and errors.Is find the *Error;
+//     url.Error.Timeout does not look that deep). ResponseHeaderTimeout is left
+//     0. A connection sees bytes, not requests, so there are three things it
+//     cannot do as [New] does: a request body whose source pauses for longer
+//     than the bound between two writes is cut; net/http resends an
+//     idempotent request whose header timed out on a reused connection, on
+//     another connection (as it does for every failure of a reused connection
+//     before the first response byte); and over HTTP/2, where one connection
+//     carries many streams, it does not bound the header at all. Put [New] or
+//     [Middleware] above the transport for all three: it bounds the header of
+//     every request exactly, and the connections then leave the bound to it.
+//   - Its sockets have TCP_NOTSENT_LOWAT set to 16 KiB on Linux and macOS,
+//     so that an upload advances as its bytes leave and a write idle bound
+//     above sees a slow but moving upload as moving (see [WithWriteIdle]).
+//   - IdleConnTimeout is 55s, below the 60s idle timeout of common load
+//     balancers. net/http itself resends a request that failed on a stale
+//     pooled connection only when the request is replayable (GET, HEAD,
+//     OPTIONS, TRACE, or an Idempotency-Key header, with a body it can get
+//     again from GetBody).
+//   - HTTP2 is set with SendPingTimeout 30s, PingTimeout 15s and
+//     WriteByteTimeout the [WithWriteIdle] bound (30s when that is 0), so a
+//     dead HTTP/2 connection is found and closed.
 //
 // The connection is dialed with a context detached from the request (as
 // net/http does), which is why the dial and handshake bounds can never be
-// zero. Change any field of the result before its first use, as with any
-// *http.Transport.
+// zero. The connections it makes are wrappers: httptrace's GotConnInfo.Conn
+// (or, over TLS, its NetConn) has a NetConn method that returns the
+// connection the dialer made. Change any field of the result before its first use, as with any
+// *http.Transport; a DialContext of your own replaces the bounds above, so
+// set TLSHandshakeTimeout and ResponseHeaderTimeout with it. Of opts, the
+// body idle, write idle (but for WriteByteTimeout), attempt, adaptive and
+// hook options are for [New] and do not apply here.
 func NewTransport(opts ...Option) *http.Transport {
 	c := newConfig(opts)
+	return newHTTPTransport(&c, nil)
+}
+
+// newHTTPTransport is NewTransport; a non-nil raw replaces the connect step
+// of its dialer (an in-memory network, in tests).
+func newHTTPTransport(c *config, raw func(context.Context, string, string) (net.Conn, error)) *http.Transport {
 	var t *http.Transport
 	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
 		t = dt.Clone()
@@ -70,94 +96,22 @@ func NewTransport(opts ...Option) *http.Transport {
 			ExpectContinueTimeout: time.Second,
 		}
 	}
-	d := &dialer{resolver: c.resolver, dns: c.dns, connect: c.connect}
+	d := newDialer(c, t)
+	if raw != nil {
+		d.raw = raw
+	}
 	t.DialContext = d.DialContext
-	t.TLSHandshakeTimeout = c.tlsHandshake
-	t.ResponseHeaderTimeout = c.header
+	t.TLSHandshakeTimeout = 0
+	t.ResponseHeaderTimeout = 0
 	t.IdleConnTimeout = defaultIdleConn
+	wb := c.writeIdle
+	if wb == 0 {
+		wb = defaultWriteIdle
+	}
 	t.HTTP2 = &http.HTTP2Config{
 		SendPingTimeout:  defaultSendPing,
 		PingTimeout:      defaultPing,
-		WriteByteTimeout: c.writeIdle,
+		WriteByteTimeout: wb,
 	}
 	return t
-}
-
-// dialer resolves and connects with separate bounds.
-type dialer struct {
-	resolver     *net.Resolver
-	dns, connect time.Duration
-}
-
-// DialContext dials network (tcp, tcp4 or tcp6) address host:port.
-func (d *dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
-	}
-	var addrs []netip.Addr
-	if ip, err := netip.ParseAddr(host); err == nil {
-		addrs = []netip.Addr{ip}
-	} else {
-		if addrs, err = d.lookup(ctx, network, host); err != nil {
-			return nil, err
-		}
-	}
-	var first error
-	for _, ip := range addrs {
-		if (network == "tcp4" && !ip.Unmap().Is4()) || (network == "tcp6" && ip.Unmap().Is4()) {
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		nd := net.Dialer{Timeout: d.connect, KeepAlive: keepAlive}
-		conn, err := nd.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
-		if err == nil {
-			return conn, nil
-		}
-		var op *net.OpError
-		if ctx.Err() == nil && errors.As(err, &op) && op.Timeout() {
-			err = &Error{Phase: errclass.PhaseConnect, Limit: d.connect, cause: err}
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	if first == nil {
-		if err := ctx.Err(); err != nil {
-			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
-		}
-		first = &net.OpError{Op: "dial", Net: network, Err: &net.AddrError{Err: "no suitable address found", Addr: host}}
-	}
-	return nil, first
-}
-
-func (d *dialer) lookup(ctx context.Context, network, host string) ([]netip.Addr, error) {
-	r := d.resolver
-	if r == nil {
-		r = net.DefaultResolver
-	}
-	lctx, cancel := context.WithTimeout(ctx, d.dns)
-	defer cancel()
-	ipNet := "ip"
-	switch network {
-	case "tcp4":
-		ipNet = "ip4"
-	case "tcp6":
-		ipNet = "ip6"
-	}
-	addrs, err := r.LookupNetIP(lctx, ipNet, host)
-	if err == nil {
-		return addrs, nil
-	}
-	op := &net.OpError{Op: "dial", Net: network, Err: err}
-	var dnsErr *net.DNSError
-	if ctx.Err() == nil && lctx.Err() != nil {
-		return nil, &Error{Phase: errclass.PhaseDNS, Limit: d.dns, cause: op}
-	}
-	if errors.As(err, &dnsErr) && dnsErr.IsTimeout { // the resolver's own timeout
-		return nil, &Error{Phase: errclass.PhaseDNS, cause: op}
-	}
-	return nil, op
 }

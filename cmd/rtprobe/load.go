@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
+	"net/http/httptrace"
 	"slices"
-	"sort"
-	"strings"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,82 +14,156 @@ import (
 	"github.com/rtchain/chain/breaker"
 	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/retry"
-	"github.com/rtchain/chain/standard"
 )
 
 // loadStats collects the results of the load mode. Safe for concurrent use.
 type loadStats struct {
-	retries atomic.Int64
-	done    atomic.Int64
+	retries, done, failed atomic.Int64
+	canceled              atomic.Int64 // in flight when the load was interrupted: not counted
 
-	mu          sync.Mutex // guards the fields below
-	latencies   []time.Duration
-	classes     map[string]int
+	mu          sync.Mutex      // guards the fields below
+	latencies   []time.Duration // of the requests that reached the network
+	classes     map[string]int  // every request's outcome
 	statuses    map[int]int
-	transitions []string
+	rejected    map[string]int // requests that never reached the network, by class
+	transitions []transitionLog
 }
 
-func (s *loadStats) record(d time.Duration, class string, status int) {
+// transitionLog is one breaker transition during a load.
+type transitionLog struct {
+	Key  string  `json:"key"`
+	From string  `json:"from"`
+	To   string  `json:"to"`
+	AtMS float64 `json:"at_ms"`
+}
+
+func newLoadStats() *loadStats {
+	return &loadStats{classes: map[string]int{}, statuses: map[int]int{}, rejected: map[string]int{}}
+}
+
+// record counts one request. reached says whether any attempt of it asked
+// for a connection: one that did not (a breaker or limiter rejection) is
+// counted apart and kept out of the latency figures, which would otherwise
+// describe our own rejections rather than the server.
+func (s *loadStats) record(d time.Duration, class string, status int, reached bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latencies = append(s.latencies, d)
 	s.classes[class]++
 	if status != 0 {
 		s.statuses[status]++
 	}
+	if reached {
+		s.latencies = append(s.latencies, d)
+	} else {
+		s.rejected[class]++
+	}
+	s.mu.Unlock()
+	if class != errclass.OK.String() {
+		s.failed.Add(1)
+	}
+	s.done.Add(1)
 }
 
 func (s *loadStats) transition(at time.Duration, key string, from, to breaker.State) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.transitions = append(s.transitions, fmt.Sprintf("%s %s→%s at %s", key, from, to, ms(at)))
+	s.transitions = append(s.transitions, transitionLog{Key: key, From: from.String(), To: to.String(), AtMS: msf(at)})
 }
 
-// runLoad sends pf.n requests to target from pf.c workers through one
-// standard stack and prints a summary. It returns 0 when every request got a
-// status below 400.
-func runLoad(ctx context.Context, pf probeFlags, target string, w io.Writer) int {
-	st := &loadStats{classes: map[string]int{}, statuses: map[int]int{}}
+// runLoad sends requests to target from pf.c workers through one standard
+// stack and prints a summary. It returns 0 when every request got a status
+// below 400.
+func runLoad(ctx context.Context, pf probeFlags, target string, con console) (int, error) {
+	st := newLoadStats()
 	start := time.Now()
-	client := pf.client(
-		standard.WithRetry(retry.WithOnRetry(func(retry.Event) { st.retries.Add(1) })),
-		standard.WithBreaker(breaker.WithOnStateChange(func(key string, from, to breaker.State) {
+	c, err := pf.newClient(clientHooks{
+		retry: []retry.Option{retry.WithOnRetry(func(retry.Event) { st.retries.Add(1) })},
+		breaker: []breaker.Option{breaker.WithOnStateChange(func(key string, from, to breaker.State) {
 			st.transition(time.Since(start), key, from, to)
-		})),
-	)
-	defer client.CloseIdleConnections()
+		})},
+	})
+	if err != nil {
+		return 2, err
+	}
+	defer c.close()
+	total := pf.count()
+	stopBar := progress(con, total, pf.duration, &st.done, &st.failed)
+	interrupted := drive(ctx, pf, total, func() { loadOne(ctx, pf, target, c.Client, st) })
+	stopBar()
+	sum := st.summary(pf, target, time.Since(start), total, interrupted)
+	if c.limit != nil {
+		sum.Limits = limitsOf(c.limit)
+	}
+	if pf.json {
+		writeJSON(con.out, sum)
+	} else {
+		sum.print(con.out)
+	}
+	return sum.code, nil
+}
 
+// count is the number of requests to send; 0 when the load is bounded by
+// -duration, or by nothing but an interrupt (-rate alone).
+func (pf probeFlags) count() int {
+	if pf.duration > 0 || (pf.rate > 0 && !pf.nSet) {
+		return 0
+	}
+	return pf.n
+}
+
+// drive runs do from pf.c workers, total times (0: no count), until
+// -duration has passed or ctx ends; with -rate the starts are paced. It
+// reports whether ctx ended the load early.
+func drive(ctx context.Context, pf probeFlags, total int, do func()) (interrupted bool) {
 	jobs := make(chan struct{})
 	var wg sync.WaitGroup
 	for range pf.c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range jobs {
-				loadOne(ctx, pf, target, client, st)
+				do()
 			}
-		}()
+		})
 	}
-	stopBar := progress(w, pf.n, &st.done)
-feed:
-	for range pf.n {
+	defer wg.Wait()
+	defer close(jobs)
+	var end <-chan time.Time
+	if pf.duration > 0 {
+		t := time.NewTimer(pf.duration)
+		defer t.Stop()
+		end = t.C
+	}
+	start := time.Now()
+	for i := 0; total == 0 || i < total; i++ {
+		if pf.rate > 0 {
+			at := start.Add(time.Duration(float64(i) / pf.rate * float64(time.Second)))
+			t := time.NewTimer(time.Until(at))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return true
+			case <-end:
+				t.Stop()
+				return false
+			}
+		}
 		select {
 		case jobs <- struct{}{}:
 		case <-ctx.Done():
-			break feed
+			return true
+		case <-end:
+			return false
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	stopBar()
-	return st.print(w, pf, redactedURL(target), time.Since(start))
+	return false
 }
 
+// loadOne sends one request and records it.
 func loadOne(ctx context.Context, pf probeFlags, target string, client *http.Client, st *loadStats) {
-	defer st.done.Add(1)
+	var conns atomic.Int32
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GetConn: func(string) { conns.Add(1) }})
 	req, err := pf.newRequest(ctx, target)
 	if err != nil {
-		st.record(0, errclass.Classify(err).String(), 0)
+		st.record(0, errclass.Classify(err).String(), 0, false)
 		return
 	}
 	t0 := time.Now()
@@ -103,50 +175,93 @@ func loadOne(ctx context.Context, pf probeFlags, target string, client *http.Cli
 		resp.Body.Close()
 	}
 	d := time.Since(t0)
+	reached := conns.Load() > 0
+	if err != nil && ctx.Err() != nil { // interrupted: says nothing of the server
+		st.canceled.Add(1)
+		return
+	}
 	switch {
 	case err != nil:
 		class := errclass.Classify(err).String()
 		if p := errclass.PhaseOf(err); p != errclass.PhaseNone {
 			class += " " + string(p)
 		}
-		st.record(d, class, status)
+		st.record(d, class, status, reached)
 	case status >= 400:
-		st.record(d, errclass.Status.String(), status)
+		st.record(d, errclass.Status.String(), status, reached)
 	default:
-		st.record(d, errclass.OK.String(), status)
+		st.record(d, errclass.OK.String(), status, reached)
 	}
 }
 
-// print writes the summary and returns the exit code.
-func (s *loadStats) print(w io.Writer, pf probeFlags, url string, elapsed time.Duration) int {
+// loadSummary is the result of a load: the JSON object of -json, and what
+// the text output is made from.
+type loadSummary struct {
+	Method      string          `json:"method"`
+	URL         string          `json:"url"` // redacted
+	Requests    int             `json:"requests"`
+	Workers     int             `json:"workers"`
+	ElapsedMS   float64         `json:"elapsed_ms"`
+	Rate        float64         `json:"rate"` // requests completed per second
+	TargetRate  float64         `json:"target_rate,omitempty"`
+	Reached     int             `json:"reached_network"`
+	Latency     *latencyFigures `json:"latency_ms,omitempty"` // of the requests that reached the network
+	Outcomes    map[string]int  `json:"outcomes"`
+	Statuses    map[string]int  `json:"statuses,omitempty"`
+	Rejected    map[string]int  `json:"rejected"` // not sent, by class: breaker_open, limited
+	Retries     int64           `json:"retries"`
+	Transitions []transitionLog `json:"breaker_transitions"`
+	Limits      []limitLog      `json:"limits,omitempty"`
+	Interrupted bool            `json:"interrupted,omitempty"`
+	Canceled    int64           `json:"canceled,omitempty"` // in flight at the interrupt, not counted
+	code        int
+}
+
+// latencyFigures are percentiles in milliseconds.
+type latencyFigures struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+func (s *loadStats) summary(pf probeFlags, target string, elapsed time.Duration, total int, interrupted bool) loadSummary {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := len(s.latencies)
-	fmt.Fprintf(w, "%s %s: %d requests in %s (%.1f/s), %d workers\n",
-		pf.method, url, n, ms(elapsed), float64(n)/elapsed.Seconds(), pf.c)
-	lat := slices.Clone(s.latencies)
-	slices.Sort(lat)
-	if n > 0 {
-		fmt.Fprintf(w, "latency   p50 %s  p90 %s  p99 %s  max %s\n",
-			ms(percentile(lat, 50)), ms(percentile(lat, 90)), ms(percentile(lat, 99)), ms(lat[n-1]))
+	n := sumOf(s.classes)
+	sum := loadSummary{
+		Method: pf.method, URL: redactedURL(target), Requests: n, Workers: pf.c,
+		ElapsedMS: msf(elapsed), Rate: float64(n) / elapsed.Seconds(), TargetRate: pf.rate,
+		Reached: len(s.latencies), Outcomes: maps(s.classes), Rejected: maps(s.rejected),
+		Retries: s.retries.Load(), Transitions: append([]transitionLog{}, s.transitions...),
+		Interrupted: interrupted, Canceled: s.canceled.Load(),
 	}
-	fmt.Fprintf(w, "outcomes  %s\n", countLine(s.classes))
 	if len(s.statuses) > 0 {
-		m := make(map[string]int, len(s.statuses))
+		sum.Statuses = map[string]int{}
 		for k, v := range s.statuses {
-			m[fmt.Sprint(k)] = v
+			sum.Statuses[strconv.Itoa(k)] = v
 		}
-		fmt.Fprintf(w, "statuses  %s\n", countLine(m))
 	}
-	fmt.Fprintf(w, "retries   %d\n", s.retries.Load())
-	fmt.Fprintf(w, "breaker   %d transitions\n", len(s.transitions))
-	for _, t := range s.transitions {
-		fmt.Fprintf(w, "          %s\n", t)
+	if lat := slices.Sorted(slices.Values(s.latencies)); len(lat) > 0 {
+		sum.Latency = &latencyFigures{
+			P50: msf(percentile(lat, 50)), P90: msf(percentile(lat, 90)),
+			P99: msf(percentile(lat, 99)), Max: msf(lat[len(lat)-1]),
+		}
 	}
-	if s.classes[errclass.OK.String()] == n && n == pf.n {
-		return 0
+	sum.code = 1
+	if n > 0 && s.classes[errclass.OK.String()] == n && (total == 0 || n == total) {
+		sum.code = 0
 	}
-	return 1
+	return sum
+}
+
+// maps copies m.
+func maps(m map[string]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // percentile returns the p-th percentile (nearest rank) of sorted.
@@ -156,68 +271,4 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 	}
 	i := (len(sorted)*p + 99) / 100
 	return sorted[max(i-1, 0)]
-}
-
-// countLine formats counts as "a 3  b 1", largest first.
-func countLine(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if m[keys[i]] != m[keys[j]] {
-			return m[keys[i]] > m[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
-	}
-	return strings.Join(parts, "  ")
-}
-
-// progress draws a progress bar on w every 100 ms when w is a terminal, and
-// returns a function that stops it.
-func progress(w io.Writer, total int, done *atomic.Int64) (stop func()) {
-	if !isTerminal(w) {
-		return func() {}
-	}
-	quit := make(chan struct{})
-	finished := make(chan struct{})
-	draw := func() {
-		const width = 40
-		d := int(done.Load())
-		filled := width * d / total
-		fmt.Fprintf(w, "\r[%s%s] %d/%d", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), d, total)
-	}
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				draw()
-				fmt.Fprintln(w)
-				return
-			case <-t.C:
-				draw()
-			}
-		}
-	}()
-	return func() {
-		close(quit)
-		<-finished
-	}
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -1,380 +1,339 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"os"
-	"sort"
+	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/internal/redact"
-	"github.com/rtchain/chain/retry"
-	"github.com/rtchain/chain/standard"
-	"github.com/rtchain/chain/timeouts"
 )
 
-// probeFlags are the flags of the URL modes.
-type probeFlags struct {
-	method        string
-	headers       headerList
-	body          string
-	attempts      int
-	total         time.Duration
-	headerTimeout time.Duration
-	bodyIdle      time.Duration
-	connect       time.Duration
-	n, c          int
-	verbose       bool
-	caFile        string
-	roots         *x509.CertPool // from caFile; nil: the system's
+// probeResult is what one probe found: the JSON object of -json, and what
+// the text output is made from.
+type probeResult struct {
+	Method     string        `json:"method"`
+	URL        string        `json:"url"` // redacted
+	Redirects  []redirect    `json:"redirects,omitempty"`
+	Phases     phaseSet      `json:"phases"` // of the last attempt, with the body
+	TotalMS    float64       `json:"total_ms"`
+	Attempts   int           `json:"attempts"` // on the last hop, by the retry layer
+	Status     int           `json:"status,omitempty"`
+	StatusText string        `json:"-"`
+	Proto      string        `json:"proto,omitempty"`
+	Bytes      int64         `json:"bytes"`
+	Class      string        `json:"class"`
+	Phase      string        `json:"phase,omitempty"` // of a timeout
+	Error      string        `json:"error,omitempty"`
+	RequestID  string        `json:"request_id,omitempty"`
+	ClientCert *clientCert   `json:"client_cert,omitempty"`
+	Rotation   *rotationLog  `json:"rotation,omitempty"` // the rotation that started this probe (-watch)
+	Log        []attemptLog  `json:"attempt_log,omitempty"`
+	Headers    http.Header   `json:"headers,omitempty"` // redacted, with -v
+	Body       *string       `json:"body,omitempty"`    // with -show-body
+	SavedTo    string        `json:"saved_to,omitempty"`
+	code       int           // the exit code this probe asks for
+	body       *bytes.Buffer // for -show-body
 }
 
-// headerList is a repeatable -H flag.
-type headerList []string
-
-func (h *headerList) String() string { return strings.Join(*h, ", ") }
-
-func (h *headerList) Set(v string) error {
-	name, _, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(name) == "" {
-		return fmt.Errorf("want \"Name: value\", got %q", v)
-	}
-	*h = append(*h, v)
-	return nil
+// attemptLog is one connection attempt, for -v.
+type attemptLog struct {
+	Hop    int       `json:"hop"`
+	N      int       `json:"attempt"` // within its hop
+	Retry  *retryLog `json:"retry,omitempty"`
+	Phases phaseSet  `json:"phases"`
+	Remote string    `json:"remote,omitempty"`
+	Reused bool      `json:"reused"`
+	// Resent is a connection attempt net/http made on its own within the
+	// same attempt: a replayable request that failed on a stale pooled
+	// connection is resent on a new one.
+	Resent bool `json:"resent_by_transport,omitempty"`
 }
 
-// parseProbeFlags parses args, which may mix flags and the URL in any order.
-func parseProbeFlags(args []string, stderr io.Writer) (probeFlags, string, error) {
-	var pf probeFlags
-	fs := flag.NewFlagSet("rtprobe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage+"\nflags:\n")
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&pf.method, "X", "", "request method (default GET, or POST with -d)")
-	fs.Var(&pf.headers, "H", "request header \"Name: value\", repeatable")
-	fs.StringVar(&pf.body, "d", "", "request body")
-	fs.IntVar(&pf.attempts, "attempts", 3, "attempts per request, the first included")
-	fs.DurationVar(&pf.total, "timeout", 30*time.Second, "bound over every attempt and wait of a request (0: none)")
-	fs.DurationVar(&pf.headerTimeout, "header-timeout", standard.DefaultResponseHeader, "response header bound, per attempt")
-	fs.DurationVar(&pf.bodyIdle, "body-idle", standard.DefaultBodyIdle, "response body idle bound")
-	fs.DurationVar(&pf.connect, "connect-timeout", 0, "connect bound, per address (0: the timeouts package's default, 500ms)")
-	fs.IntVar(&pf.n, "n", 1, "number of requests")
-	fs.IntVar(&pf.c, "c", 1, "number of concurrent workers")
-	fs.BoolVar(&pf.verbose, "v", false, "print every attempt and the response headers")
-	fs.StringVar(&pf.caFile, "cacert", "", "PEM file of the CA certificates that verify the server (default: the system's)")
-
-	var rest []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return pf, "", err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		rest = append(rest, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(rest) != 1 {
-		fs.Usage()
-		return pf, "", errors.New("want exactly one URL")
-	}
-	switch {
-	case pf.attempts < 1:
-		return pf, "", errors.New("-attempts must be at least 1")
-	case pf.n < 1 || pf.c < 1:
-		return pf, "", errors.New("-n and -c must be at least 1")
-	case pf.headerTimeout <= 0 || pf.bodyIdle <= 0 || pf.connect < 0 || pf.total < 0:
-		return pf, "", errors.New("timeouts must be positive")
-	}
-	if pf.method == "" {
-		pf.method = http.MethodGet
-		if pf.body != "" {
-			pf.method = http.MethodPost
-		}
-	}
-	if pf.caFile != "" {
-		pem, err := os.ReadFile(pf.caFile)
-		if err != nil {
-			return pf, "", err
-		}
-		pf.roots = x509.NewCertPool()
-		if !pf.roots.AppendCertsFromPEM(pem) {
-			return pf, "", fmt.Errorf("no certificate in %s", pf.caFile)
-		}
-	}
-	u, err := url.Parse(rest[0])
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return pf, "", fmt.Errorf("not an http or https URL: %q", rest[0])
-	}
-	return pf, rest[0], nil
+// clientCert is the client certificate a probe presented (-cert).
+type clientCert struct {
+	Serial     string    `json:"serial"`
+	Generation uint64    `json:"generation"`
+	NotAfter   time.Time `json:"not_after"`
 }
 
-// options turns the flags into standard stack options, followed by extra.
-func (pf probeFlags) options(extra ...standard.Option) []standard.Option {
-	opts := []standard.Option{
-		standard.WithTimeouts(
-			timeouts.WithResponseHeader(pf.headerTimeout),
-			timeouts.WithBodyIdle(pf.bodyIdle),
-		),
-		standard.WithRetry(retry.WithMaxAttempts(pf.attempts)),
-	}
-	if pf.connect > 0 {
-		opts = append(opts, standard.WithTimeouts(timeouts.WithConnect(pf.connect)))
-	}
-	if pf.total > 0 {
-		opts = append(opts, standard.WithTotal(pf.total))
-	}
-	return append(opts, extra...)
-}
-
-// client returns a client on the standard stack with the flags' settings,
-// then extra.
-func (pf probeFlags) client(extra ...standard.Option) *http.Client {
-	s := standard.New(pf.options(extra...)...)
-	if pf.roots != nil {
-		cfg := &tls.Config{}
-		if b := s.Base(); b.TLSClientConfig != nil {
-			cfg = b.TLSClientConfig.Clone()
-		}
-		cfg.RootCAs = pf.roots
-		s.Base().TLSClientConfig = cfg
-	}
-	return &http.Client{Transport: s}
-}
-
-// newRequest builds one request from the flags; its body can be replayed.
-func (pf probeFlags) newRequest(ctx context.Context, target string) (*http.Request, error) {
-	var body io.Reader
-	if pf.body != "" {
-		body = strings.NewReader(pf.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, pf.method, target, body)
+// runProbe sends one request, or with -watch one per certificate change.
+func runProbe(ctx context.Context, pf probeFlags, target string, con console) (int, error) {
+	c, err := pf.newClient(clientHooks{})
 	if err != nil {
-		return nil, err
+		return 2, err
 	}
-	for _, h := range pf.headers {
-		name, value, _ := strings.Cut(h, ":")
-		req.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	defer c.close()
+	if pf.watch {
+		return watch(ctx, pf, target, c, con), nil
 	}
-	return req, nil
+	return emit(con.out, pf, probe(ctx, pf, target, c, nil)), nil
 }
 
-// runProbe is the URL mode: one request, or -n requests with -c workers.
-func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	pf, target, err := parseProbeFlags(args, stderr)
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "rtprobe:", err)
-			return 2
-		}
-		return 0
-	}
-	if pf.n > 1 || pf.c > 1 {
-		return runLoad(ctx, pf, target, stdout)
-	}
-	return probeOnce(ctx, pf, target, stdout)
-}
-
-// attemptTrace is the timing of one attempt, from httptrace.
-type attemptTrace struct {
-	start, dnsStart, dnsDone, connStart, connDone, tlsStart, tlsDone, gotConn, wrote, firstByte time.Time
-	reused                                                                                      bool
-	remote                                                                                      string
-}
-
-// tracer records every attempt of one request. Its callbacks may run on the
-// transport's goroutines.
-type tracer struct {
-	mu       sync.Mutex // guards attempts
-	attempts []*attemptTrace
-}
-
-func (t *tracer) cur() *attemptTrace {
-	if len(t.attempts) == 0 {
-		t.attempts = append(t.attempts, &attemptTrace{start: time.Now()})
-	}
-	return t.attempts[len(t.attempts)-1]
-}
-
-func (t *tracer) set(f func(a *attemptTrace)) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f(t.cur())
-}
-
-func (t *tracer) trace() *httptrace.ClientTrace {
-	now := time.Now
-	return &httptrace.ClientTrace{
-		GetConn: func(string) {
-			t.mu.Lock()
-			t.attempts = append(t.attempts, &attemptTrace{start: now()})
-			t.mu.Unlock()
-		},
-		DNSStart:          func(httptrace.DNSStartInfo) { t.set(func(a *attemptTrace) { a.dnsStart = now() }) },
-		DNSDone:           func(httptrace.DNSDoneInfo) { t.set(func(a *attemptTrace) { a.dnsDone = now() }) },
-		ConnectStart:      func(string, string) { t.set(func(a *attemptTrace) { a.connStart = now() }) },
-		ConnectDone:       func(string, string, error) { t.set(func(a *attemptTrace) { a.connDone = now() }) },
-		TLSHandshakeStart: func() { t.set(func(a *attemptTrace) { a.tlsStart = now() }) },
-		TLSHandshakeDone:  func(tls.ConnectionState, error) { t.set(func(a *attemptTrace) { a.tlsDone = now() }) },
-		GotConn: func(i httptrace.GotConnInfo) {
-			t.set(func(a *attemptTrace) {
-				a.gotConn, a.reused = now(), i.Reused
-				if i.Conn != nil {
-					a.remote = i.Conn.RemoteAddr().String()
-				}
-			})
-		},
-		WroteRequest:         func(httptrace.WroteRequestInfo) { t.set(func(a *attemptTrace) { a.wrote = now() }) },
-		GotFirstResponseByte: func() { t.set(func(a *attemptTrace) { a.firstByte = now() }) },
-	}
-}
-
-func (t *tracer) snapshot() []attemptTrace {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]attemptTrace, len(t.attempts))
-	for i, a := range t.attempts {
-		out[i] = *a
-	}
-	return out
-}
-
-// span formats the time between two instants, or "-" when either is unset.
-func span(from, to time.Time) string {
-	if from.IsZero() || to.IsZero() {
-		return "-"
-	}
-	return ms(to.Sub(from))
-}
-
-// ms formats d in milliseconds with one decimal, or in seconds from 1 s up.
-func ms(d time.Duration) string {
-	if d >= time.Second {
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	}
-	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
-}
-
-// probeOnce sends one request through the standard stack and prints its
-// phases.
-func probeOnce(ctx context.Context, pf probeFlags, target string, w io.Writer) int {
-	client := pf.client()
-	defer client.CloseIdleConnections()
+// probe sends one request through c and reports it.
+func probe(ctx context.Context, pf probeFlags, target string, c *probeClient, rot *rotationLog) probeResult {
 	tr := &tracer{}
+	hc := *c.Client
+	hc.CheckRedirect = tr.checkRedirect
+	ctx = context.WithValue(ctx, tracerKey{}, tr)
+	res := probeResult{Method: pf.method, URL: redactedURL(target), Rotation: rot}
+	if c.src != nil {
+		s := c.src.Current()
+		res.ClientCert = &clientCert{Serial: s.Serial(), Generation: s.Generation, NotAfter: s.Leaf.NotAfter}
+	}
 	req, err := pf.newRequest(httptrace.WithClientTrace(ctx, tr.trace()), target)
 	if err != nil {
-		fmt.Fprintln(w, "rtprobe:", err)
-		return 2
+		res.Class, res.Error, res.code = errclass.Unknown.String(), err.Error(), 2
+		return res
 	}
 	start := time.Now()
-	resp, err := client.Do(req)
-	var bodyBytes int64
-	var bodyStart, bodyEnd time.Time
+	resp, err := hc.Do(req)
+	var body phaseResult
 	if err == nil {
-		bodyStart = time.Now()
-		bodyBytes, err = io.Copy(io.Discard, resp.Body)
+		res.Status, res.StatusText, res.Proto = resp.StatusCode, resp.Status, resp.Proto
+		res.RequestID = resp.Request.Header.Get("X-Request-ID")
+		if pf.verbose {
+			res.Headers = redact.Header(resp.Header)
+		}
+		bodyStart := time.Now()
+		res.Bytes, err = pf.readBody(resp.Body, &res)
 		resp.Body.Close()
-		bodyEnd = time.Now()
-	}
-	total := time.Since(start)
-	attempts := tr.snapshot()
-
-	fmt.Fprintf(w, "%s %s\n", pf.method, redact.URL(req.URL))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if pf.verbose {
-		for i, a := range attempts {
-			fmt.Fprintf(tw, "attempt %d\t%s\n", i+1, attemptLine(a))
+		body = phaseResult{State: stateDone, MS: msf(time.Since(bodyStart))}
+		if err != nil {
+			body.State = stateFailed
+			if errclass.Classify(err) == errclass.Timeout {
+				body.State = stateTimeout
+			}
 		}
 	}
-	var last attemptTrace
-	if len(attempts) > 0 {
-		last = attempts[len(attempts)-1]
+	end := time.Now()
+	res.TotalMS = msf(end.Sub(start))
+	res.judge(tr, ending{end: end, failed: err != nil, err: err}, body, pf.verbose)
+	res.classify(err)
+	return res
+}
+
+// readBody reads the response body to its end, into -o's file and for
+// -show-body as asked.
+func (pf probeFlags) readBody(body io.Reader, res *probeResult) (int64, error) {
+	var w []io.Writer
+	if pf.showBody {
+		res.body = &bytes.Buffer{}
+		w = append(w, res.body)
 	}
-	fmt.Fprintf(tw, "dns\t%s\n", span(last.dnsStart, last.dnsDone))
-	fmt.Fprintf(tw, "connect\t%s\n", span(last.connStart, last.connDone))
-	fmt.Fprintf(tw, "tls\t%s\n", span(last.tlsStart, last.tlsDone))
-	fmt.Fprintf(tw, "first byte\t%s\n", span(last.wrote, last.firstByte))
-	fmt.Fprintf(tw, "body\t%s\n", span(bodyStart, bodyEnd))
-	fmt.Fprintf(tw, "total\t%s\n", ms(total))
-	fmt.Fprintf(tw, "attempts\t%d\n", len(attempts))
-	code := 0
+	if pf.outFile != "" {
+		f, err := os.Create(pf.outFile)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		w = append(w, f)
+		res.SavedTo = pf.outFile
+	}
+	n, err := io.Copy(io.MultiWriter(append(w, io.Discard)...), body)
+	if res.body != nil {
+		s := res.body.String()
+		res.Body = &s
+	}
+	return n, err
+}
+
+// judge fills the phases, attempts and redirects from the trace.
+func (res *probeResult) judge(tr *tracer, e ending, body phaseResult, verbose bool) {
+	attempts, redirects, tries := tr.snapshot()
+	res.Redirects, res.Attempts = redirects, tries
+	n := map[int]int{} // attempts per hop so far
+	for i, a := range attempts {
+		last := i == len(attempts)-1
+		ae := ending{failed: true} // an earlier attempt: what ended it is not known
+		if last {
+			ae = e
+		} else if attempts[i+1].hop != a.hop || !a.firstByte.IsZero() {
+			ae = ending{} // it got a response: redirected, or retried on its status
+		}
+		ps := a.phases(ae)
+		if last {
+			res.Phases = ps
+		}
+		resent := i > 0 && attempts[i-1].hop == a.hop && a.retry == nil
+		if !resent {
+			n[a.hop]++
+		}
+		if verbose {
+			res.Log = append(res.Log, attemptLog{Hop: a.hop, N: n[a.hop], Retry: a.retry, Phases: ps, Remote: a.remote, Reused: a.reused, Resent: resent})
+		}
+	}
+	if len(attempts) == 0 {
+		res.Phases = attemptTrace{}.phases(ending{})
+	}
+	if body.State != "" {
+		res.Phases.Body = &body
+	}
+}
+
+// classify sets the class, error and exit code from the final error.
+func (res *probeResult) classify(err error) {
 	switch {
 	case err != nil:
-		fmt.Fprintf(tw, "class\t%s\n", errclass.Classify(err))
-		if p := errclass.PhaseOf(err); p != errclass.PhaseNone {
-			fmt.Fprintf(tw, "phase\t%s\n", p)
-		}
-		fmt.Fprintf(tw, "error\t%s\n", errorText(err))
-		code = 1
+		res.Class = errclass.Classify(err).String()
+		res.Phase = string(errclass.PhaseOf(err))
+		res.Error = errorText(err)
+		res.code = 1
+	case res.Status >= 400:
+		res.Class = errclass.Status.String()
+		res.code = 1
 	default:
-		fmt.Fprintf(tw, "status\t%s (%s, %d bytes)\n", resp.Status, resp.Proto, bodyBytes)
-		if id := resp.Request.Header.Get("X-Request-ID"); id != "" {
-			fmt.Fprintf(tw, "request id\t%s\n", id)
+		res.Class = errclass.OK.String()
+	}
+}
+
+// emit writes res as text or JSON and returns its exit code.
+func emit(w io.Writer, pf probeFlags, res probeResult) int {
+	if pf.json {
+		writeJSON(w, res)
+		return res.code
+	}
+	res.print(w)
+	return res.code
+}
+
+// writeJSON writes v as one line of JSON.
+func writeJSON(w io.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // only our own types are written; they always marshal
+		panic(err)
+	}
+	w.Write(append(b, '\n'))
+}
+
+// print writes the text form of res.
+func (res probeResult) print(w io.Writer) {
+	if r := res.Rotation; r != nil {
+		fmt.Fprintf(w, "rotated: client certificate serial %s → %s (generation %d)\n", r.OldSerial, r.NewSerial, r.Generation)
+	}
+	fmt.Fprintf(w, "%s %s\n", res.Method, res.URL)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	res.printHops(tw)
+	ps := res.Phases
+	fmt.Fprintf(tw, "dns\t%s\n", ps.DNS.cell())
+	fmt.Fprintf(tw, "connect\t%s\n", ps.Connect.cell())
+	fmt.Fprintf(tw, "tls\t%s\n", ps.TLS.cell())
+	fmt.Fprintf(tw, "first byte\t%s\n", ps.FirstByte.cell())
+	if ps.Body != nil {
+		fmt.Fprintf(tw, "body\t%s\n", ps.Body.cell())
+	} else {
+		fmt.Fprintf(tw, "body\t-\n")
+	}
+	fmt.Fprintf(tw, "total\t%s\n", fmtMS(res.TotalMS))
+	fmt.Fprintf(tw, "attempts\t%d\n", res.Attempts)
+	if len(res.Redirects) > 0 {
+		fmt.Fprintf(tw, "redirects\t%d\n", len(res.Redirects))
+	}
+	if res.Status != 0 {
+		fmt.Fprintf(tw, "status\t%s (%s, %d bytes)\n", res.StatusText, res.Proto, res.Bytes)
+	}
+	if res.RequestID != "" {
+		fmt.Fprintf(tw, "request id\t%s\n", res.RequestID)
+	}
+	if cc := res.ClientCert; cc != nil {
+		fmt.Fprintf(tw, "client cert\tserial %s (generation %d, expires %s)\n", cc.Serial, cc.Generation, cc.NotAfter.Format(time.RFC3339))
+	}
+	if res.SavedTo != "" {
+		fmt.Fprintf(tw, "saved to\t%s\n", res.SavedTo)
+	}
+	if res.Class != errclass.OK.String() {
+		fmt.Fprintf(tw, "class\t%s\n", res.Class)
+		if res.Phase != "" {
+			fmt.Fprintf(tw, "phase\t%s\n", res.Phase)
 		}
-		if resp.StatusCode >= 400 {
-			fmt.Fprintf(tw, "class\t%s\n", errclass.Status)
-			code = 1
-		}
+	}
+	if res.Error != "" {
+		fmt.Fprintf(tw, "error\t%s\n", res.Error)
 	}
 	tw.Flush()
-	if pf.verbose && resp != nil {
-		fmt.Fprintln(w, "\nresponse headers:")
-		h := redact.Header(resp.Header)
-		keys := make([]string, 0, len(h))
-		for k := range h {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "  %s: %s\n", k, strings.Join(h[k], ", "))
+	res.printHeaders(w)
+	if res.Body != nil {
+		fmt.Fprintf(w, "\n%s", *res.Body)
+		if !strings.HasSuffix(*res.Body, "\n") {
+			fmt.Fprintln(w)
 		}
 	}
-	return code
 }
 
-// attemptLine summarises one attempt for -v.
-func attemptLine(a attemptTrace) string {
+// printHops writes the redirects, and with -v every attempt, in order.
+func (res probeResult) printHops(tw io.Writer) {
+	li := 0
+	for hop := 0; hop <= len(res.Redirects); hop++ {
+		for ; li < len(res.Log) && res.Log[li].Hop == hop; li++ {
+			fmt.Fprintf(tw, "attempt %d\t%s\n", res.Log[li].N, res.Log[li].line())
+		}
+		if hop < len(res.Redirects) {
+			r := res.Redirects[hop]
+			fmt.Fprintf(tw, "redirect\t%d %s → %s\n", r.Status, r.StatusText, r.Location)
+		}
+	}
+}
+
+// line summarises one attempt for -v.
+func (a attemptLog) line() string {
 	conn := "new connection"
-	if a.reused {
+	if a.Reused {
 		conn = "reused connection"
 	}
-	if a.remote != "" {
-		conn += " to " + a.remote
+	if a.Remote != "" {
+		conn += " to " + a.Remote
 	}
-	return fmt.Sprintf("dns %s, connect %s, tls %s, first byte %s (%s)",
-		span(a.dnsStart, a.dnsDone), span(a.connStart, a.connDone), span(a.tlsStart, a.tlsDone),
-		span(a.wrote, a.firstByte), conn)
+	why := ""
+	switch {
+	case a.Retry != nil:
+		why = fmt.Sprintf("retry after %s, waited %s: ", a.Retry.Reason, fmtMS(a.Retry.WaitMS))
+	case a.Resent:
+		why = "resent by net/http on a new connection: "
+	}
+	return fmt.Sprintf("%sdns %s, connect %s, tls %s, first byte %s (%s)", why,
+		short(a.Phases.DNS), short(a.Phases.Connect), short(a.Phases.TLS), short(a.Phases.FirstByte), conn)
 }
 
-// errorText is err's message without the *url.Error wrapper, whose URL
-// may carry secrets; the URL is printed redacted above.
+// short is a phase's cell without the reused note, which the line gives once.
+func short(p phaseResult) string {
+	if p.State == stateReused {
+		return "-"
+	}
+	return p.cell()
+}
+
+func (res probeResult) printHeaders(w io.Writer) {
+	if res.Headers == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nresponse headers:")
+	keys := make([]string, 0, len(res.Headers))
+	for k := range res.Headers {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %s: %s\n", k, strings.Join(res.Headers[k], ", "))
+	}
+}
+
+// errorText is err's message with the URL of a *url.Error redacted: user
+// info and query values may be secrets.
 func errorText(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Op + ": " + ue.Err.Error()
+		return fmt.Sprintf("%s %q: %v", ue.Op, redactedURL(ue.URL), ue.Err)
 	}
 	return err.Error()
-}
-
-// redactedURL is raw with user info and query values redacted.
-func redactedURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	return redact.URL(u)
 }

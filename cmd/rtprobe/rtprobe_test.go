@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,17 +29,28 @@ func shortConfig() scenarioConfig {
 	cfg.backoff, cfg.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	cfg.breakerMin, cfg.breakerCalls = 3, 10
 	cfg.trickleEvery, cfg.trickleBytes = 50*time.Millisecond, 12
-	cfg.p99, cfg.slowCall = 200*time.Millisecond, 300*time.Millisecond
+	// Generous: under -race on a busy machine a loopback call can take 200ms.
+	cfg.p99, cfg.slowCall = time.Second, 1200*time.Millisecond
+	// The overloaded host needs the whole machine to itself to show its
+	// figures in real time; TestOverloadScenario runs it on fake time.
+	cfg.only = map[string]bool{}
+	for _, sc := range scenarios() {
+		cfg.only[sc.name] = sc.name != "overloaded host (limit)"
+	}
 	return cfg
 }
 
 func TestScenarioTable(t *testing.T) {
 	var out bytes.Buffer
-	code := runScenarios(context.Background(), &out, shortConfig())
+	cfg := shortConfig()
+	code := runScenarios(context.Background(), &out, cfg, false)
 	table := out.String()
 	t.Log("\n" + table)
 	require.Equal(t, 0, code, "exit code")
 	for _, sc := range scenarios() {
+		if !cfg.only[sc.name] {
+			continue
+		}
 		line := lineOf(table, sc.name)
 		require.NotEmpty(t, line, "row for %q", sc.name)
 		require.True(t, strings.HasSuffix(strings.TrimSpace(line), "ok"), "row %q does not end in ok", line)
@@ -62,7 +71,7 @@ func TestScenarioFailureExits1(t *testing.T) {
 	cfg.bodyIdle = 2 * cfg.plainBound
 	cfg.only = map[string]bool{"stalled body": true}
 	var out bytes.Buffer
-	require.Equal(t, 1, runScenarios(context.Background(), &out, cfg), out.String())
+	require.Equal(t, 1, runScenarios(context.Background(), &out, cfg, false), out.String())
 	require.Contains(t, out.String(), "FAIL")
 }
 
@@ -172,7 +181,7 @@ func TestLoad(t *testing.T) {
 	require.Contains(t, s, "statuses  200 40")
 	require.Contains(t, s, "retries   0")
 	require.Equal(t, 40, srv.Requests())
-	require.NotContains(t, s, "\r", "no progress bar when stdout is not a terminal")
+	require.NotContains(t, s+errOut.String(), "\r", "no progress bar when stderr is not a terminal")
 }
 
 func TestLoadFailingHost(t *testing.T) {
@@ -187,106 +196,4 @@ func TestLoadFailingHost(t *testing.T) {
 	require.Contains(t, s, "closed→open")
 	require.Contains(t, s, "breaker_open")
 	require.Less(t, srv.Requests(), 120, "the breaker spared the server")
-}
-
-func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"-attempts", "0", "http://127.0.0.1:1"},
-		{"ftp://127.0.0.1/"},
-		{"http://127.0.0.1:1", "http://127.0.0.1:2"},
-		{"-nope", "http://127.0.0.1:1"},
-		{"serve"},
-		{"serve", "no-such-kind"},
-	} {
-		var out, errOut bytes.Buffer
-		require.Equal(t, 2, run(context.Background(), args, &out, &errOut), "args %q", args)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func TestServe(t *testing.T) {
-	cases := []struct {
-		kind   string
-		status int
-		body   string
-	}{
-		{"ok", http.StatusOK, "ok\n"},
-		{"503", http.StatusServiceUnavailable, ""},
-		{"retry-after", http.StatusServiceUnavailable, ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.kind, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			urls := make(chan string, 1)
-			var out, errOut syncBuffer
-			done := make(chan int)
-			go func() {
-				done <- run0(ctx, []string{"serve", tc.kind, "-addr", "127.0.0.1:0"}, &out, &errOut, func(u string) { urls <- u })
-			}()
-			var u string
-			select {
-			case u = <-urls:
-			case code := <-done:
-				t.Fatalf("serve exited with %d: %s", code, errOut.String())
-			}
-			require.True(t, strings.HasPrefix(u, "http://127.0.0.1:"), u)
-			tr := &http.Transport{}
-			defer tr.CloseIdleConnections()
-			resp, err := (&http.Client{Transport: tr}).Get(u)
-			require.NoError(t, err)
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			require.Equal(t, tc.status, resp.StatusCode)
-			require.Equal(t, tc.body, string(b))
-			tr.CloseIdleConnections()
-			cancel()
-			require.Equal(t, 0, <-done)
-			require.Contains(t, out.String(), "serving "+tc.kind+" on "+u)
-			require.Contains(t, out.String(), "stopped after 1 requests on 1 connections")
-		})
-	}
-}
-
-// run0 is run with the serve mode's ready hook.
-func run0(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(string)) int {
-	return runServe(ctx, args[1:], stdout, stderr, ready)
-}
-
-func TestServeBlackholeHangsPlainClient(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	urls := make(chan string, 1)
-	var out, errOut syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- runServe(ctx, []string{"blackhole", "-addr", "127.0.0.1:0"}, &out, &errOut, func(u string) { urls <- u })
-	}()
-	u := <-urls
-	rctx, rcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer rcancel()
-	req, _ := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	_, err := tr.RoundTrip(req)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	cancel()
-	require.Equal(t, 0, <-done)
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptrace"
-	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rtchain/chain/breaker"
@@ -38,6 +36,7 @@ type scenarioConfig struct {
 	retryAfterSecs int
 	p99            time.Duration   // the breaker's P99 bound in the rule scenarios (the design's 2s)
 	slowCall       time.Duration   // the one slow call of the healthy host, above p99
+	overload       overloadConfig  // the "overloaded host" scenario
 	only           map[string]bool // run only these scenarios (tests); nil: all
 }
 
@@ -58,6 +57,12 @@ func defaultScenarioConfig() scenarioConfig {
 		retryAfterSecs: 1,
 		p99:            2 * time.Second,
 		slowCall:       2500 * time.Millisecond,
+		overload: overloadConfig{
+			workers: 4, service: 50 * time.Millisecond,
+			warmRate: 40, warm: 500 * time.Millisecond,
+			rate: 160, duration: 2 * time.Second,
+			deadline: 500 * time.Millisecond,
+		},
 	}
 }
 
@@ -105,8 +110,10 @@ func (cfg scenarioConfig) describe() string {
 		"chain: standard.Client() with response header %v, body idle %v, %d attempts, backoff %v..%v,\n"+
 		"       breaker judged from %d calls (timeouts scaled down so that the run is quick);\n"+
 		"       the two \"rule\" scenarios keep the breaker's own rule: trip below 95 %% success\n"+
-		"       (from 20 outcomes) or on a P99 above %v (more than 1 %% of at least 100 outcomes slower)",
-		cfg.plainBound, cfg.headerTimeout, cfg.bodyIdle, cfg.attempts, cfg.backoff, cfg.maxBackoff, cfg.breakerMin, cfg.p99)
+		"       (from 20 outcomes) or on a P99 above %v (more than 1 %% of at least 100 outcomes slower)\n"+
+		"overloaded host: %v;\n"+
+		"       plain: net/http alone; chain: chain.Build(net/http, limit.Middleware()), the adaptive limit",
+		cfg.plainBound, cfg.headerTimeout, cfg.bodyIdle, cfg.attempts, cfg.backoff, cfg.maxBackoff, cfg.breakerMin, cfg.p99, cfg.overload)
 }
 
 // target is what a scenario sends to.
@@ -114,6 +121,7 @@ type target struct {
 	url   string
 	hits  func() int // requests the server received; nil when there is no server
 	close func()
+	dial  func(ctx context.Context, network, addr string) (net.Conn, error) // nil: the network
 }
 
 func fromServer(s *transporttest.Server) target {
@@ -124,10 +132,16 @@ func fromServer(s *transporttest.Server) target {
 type scenario struct {
 	name    string
 	start   func(cfg scenarioConfig) target
-	calls   int    // requests sent one after the other (1 when 0, cfg.breakerCalls when -1)
-	expect  string // what the check below wants, for the table
-	check   func(cfg scenarioConfig, o outcome) bool
-	options func(cfg scenarioConfig) []standard.Option // the chain client's; nil: cfg.chainOptions()
+	calls   int                                                 // requests sent one after the other (1 when 0, cfg.breakerCalls when -1)
+	expect  string                                              // what the check below wants, for the table
+	check   func(cfg scenarioConfig, plain, chain outcome) bool // whether chain did as expected
+	options func(cfg scenarioConfig) []standard.Option          // the chain client's; nil: cfg.chainOptions()
+
+	// transport, when not nil, replaces the transport of each client,
+	// the plain one or chain's, for t.
+	transport func(t target, chain bool) http.RoundTripper
+	// drive, when not nil, replaces the requests sent one after the other.
+	drive func(ctx context.Context, cfg scenarioConfig, url string, rt http.RoundTripper) outcome
 }
 
 // outcome is what one client did in one scenario: the last request's result
@@ -140,12 +154,13 @@ type outcome struct {
 	attempts int // connections asked for by the last request (GetConn)
 	hits     int // requests the server received, over all calls
 	elapsed  time.Duration
-	hung     bool // the context's bound expired
+	hung     bool         // the context's bound expired
+	load     *loadFigures // of a scenario that drives a load
 }
 
 func scenarios() []scenario {
-	isTimeout := func(p errclass.Phase) func(scenarioConfig, outcome) bool {
-		return func(cfg scenarioConfig, o outcome) bool {
+	isTimeout := func(p errclass.Phase) func(scenarioConfig, outcome, outcome) bool {
+		return func(cfg scenarioConfig, _, o outcome) bool {
 			return o.class == errclass.Timeout && o.phase == p && o.elapsed < cfg.plainBound
 		}
 	}
@@ -170,7 +185,7 @@ func scenarios() []scenario {
 				return fromServer(transporttest.NewTrickle(cfg.trickleEvery, cfg.trickleBytes))
 			},
 			expect: "200, not cut",
-			check: func(_ scenarioConfig, o outcome) bool {
+			check: func(_ scenarioConfig, _, o outcome) bool {
 				return o.err == nil && o.status == http.StatusOK
 			},
 		},
@@ -184,7 +199,7 @@ func scenarios() []scenario {
 				))
 			},
 			expect: "200 after 2 attempts",
-			check: func(_ scenarioConfig, o outcome) bool {
+			check: func(_ scenarioConfig, _, o outcome) bool {
 				return o.err == nil && o.status == http.StatusOK && o.attempts == 2
 			},
 		},
@@ -192,7 +207,7 @@ func scenarios() []scenario {
 			name:   "reset mid-body",
 			start:  func(scenarioConfig) target { return fromServer(transporttest.NewResetMidBody(1024)) },
 			expect: "reset, at once",
-			check: func(cfg scenarioConfig, o outcome) bool {
+			check: func(cfg scenarioConfig, _, o outcome) bool {
 				return o.class == errclass.Reset && o.elapsed < cfg.plainBound
 			},
 		},
@@ -208,7 +223,7 @@ func scenarios() []scenario {
 				return target{url: "http://" + transporttest.DeadAddr(), close: func() {}}
 			},
 			expect: "refused, all attempts",
-			check: func(cfg scenarioConfig, o outcome) bool {
+			check: func(cfg scenarioConfig, _, o outcome) bool {
 				return o.class == errclass.Refused && o.attempts == cfg.attempts
 			},
 		},
@@ -219,7 +234,7 @@ func scenarios() []scenario {
 			},
 			calls:  -1, // cfg.breakerCalls
 			expect: "breaker_open, fewer hits",
-			check: func(cfg scenarioConfig, o outcome) bool {
+			check: func(cfg scenarioConfig, _, o outcome) bool {
 				return o.class == errclass.BreakerOpen && o.attempts == 0 && o.hits < cfg.breakerCalls
 			},
 		},
@@ -229,7 +244,7 @@ func scenarios() []scenario {
 			calls:   flakyCalls,
 			expect:  "breaker_open: below 95% success",
 			options: scenarioConfig.ruleOptions,
-			check: func(_ scenarioConfig, o outcome) bool {
+			check: func(_ scenarioConfig, _, o outcome) bool {
 				// 2 failures among the first 20 attempts open it, although
 				// retries hid every failure from the caller until then.
 				return o.class == errclass.BreakerOpen && o.attempts == 0 && o.hits <= 21
@@ -241,11 +256,34 @@ func scenarios() []scenario {
 			calls:   slowCalls,
 			expect:  "200 every time, closed",
 			options: scenarioConfig.ruleOptions,
-			check: func(_ scenarioConfig, o outcome) bool {
+			check: func(_ scenarioConfig, _, o outcome) bool {
 				return o.err == nil && o.status == http.StatusOK && o.hits == slowCalls
 			},
 		},
+		{
+			name:      "overloaded host (limit)",
+			start:     func(cfg scenarioConfig) target { return newOverloaded(cfg.overload) },
+			transport: overloadTransport,
+			drive: func(ctx context.Context, cfg scenarioConfig, url string, rt http.RoundTripper) outcome {
+				return outcome{load: driveOverload(ctx, cfg.overload, rt, url)}
+			},
+			expect: "sheds; ≤½ the timeouts",
+			check:  overloadHandled,
+		},
 	}
+}
+
+// overloadHandled is what chain must do with the overloaded host, compared
+// with plain net/http on the same machine at the same time (both sides run
+// together, so a busy machine slows both): shed the excess at the client, so
+// that at most half as many requests time out as without the limit and at
+// least as many are served in time. Plain net/http queues every request at
+// the server instead: latency climbs to the deadline, requests time out, and
+// the server spends its time on requests whose clients have gone.
+func overloadHandled(_ scenarioConfig, plain, chain outcome) bool {
+	p, c := plain.load, chain.load
+	return p != nil && c != nil && c.Sent > 0 && c.Shed > 0 &&
+		c.Timeouts*2 <= p.Timeouts && c.Goodput >= p.Goodput
 }
 
 // The rule scenarios' sizes: enough calls for the failure rate to be judged
@@ -286,144 +324,3 @@ func newOneSlow(at int64, d time.Duration) *transporttest.Server {
 		io.WriteString(w, "ok")
 	}))
 }
-
-// result is one row of the table.
-type result struct {
-	sc           scenario
-	plain, chain outcome
-	ok           bool
-}
-
-// runScenarios runs every scenario with both clients, concurrently, prints
-// the table to w and returns 0 when chain met every expectation.
-func runScenarios(ctx context.Context, w io.Writer, cfg scenarioConfig) int {
-	var list []scenario
-	for _, sc := range scenarios() {
-		if cfg.only == nil || cfg.only[sc.name] {
-			list = append(list, sc)
-		}
-	}
-	results := make([]result, len(list))
-	var wg sync.WaitGroup
-	for i, sc := range list {
-		results[i].sc = sc
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			defer tr.CloseIdleConnections()
-			results[i].plain = runOne(ctx, cfg, sc, &http.Client{Transport: tr}, cfg.plainBound)
-		}()
-		go func() {
-			defer wg.Done()
-			opts := cfg.chainOptions()
-			if sc.options != nil {
-				opts = sc.options(cfg)
-			}
-			c := standard.Client(opts...)
-			defer c.CloseIdleConnections()
-			results[i].chain = runOne(ctx, cfg, sc, c, cfg.guard)
-		}()
-	}
-	wg.Wait()
-
-	code := 0
-	fmt.Fprintln(w, cfg.describe())
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tPLAIN net/http\tTIME\tCHAIN standard.Client()\tATTEMPTS\tTIME\tEXPECTED\tOK")
-	for i := range results {
-		r := &results[i]
-		r.ok = r.sc.check(cfg, r.chain)
-		mark := "ok"
-		if !r.ok {
-			mark = "FAIL"
-			code = 1
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
-			r.sc.name, describe(r.plain, cfg.plainBound, r.sc.calls != 0), seconds(r.plain.elapsed),
-			describe(r.chain, cfg.guard, r.sc.calls != 0), r.chain.attempts, seconds(r.chain.elapsed), r.sc.expect, mark)
-	}
-	tw.Flush()
-	if code == 0 {
-		fmt.Fprintln(w, "\nchain behaved as expected in every scenario")
-	} else {
-		fmt.Fprintln(w, "\nchain did NOT behave as expected in every scenario")
-	}
-	return code
-}
-
-// runOne sends the scenario's requests with c, each bounded by bound, and
-// returns the outcome.
-func runOne(ctx context.Context, cfg scenarioConfig, sc scenario, c *http.Client, bound time.Duration) outcome {
-	t := sc.start(cfg)
-	defer t.close()
-	calls := sc.calls
-	if calls < 0 {
-		calls = cfg.breakerCalls
-	} else if calls == 0 {
-		calls = 1
-	}
-	var o outcome
-	start := time.Now()
-	for range calls {
-		o = fetch(ctx, c, http.MethodGet, t.url, bound)
-	}
-	o.elapsed = time.Since(start)
-	if t.hits != nil {
-		o.hits = t.hits()
-	}
-	return o
-}
-
-// fetch sends one GET and reads the whole body, within bound.
-func fetch(ctx context.Context, c *http.Client, method, url string, bound time.Duration) outcome {
-	ctx, cancel := context.WithTimeout(ctx, bound)
-	defer cancel()
-	var conns atomic.Int32
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GetConn: func(string) { conns.Add(1) },
-	})
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
-	if err != nil {
-		return outcome{err: err, class: errclass.Classify(err)}
-	}
-	resp, err := c.Do(req)
-	var o outcome
-	if err == nil {
-		o.status = resp.StatusCode
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
-	o.err = err
-	o.attempts = int(conns.Load())
-	if err != nil {
-		o.class, o.phase = errclass.Classify(err), errclass.PhaseOf(err)
-		o.hung = ctx.Err() != nil && errclass.PhaseOf(err) == errclass.PhaseNone
-	} else if o.status >= 400 {
-		o.class = errclass.Status
-	}
-	return o
-}
-
-// describe is the table cell for an outcome; showHits adds the server's
-// request count, for scenarios that send many requests.
-func describe(o outcome, bound time.Duration, showHits bool) string {
-	var s string
-	switch {
-	case o.hung:
-		s = "hung > " + bound.String()
-	case o.err != nil && o.phase != errclass.PhaseNone:
-		s = o.class.String() + " " + string(o.phase)
-	case o.err != nil:
-		s = o.class.String()
-	default:
-		s = fmt.Sprint(o.status)
-	}
-	if showHits {
-		s += fmt.Sprintf(" (%d hits)", o.hits)
-	}
-	return s
-}
-
-func seconds(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }

@@ -1,0 +1,96 @@
+package timeouts
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// clock reads monotonic nanoseconds since its epoch: cheap to compare and
+// store in an int64. A Transport and a Total each have their own, made at
+// construction (inside a testing/synctest bubble, it runs on the bubble's
+// clock).
+type clock struct{ epoch time.Time }
+
+func newClock() clock { return clock{epoch: time.Now()} }
+
+// now returns the time since the epoch plus 1ns, so that 0 can mean "not
+// set".
+func (c clock) now() int64 { return int64(time.Since(c.epoch)) + 1 }
+
+// at returns the time of a reading.
+func (c clock) at(mono int64) time.Time { return c.epoch.Add(time.Duration(mono - 1)) }
+
+// tick returns the tick interval for a bound of d: a sixteenth of it, at
+// least a millisecond.
+func tick(d time.Duration) time.Duration { return max(d/16, time.Millisecond) }
+
+// ticker is what a timer slot wakes: it checks its bounds and sets the next
+// tick while one is running.
+type ticker[T any] interface {
+	*T
+	onTimer()
+}
+
+// timerSlot is a reusable timer. Its callback is bound once, so a round trip
+// costs no allocation for its timer, and it is never stopped: a slot goes back
+// to the pool with its timer still set, and the next user that takes it
+// resets it only when it needs to fire sooner. When the timer fires it makes
+// the slot's user, if any, check its bounds and set the next tick; a slot with
+// no user does nothing. So a steady stream of short round trips costs no timer
+// operation at all, and a stale firing is harmless: the user compares the
+// clock with its own deadlines.
+type timerSlot[T any, P ticker[T]] struct {
+	t     *time.Timer
+	armed atomic.Int64 // the interval t was last set to (so it fires within it), or 0 when not set
+	user  atomic.Pointer[T]
+}
+
+// fire clears armed before it loads the user, and a user publishes what it
+// needs watched before it loads armed: either the user sees armed == 0 and
+// sets the timer, or fire sees the user's state.
+func (sl *timerSlot[T, P]) fire() {
+	sl.armed.Store(0)
+	if u := sl.user.Load(); u != nil {
+		P(u).onTimer()
+	}
+}
+
+// soonEnough reports whether the timer is set to fire within d.
+func (sl *timerSlot[T, P]) soonEnough(d time.Duration) bool {
+	a := sl.armed.Load()
+	return a != 0 && a <= int64(d)
+}
+
+// arm sets the timer to fire within d, unless it is set to fire sooner. The
+// caller serialises calls for one user.
+func (sl *timerSlot[T, P]) arm(d time.Duration) {
+	if sl.soonEnough(d) {
+		return
+	}
+	sl.armed.Store(int64(d))
+	sl.t.Reset(d)
+}
+
+// slots is a pool of timer slots, one pool per Transport or Total.
+type slots[T any, P ticker[T]] struct{ pool sync.Pool }
+
+// take takes a slot for u and publishes u to it. The slot's timer may still
+// be set from an earlier user and fire at any moment, so everything u needs
+// must be written before take.
+func (p *slots[T, P]) take(u *T) *timerSlot[T, P] {
+	sl, _ := p.pool.Get().(*timerSlot[T, P])
+	if sl == nil {
+		sl = &timerSlot[T, P]{}
+		sl.t = time.AfterFunc(time.Hour, sl.fire)
+		sl.t.Stop()
+	}
+	sl.user.Store(u)
+	return sl
+}
+
+// put returns sl to the pool, its timer still set (see timerSlot).
+func (p *slots[T, P]) put(sl *timerSlot[T, P]) {
+	sl.user.Store(nil)
+	p.pool.Put(sl)
+}
