@@ -107,10 +107,8 @@ func (c *config) state(l Layer) string {
 
 // defaultValues returns the settings of a stack made without options.
 var defaultValues = sync.OnceValue(func() values {
-	s := New(WithBase(nopTransport{}), WithLimit())
-	var c config
-	c.limit = true
-	return s.values(&c)
+	s := New(WithBase(nopTransport{}), WithHedge(), WithLimit())
+	return s.values(&s.c)
 })
 
 // String returns the Config as a table: one line per setting, with the

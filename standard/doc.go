@@ -25,11 +25,12 @@
 //	                   shared by the whole stack; above the breaker, so that
 //	                   every attempt is counted by the breaker and an open
 //	                   breaker's rejection (never retried) ends the loop.
-//	hedge              hedged requests (opt-in; an empty place until the
-//	                   hedge package is built in: WithLayer(LayerHedge, mw)
-//	                   fills it); below retry, so that each attempt may be
-//	                   hedged, above the limit and the breaker, so that each
-//	                   hedge takes a slot and is counted.
+//	hedge              a hedge of a slow attempt, within the retry budget
+//	                   (only with WithHedge); below retry, so that retry
+//	                   judges the winner and each retry may be hedged, above
+//	                   the limit, the breaker, the spans and the timeouts,
+//	                   so that each hedge takes a slot, is counted, has its
+//	                   span and its own bounds.
 //	limit              a limit of requests in flight per host (only with
 //	                   WithLimit); below retry, so that every attempt takes a
 //	                   slot and a shed attempt goes back to retry, which does

@@ -2,6 +2,7 @@ package standard
 
 import (
 	"github.com/rtchain/chain/breaker"
+	"github.com/rtchain/chain/hedge"
 	"github.com/rtchain/chain/limit"
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/timeouts"
@@ -17,6 +18,13 @@ func (s *Stack) retryHooks() []retry.Option {
 		return nil
 	}
 	return []retry.Option{retry.WithOnRetry(s.observer.OnRetry), retry.WithOnGiveUp(s.observer.OnGiveUp)}
+}
+
+func (s *Stack) hedgeHooks() []hedge.Option {
+	if s.observer == nil {
+		return nil
+	}
+	return []hedge.Option{hedge.WithOnHedge(s.observer.OnHedge)}
 }
 
 func (s *Stack) limitHooks() []limit.Option {

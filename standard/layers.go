@@ -6,6 +6,7 @@ import (
 
 	"github.com/rtchain/chain"
 	"github.com/rtchain/chain/breaker"
+	"github.com/rtchain/chain/hedge"
 	"github.com/rtchain/chain/limit"
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/timeouts"
@@ -21,7 +22,7 @@ const (
 	LayerRequestID Layer = iota // tracing.RequestID
 	LayerTotal                  // timeouts.Total (off unless WithTotal)
 	LayerRetry                  // retry
-	LayerHedge                  // hedged requests (empty unless WithLayer sets it)
+	LayerHedge                  // hedge (off unless WithHedge)
 	LayerLimit                  // limit (off unless WithLimit)
 	LayerBreaker                // breaker
 	LayerSpans                  // tracing.Spans (off unless a provider or logger is given)
@@ -49,7 +50,7 @@ func (s *Stack) list() []chain.Middleware {
 		LayerRequestID: s.requestIDLayer,
 		LayerTotal:     s.totalLayer(),
 		LayerRetry:     s.retryLayer,
-		LayerHedge:     nil, // opt-in, and not built in yet: WithLayer(LayerHedge, mw) sets it
+		LayerHedge:     s.hedgeLayer(),
 		LayerLimit:     s.limitLayer(),
 		LayerBreaker:   s.breakerLayer,
 		LayerSpans:     s.spansLayer(),
@@ -75,7 +76,6 @@ func (s *Stack) totalLayer() chain.Middleware {
 }
 
 func (s *Stack) retryLayer(next http.RoundTripper) http.RoundTripper {
-	s.budget = retry.NewBudget()
 	s.retry = newSwap(&s.c, next, s.newRetry)
 	return s.retry
 }
@@ -85,6 +85,20 @@ func (s *Stack) retryLayer(next http.RoundTripper) http.RoundTripper {
 func (s *Stack) newRetry(c *config, next http.RoundTripper) *retry.Transport {
 	opts := append([]retry.Option{retry.WithBudget(s.budget)}, s.retryHooks()...)
 	return retry.New(next, append(opts, c.retryOpts...)...)
+}
+
+func (s *Stack) hedgeLayer() chain.Middleware {
+	if !s.c.hedge {
+		return nil
+	}
+	return func(next http.RoundTripper) http.RoundTripper {
+		var opts []hedge.Option
+		if s.budget != nil {
+			opts = append(opts, hedge.WithBudget(s.budget))
+		}
+		s.hedge = hedge.New(next, append(append(opts, s.hedgeHooks()...), s.c.hedgeOpts...)...)
+		return s.hedge
+	}
 }
 
 func (s *Stack) limitLayer() chain.Middleware {
@@ -137,7 +151,7 @@ func (c *config) on(l Layer) bool {
 	case LayerTotal:
 		return c.total > 0
 	case LayerHedge:
-		return false
+		return c.hedge
 	case LayerLimit:
 		return c.limit
 	case LayerSpans:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rtchain/chain/breaker"
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/hedge"
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/timeouts"
 	"github.com/rtchain/chain/tracing"
@@ -41,8 +42,8 @@ const (
 	retryEventName  = "retry"
 )
 
-// Observer turns the events of the retry, limit, breaker and timeouts
-// layers, which do not import OpenTelemetry, into metrics in this module's
+// Observer turns the events of the retry, hedge, limit, breaker and
+// timeouts layers, which do not import OpenTelemetry, into metrics in this module's
 // own chain.* namespace, never in http.* (the chain.tls.* metrics of a
 // WithTLS source are read from the tlsrotate source and transport
 // themselves, and the limit layer's gauges from the layer, see
@@ -51,6 +52,8 @@ const (
 //	name                       kind      unit          attributes
 //	chain.retry.attempts       counter   {retry}       chain.retry.reason
 //	chain.retry.give_ups       counter   {request}     chain.retry.give_up_reason
+//	chain.hedge.sent           counter   {hedge}       none: hedges sent
+//	chain.hedge.won            counter   {hedge}       none: hedges whose response came first
 //	chain.limit.rejections     counter   {request}     server.address
 //	chain.breaker.transitions  counter   {transition}  chain.breaker.key, chain.breaker.from, chain.breaker.to
 //	chain.breaker.open         up-down   {breaker}     none: the number of open breakers
@@ -63,6 +66,7 @@ const (
 //
 //	obs := standard.NewObserver(mp)
 //	retry.Middleware(retry.WithOnRetry(obs.OnRetry), retry.WithOnGiveUp(obs.OnGiveUp))
+//	hedge.Middleware(hedge.WithOnHedge(obs.OnHedge))
 //	limit.Middleware(limit.WithOnReject(obs.OnLimitReject))
 //	breaker.Middleware(breaker.WithOnStateChange(obs.OnStateChange), breaker.WithOnReject(obs.OnReject))
 //	timeouts.Middleware(timeouts.WithOnTimeout(obs.OnTimeout))
@@ -80,6 +84,8 @@ const (
 type Observer struct {
 	retries     metric.Int64Counter
 	giveUps     metric.Int64Counter
+	hedges      metric.Int64Counter
+	won         metric.Int64Counter
 	limited     metric.Int64Counter
 	transitions metric.Int64Counter
 	open        metric.Int64UpDownCounter
@@ -129,6 +135,8 @@ func NewObserver(mp metric.MeterProvider, opts ...ObserverOption) *Observer {
 	o := &Observer{keys: newBounded(c.maxValues), limitKeys: newBounded(c.maxValues), reasons: newBounded(c.maxValues)}
 	o.retries = counter(m, "chain.retry.attempts", "{retry}", "Attempts resent by the retry layer, by reason.")
 	o.giveUps = counter(m, "chain.retry.give_ups", "{request}", "Requests that failed and that the retry layer stopped trying, by reason.")
+	o.hedges = counter(m, "chain.hedge.sent", "{hedge}", "Hedges sent by the hedge layer.")
+	o.won = counter(m, "chain.hedge.won", "{hedge}", "Hedges whose response came before every other attempt's.")
 	o.limited = counter(m, "chain.limit.rejections", "{request}", "Attempts shed by the limit layer, by host.")
 	o.transitions = counter(m, "chain.breaker.transitions", "{transition}", "Circuit breaker state changes.")
 	o.rejections = counter(m, "chain.breaker.rejections", "{request}", "Requests rejected by an open circuit breaker.")
@@ -188,6 +196,23 @@ func (o *Observer) OnGiveUp(g retry.GiveUp) {
 		ctx = g.Request.Context()
 	}
 	o.giveUps.Add(ctx, 1, metric.WithAttributes(giveUpReasonKey.String(giveUpName(g.Reason))))
+}
+
+// OnHedge records a hedge sent, or a hedge that won (e.Won). It is a
+// hedge.WithOnHedge hook.
+func (o *Observer) OnHedge(e hedge.Event) {
+	if o == nil {
+		return
+	}
+	ctx := context.Background()
+	if e.Request != nil {
+		ctx = e.Request.Context()
+	}
+	if e.Won {
+		o.won.Add(ctx, 1)
+	} else {
+		o.hedges.Add(ctx, 1)
+	}
 }
 
 // OnLimitReject records an attempt that the limit layer shed for key (a

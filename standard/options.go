@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rtchain/chain/breaker"
+	"github.com/rtchain/chain/hedge"
 	"github.com/rtchain/chain/limit"
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/timeouts"
@@ -53,6 +54,8 @@ type config struct {
 	total       time.Duration
 	timeoutOpts []timeouts.Option
 	retryOpts   []retry.Option
+	hedgeOpts   []hedge.Option
+	hedge       bool // the hedge layer is on
 	limitOpts   []limit.Option
 	limit       bool // the limit layer is on
 	breakerOpts []breaker.Option
@@ -128,6 +131,27 @@ func WithRetry(opts ...retry.Option) Option {
 // keeps every breaker's state.
 func WithBreaker(opts ...breaker.Option) Option {
 	return func(c *config) { c.breakerOpts = append(slices.Clip(c.breakerOpts), opts...) }
+}
+
+// WithHedge turns the hedge layer on (off by default), with opts: a slow
+// attempt gets a hedge, a second copy sent after the host's recent P95 time
+// to response headers, and the first response wins (see the hedge
+// package). It sits below retry, so that retry judges the winner once and
+// each retry can be hedged, and above the limit, the breaker, the spans and
+// the per-attempt timeouts, so that each hedge takes a slot, is counted, has
+// its span and its own bounds. Hedges take their tokens from the stack's
+// retry budget ([Stack.Budget]), so that retries and hedges together stay
+// within its ratio; with a budget of your own given to retry, give it to
+// hedge.WithBudget too. Over an *http.Transport base (the default), hedges
+// go through a clone of it, made at the first hedge, so that they never
+// ride the connection of the attempt they hedge, over HTTP/2 too. Given
+// more than once, the lists are appended; the layer is on once WithHedge is
+// given. It cannot change in Update.
+func WithHedge(opts ...hedge.Option) Option {
+	return func(c *config) {
+		c.hedge = true
+		c.hedgeOpts = append(slices.Clip(c.hedgeOpts), opts...)
+	}
 }
 
 // WithLimit turns the limit layer on (off by default), with opts: a limit of

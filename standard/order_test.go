@@ -65,17 +65,14 @@ func TestOrderOfSlots(t *testing.T) {
 }
 
 // TestOrderOfDefaultStack walks the stack New builds with every opt-in
-// layer on (the hedge place filled by WithLayer) from top to bottom.
+// layer on from top to bottom.
 func TestOrderOfDefaultStack(t *testing.T) {
 	tel := newTelemetry(t)
-	var trail []string
-	s := standard.New(append(tel.options(),
-		standard.WithTotal(time.Minute), standard.WithLimit(),
-		standard.WithLayer(standard.LayerHedge, marker("hedge", &trail)))...)
+	s := standard.New(append(tel.options(), standard.WithTotal(time.Minute), standard.WithHedge(), standard.WithLimit())...)
 	defer s.CloseIdleConnections()
 	kinds := map[string]string{
 		"*tracing.RequestIDTransport": "request_id", "*timeouts.total": "total", "*retry.Transport": "retry",
-		"*standard_test.mark": "hedge", "*limit.Transport": "limit", "*breaker.Transport": "breaker",
+		"*hedge.Transport": "hedge", "*limit.Transport": "limit", "*breaker.Transport": "breaker",
 		"*tracing.Transport": "spans", "*timeouts.Transport": "timeouts", "*http.Transport": "base",
 	}
 	var got []string
@@ -84,7 +81,7 @@ func TestOrderOfDefaultStack(t *testing.T) {
 		if kind, ok := kinds[name]; ok {
 			got = append(got, kind)
 		} else {
-			require.True(t, strings.HasPrefix(name, "*standard.swap["), "unexpected layer %s", name)
+			require.True(t, strings.HasPrefix(name, "*standard.swap[") || name == "*hedge.split", "unexpected layer %s", name)
 		}
 		u, ok := rt.(interface{ Unwrap() http.RoundTripper })
 		if !ok {
@@ -98,7 +95,7 @@ func TestOrderOfDefaultStack(t *testing.T) {
 	for _, l := range s.Config().Layers {
 		states = append(states, l.Name+"="+l.State)
 	}
-	assert.Equal(t, []string{"request_id=on", "total=on", "retry=on", "hedge=replaced", "limit=on",
+	assert.Equal(t, []string{"request_id=on", "total=on", "retry=on", "hedge=on", "limit=on",
 		"breaker=on", "spans=on", "timeouts=on", "base=timeouts.NewTransport"}, states, "Config lists them in order")
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/rtchain/chain"
 	"github.com/rtchain/chain/breaker"
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/hedge"
 	"github.com/rtchain/chain/internal/layer"
 	"github.com/rtchain/chain/limit"
 	"github.com/rtchain/chain/retry"
@@ -23,6 +24,7 @@ type Stack struct {
 	tls      *tlsrotate.Transport
 	retry    *swap[retry.Transport, *retry.Transport]
 	budget   *retry.Budget
+	hedge    *hedge.Transport
 	limit    *limit.Transport
 	breaker  *breaker.Transport
 	timeouts *swap[timeouts.Transport, *timeouts.Transport]
@@ -48,6 +50,9 @@ func New(opts ...Option) *Stack {
 	if s.c.tp != nil || s.c.mp != nil {
 		s.observer = NewObserver(s.c.mp)
 	}
+	if s.c.on(LayerRetry) {
+		s.budget = retry.NewBudget() // the retry layer's, shared with hedges
+	}
 	s.rt = chain.Build(s.bottom(), s.list()...)
 	return s
 }
@@ -71,6 +76,9 @@ func (s *Stack) bottom() http.RoundTripper {
 		s.tls = newTLS(rt, s.c.tls)
 		rt = s.tls
 		observeTLS(s.c.mp, s.tls)
+	}
+	if s.c.on(LayerHedge) {
+		rt = s.hedgeSplit(rt)
 	}
 	return rt
 }
@@ -137,6 +145,10 @@ func (s *Stack) Retry() *retry.Transport { return s.retry.load() }
 // removed or replaced. With WithRetry(retry.WithBudget(b)) or
 // retry.WithKeyedBudget the layer uses that budget, and this one is unused.
 func (s *Stack) Budget() *retry.Budget { return s.budget }
+
+// Hedge returns the hedge layer; nil without WithHedge, or when the layer
+// was replaced.
+func (s *Stack) Hedge() *hedge.Transport { return s.hedge }
 
 // Limit returns the limit layer, for its per-host Stats and Keys; nil
 // without WithLimit, or when the layer was replaced.

@@ -77,7 +77,7 @@ func (u *config) runtimeOnly() error {
 		set  bool
 	}{
 		{"WithBase", u.base != nil}, {"WithTLS", u.tls != nil}, {"WithTotal", u.total != 0},
-		{"WithLimit", u.limit}, {"WithTracing", len(u.tracingOpts) > 0},
+		{"WithHedge", u.hedge}, {"WithLimit", u.limit}, {"WithTracing", len(u.tracingOpts) > 0},
 		{"WithTracerProvider", u.tp != nil}, {"WithMeterProvider", u.mp != nil}, {"WithLogger", u.logger != nil},
 	} {
 		if o.set {

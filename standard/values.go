@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rtchain/chain/breaker"
+	"github.com/rtchain/chain/hedge"
 	"github.com/rtchain/chain/limit"
 	"github.com/rtchain/chain/retry"
 )
@@ -16,6 +17,8 @@ import (
 type values struct {
 	total   time.Duration
 	retry   retry.Settings
+	hedge   hedge.Settings
+	shared  bool // the hedges take the tokens of the stack's retry budget
 	limit   limit.Settings
 	breaker breaker.Settings
 	attempt timeoutSettings // of the per-attempt timeouts layer
@@ -31,6 +34,10 @@ func (s *Stack) values(c *config) values {
 	v := values{total: c.total, tp: c.tp != nil, mp: c.mp != nil, logger: c.logger != nil}
 	if r := s.Retry(); r != nil {
 		v.retry = r.Settings()
+	}
+	if s.hedge != nil {
+		v.hedge = s.hedge.Settings()
+		v.shared = s.budget != nil && v.hedge.Budget == hedge.Budget(s.budget)
 	}
 	if s.limit != nil {
 		v.limit = s.limit.Settings()
@@ -55,6 +62,14 @@ func (v *values) settings(l Layer, def values) []Setting {
 		return []Setting{{"WithTotal", dur(v.total), dur(def.total)}}
 	case LayerRetry:
 		return retryRows(v.retry, def.retry)
+	case LayerHedge:
+		return []Setting{
+			{"hedge.WithDelay", hedgeDelay(v.hedge), hedgeDelay(def.hedge)},
+			{"hedge.WithDelayBounds", fmt.Sprintf("%v, %v", v.hedge.Floor, v.hedge.Ceiling),
+				fmt.Sprintf("%v, %v", def.hedge.Floor, def.hedge.Ceiling)},
+			{"hedge.WithMaxHedges", strconv.Itoa(v.hedge.MaxHedges), strconv.Itoa(def.hedge.MaxHedges)},
+			{"hedge.WithBudget", hedgeBudget(*v), hedgeBudget(def)},
+		}
 	case LayerLimit:
 		return limitRows(v.limit, def.limit)
 	case LayerBreaker:
@@ -189,6 +204,23 @@ func budget(s retry.Settings) string {
 		return "off"
 	}
 	return fmt.Sprintf("%s: ratio %v, floor %v/s", s.Budget, s.Ratio, s.Floor)
+}
+
+func hedgeDelay(s hedge.Settings) string {
+	if s.Delay > 0 {
+		return s.Delay.String()
+	}
+	return fmt.Sprintf("P%v of the host (hedge.WithQuantile(%v))", s.Quantile*100, s.Quantile)
+}
+
+func hedgeBudget(v values) string {
+	switch {
+	case v.shared:
+		return "the retry budget"
+	case v.hedge.Budget == nil:
+		return "off"
+	}
+	return "its own"
 }
 
 func fixed(s limit.Settings) string {
