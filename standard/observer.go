@@ -172,10 +172,7 @@ func (o *Observer) OnRetry(e retry.Event) {
 	if o == nil {
 		return
 	}
-	ctx := context.Background()
-	if e.Request != nil {
-		ctx = e.Request.Context()
-	}
+	ctx := contextOf(e.Request)
 	r := o.reasons.value(e.Reason)
 	o.retries.Add(ctx, 1, metric.WithAttributes(retryReasonKey.String(r)))
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
@@ -191,10 +188,7 @@ func (o *Observer) OnGiveUp(g retry.GiveUp) {
 	if o == nil {
 		return
 	}
-	ctx := context.Background()
-	if g.Request != nil {
-		ctx = g.Request.Context()
-	}
+	ctx := contextOf(g.Request)
 	o.giveUps.Add(ctx, 1, metric.WithAttributes(giveUpReasonKey.String(giveUpName(g.Reason))))
 }
 
@@ -204,10 +198,7 @@ func (o *Observer) OnHedge(e hedge.Event) {
 	if o == nil {
 		return
 	}
-	ctx := context.Background()
-	if e.Request != nil {
-		ctx = e.Request.Context()
-	}
+	ctx := contextOf(e.Request)
 	if e.Won {
 		o.won.Add(ctx, 1)
 	} else {
@@ -256,11 +247,17 @@ func (o *Observer) OnTimeout(req *http.Request, err *timeouts.Error) {
 	if o == nil || err == nil {
 		return
 	}
-	ctx := context.Background()
-	if req != nil {
-		ctx = req.Context()
-	}
+	ctx := contextOf(req)
 	o.timeouts.Add(ctx, 1, metric.WithAttributes(tracing.TimeoutPhaseKey.String(phaseName(err.Phase))))
+}
+
+// contextOf returns the context of the request of a hook's event, or the
+// background context when the event has no request.
+func contextOf(req *http.Request) context.Context {
+	if req == nil {
+		return context.Background()
+	}
+	return req.Context()
 }
 
 func stateName(s breaker.State) string {
