@@ -132,15 +132,15 @@ func RunTail(ctx context.Context, rt http.RoundTripper, srv *Server, n int, inte
 		Requests: n,
 		Failed:   int(failed.Load()),
 		Hits:     srv.Hits(),
-		P50:      quantile(lat, 0.5),
-		P99:      quantile(lat, 0.99),
-		P999:     quantile(lat, 0.999),
+		P50:      sortedQuantile(lat, 0.5),
+		P99:      sortedQuantile(lat, 0.99),
+		P999:     sortedQuantile(lat, 0.999),
 	}
 }
 
-// quantile returns the q-quantile of sorted: the smallest value with at
+// sortedQuantile returns the q-quantile of sorted: the smallest value with at
 // least a share q of the values at or below it.
-func quantile(sorted []time.Duration, q float64) time.Duration {
+func sortedQuantile(sorted []time.Duration, q float64) time.Duration {
 	i := int(math.Ceil(q*float64(len(sorted)))) - 1
 	return sorted[max(i, 0)]
 }
