@@ -332,4 +332,3 @@ func discard(resp *http.Response) {
 		resp.Body.Close()
 	}
 }
-
