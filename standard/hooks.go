@@ -44,6 +44,22 @@ func (s *Stack) breakerHooks() []breaker.Option {
 	}
 }
 
+// totalHooks are the hooks of the total layer: the Observer's, then the
+// timeouts.WithOnTimeout hooks given to WithTimeouts, which see every
+// timeout of the timeouts package, the total's included.
+func (s *Stack) totalHooks() []timeouts.TotalOption {
+	var opts []timeouts.TotalOption
+	if s.observer != nil {
+		opts = append(opts, timeouts.WithOnTimeout(s.observer.OnTimeout))
+	}
+	for _, o := range s.c.timeoutOpts {
+		if h, ok := o.(timeouts.TotalOption); ok {
+			opts = append(opts, h)
+		}
+	}
+	return opts
+}
+
 func (s *Stack) timeoutHooks() []timeouts.Option {
 	if s.observer == nil {
 		return nil

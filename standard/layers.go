@@ -72,7 +72,7 @@ func (s *Stack) totalLayer() chain.Middleware {
 	if s.c.total <= 0 {
 		return nil
 	}
-	return timeouts.Total(s.c.total)
+	return timeouts.Total(s.c.total, s.totalHooks()...)
 }
 
 func (s *Stack) retryLayer(next http.RoundTripper) http.RoundTripper {

@@ -94,9 +94,11 @@ func WithBase(rt http.RoundTripper) Option {
 
 // WithTimeouts passes opts to the timeouts package: to
 // timeouts.NewTransport (DNS, connect, TLS handshake, HTTP/2 pings) and to the
-// per-attempt layer (response header, body idle, write idle, attempt). They
-// apply after this package's defaults. Given more than once, the lists are
-// appended. In Update, only the per-attempt bounds may change.
+// per-attempt layer (response header, body idle, write idle, attempt); a
+// timeouts.WithOnTimeout hook among them also sees the timeouts of
+// WithTotal. They apply after this package's defaults. Given more than
+// once, the lists are appended. In Update, only the per-attempt bounds may
+// change.
 //
 // New panics when an attempt bound (timeouts.WithAttempt) is above the
 // total (WithTotal), or a response header bound of yours is above the

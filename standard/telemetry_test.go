@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -24,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/rtchain/chain/breaker"
+	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/internal/attempt"
 	"github.com/rtchain/chain/internal/record"
 	"github.com/rtchain/chain/retry"
@@ -284,4 +286,27 @@ func TestRejectionSummaryAtWarn(t *testing.T) {
 	}
 	assert.Equal(t, "WARN", sums[3]["level"])
 	assert.Equal(t, "breaker_open", sums[3]["error_type"])
+}
+
+// TestTotalTimeoutRecorded: a request that runs out of its WithTotal time is
+// counted by phase, and the caller's timeouts hook sees it too.
+func TestTotalTimeoutRecorded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tel := newTelemetry(t)
+		hang := rtFunc(func(r *http.Request) (*http.Response, error) {
+			<-r.Context().Done()
+			return nil, r.Context().Err()
+		})
+		var user atomic.Int32
+		s := standard.New(standard.WithBase(hang), standard.WithMeterProvider(tel.mp), standard.WithTotal(5*time.Second),
+			standard.WithTimeouts(timeouts.WithOnTimeout(func(_ *http.Request, e *timeouts.Error) {
+				if e.Phase == errclass.PhaseTotal {
+					user.Add(1)
+				}
+			})))
+		_, err := s.RoundTrip(mustGet(t, "http://svc.test/"))
+		require.Equal(t, errclass.PhaseTotal, errclass.PhaseOf(err), "err %v", err)
+		assert.Equal(t, int64(1), tel.sum(t, "chain.timeouts", attribute.String("chain.timeout.phase", "total")))
+		assert.Equal(t, int32(1), user.Load(), "the caller's hook")
+	})
 }
