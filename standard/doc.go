@@ -63,8 +63,13 @@
 //     wait, and the body idle timeout [DefaultBodyIdle];
 //   - the retry layer takes its tokens from one [retry.Budget] per Stack
 //     (ratio 0.1, floor 10 retries per second), reachable with
-//     [Stack.Budget]; pass a shared one with WithRetry(retry.WithBudget(b)),
-//     or one budget per host with retry.WithKeyedBudget;
+//     [Stack.Budget], rather than the retry package's one budget per host:
+//     the hedge layer spends the same tokens, and the breaker already stops
+//     a failing host from taking more than its share (once its circuit is
+//     open, its requests are rejected at the first attempt and never ask
+//     for a token). Pass a shared one with
+//     WithRetry(retry.WithBudget(b)), or one budget per host with
+//     retry.WithKeyedBudget;
 //   - the breaker pauses a host for a 429's or 503's Retry-After of up to
 //     [DefaultRetryAfter].
 //
@@ -122,7 +127,9 @@
 // [New] returns a [*Stack], which is the RoundTripper and gives access to its
 // pieces: [Stack.Breaker] to read circuit states, [Stack.Base] for the
 // *http.Transport at the bottom, [Stack.Retry], [Stack.Budget],
-// [Stack.Limit], [Stack.Timeouts], [Stack.TLS] and [Stack.Observer].
+// [Stack.Hedge], [Stack.Limit], [Stack.Timeouts], [Stack.TLS] and
+// [Stack.Observer]; [Stack.Config] and [Stack.Update] read and change the
+// settings.
 // [Transport] returns the same *Stack as an http.RoundTripper. chain.Base
 // also reaches the base transport through every layer.
 package standard

@@ -141,9 +141,10 @@ func (s *Stack) Retry() *retry.Transport { return s.retry.load() }
 
 // Budget returns the retry budget of the stack, one per Stack, shared by
 // every host: one token bucket (ratio 0.1, floor 10 retries per second)
-// bounds the retries of all of them together. nil when the retry layer was
-// removed or replaced. With WithRetry(retry.WithBudget(b)) or
-// retry.WithKeyedBudget the layer uses that budget, and this one is unused.
+// bounds the retries of all of them together, and the hedges of WithHedge
+// too. nil when the retry layer was removed or replaced. With
+// WithRetry(retry.WithBudget(b)) or retry.WithKeyedBudget the retry layer
+// uses that budget instead.
 func (s *Stack) Budget() *retry.Budget { return s.budget }
 
 // Hedge returns the hedge layer; nil without WithHedge, or when the layer
