@@ -30,11 +30,17 @@ func (c *config) defaultHeader() time.Duration {
 	return DefaultResponseHeader
 }
 
-// check returns an error naming both settings when a bound of the stack
-// could never fire, because another one always fires first: an attempt
-// bound above the total, a response header bound above the attempt bound.
+// check returns the error for which New panics: WithTLS over a base that is
+// not an *http.Transport, or a bound of the stack that could never fire,
+// because another one always fires first (an attempt bound above the total,
+// a response header bound above the attempt bound), naming both settings.
 // Bounds of layers the caller replaced are not known, and not checked.
 func (c *config) check() error {
+	if c.tls != nil {
+		if err := tlsBase(c.base); err != nil {
+			return err
+		}
+	}
 	if !c.on(LayerTimeouts) {
 		return nil
 	}

@@ -92,6 +92,22 @@ func (s *Stack) Config() Config {
 	return cfg
 }
 
+// Describe returns the Config of New(opts...), or the error for which New
+// would panic, naming the settings at fault. It is for tools that take
+// settings from outside the program (flags, files), which must report a bad
+// combination rather than panic: rtprobe -config prints
+// standard.Describe(opts...). The stack it builds to read the settings
+// sends nothing, and its idle connections (none) are closed.
+func Describe(opts ...Option) (Config, error) {
+	c := newConfig(opts)
+	if err := c.check(); err != nil {
+		return Config{}, err
+	}
+	s := New(opts...)
+	defer s.CloseIdleConnections()
+	return s.Config(), nil
+}
+
 // state returns the State of layer l in a Config.
 func (c *config) state(l Layer) string {
 	switch sl := c.slots[l]; {

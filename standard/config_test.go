@@ -174,3 +174,19 @@ func TestDefaultHeaderBoundInForce(t *testing.T) {
 		})
 	}
 }
+
+// TestDescribe: the Config of a set of options, or the error New would
+// panic with.
+func TestDescribe(t *testing.T) {
+	cfg, err := standard.Describe(standard.WithTimeouts(timeouts.WithAttempt(3 * time.Second)))
+	require.NoError(t, err)
+	assert.Equal(t, "3s", setting(t, cfg, "timeouts", "timeouts.WithAttempt").Value)
+
+	_, err = standard.Describe(standard.WithTotal(time.Second), standard.WithTimeouts(timeouts.WithAttempt(2*time.Second)))
+	require.EqualError(t, err, "standard: timeouts.WithAttempt(2s) is above WithTotal(1s): "+
+		"the total always ends the request first, so the attempt bound could never fire")
+
+	src, _ := fileSource(t, transporttest.NewCA("test-ca"), false)
+	_, err = standard.Describe(standard.WithTLS(src), standard.WithBase(transporttest.NewScript()))
+	require.EqualError(t, err, "standard: WithTLS needs an *http.Transport at the bottom of the stack; WithBase gave *transporttest.Script")
+}

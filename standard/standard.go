@@ -40,8 +40,10 @@ var _ http.RoundTripper = (*Stack)(nil)
 // option is skipped. It panics, naming both settings, when one bound could
 // never fire because another always fires first: a timeouts.WithAttempt
 // above WithTotal, or a timeouts.WithResponseHeader above
-// timeouts.WithAttempt. Settings that only lose their effect in part are
-// reported by [Stack.Config], never rejected.
+// timeouts.WithAttempt; and when WithTLS is given over a base that is not
+// an *http.Transport. [Describe] returns these as errors instead. Settings
+// that only lose their effect in part are reported by [Stack.Config], never
+// rejected.
 func New(opts ...Option) *Stack {
 	s := &Stack{c: newConfig(opts)}
 	if err := s.c.check(); err != nil {
