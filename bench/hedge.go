@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -132,15 +131,8 @@ func RunTail(ctx context.Context, rt http.RoundTripper, srv *Server, n int, inte
 		Requests: n,
 		Failed:   int(failed.Load()),
 		Hits:     srv.Hits(),
-		P50:      sortedQuantile(lat, 0.5),
-		P99:      sortedQuantile(lat, 0.99),
-		P999:     sortedQuantile(lat, 0.999),
+		P50:      quantile(lat, 0.5),
+		P99:      quantile(lat, 0.99),
+		P999:     quantile(lat, 0.999),
 	}
-}
-
-// sortedQuantile returns the q-quantile of sorted: the smallest value with at
-// least a share q of the values at or below it.
-func sortedQuantile(sorted []time.Duration, q float64) time.Duration {
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(i, 0)]
 }

@@ -61,7 +61,7 @@ func TestBodyFailuresCount(t *testing.T) {
 		})
 	})
 	t.Run("reset mid-body over loopback", func(t *testing.T) {
-		srv := transporttest.NewResetMidBody(1024)
+		srv := transporttest.NewServer(transporttest.Reply{BodySize: 1024, Fault: transporttest.ResetMidBody})
 		defer srv.Close()
 		tr := breaker.New(loopbackTransport(t), breaker.WithMinRequests(5))
 		for range 5 {
@@ -155,7 +155,7 @@ func cancelable(req *http.Request) (*http.Request, context.CancelFunc) {
 
 // The body wrapper keeps the response intact for a caller through a stack.
 func TestBodyThroughStack(t *testing.T) {
-	srv := transporttest.NewSequence(transporttest.Reply{Body: "hello"})
+	srv := transporttest.NewServer(transporttest.Reply{Body: "hello"})
 	defer srv.Close()
 	br := breaker.New(loopbackTransport(t))
 	c := &http.Client{Transport: chain.Build(br)}

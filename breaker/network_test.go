@@ -260,7 +260,7 @@ func TestConflictingOptions(t *testing.T) {
 
 func TestLoopbackFailuresTrip(t *testing.T) {
 	t.Run("5xx", func(t *testing.T) {
-		srv := transporttest.NewSequence(transporttest.Reply{Status: http.StatusBadGateway, Body: "down"})
+		srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusBadGateway, Body: "down"})
 		defer srv.Close()
 		base := loopbackTransport(t)
 		tr := breaker.New(base, breaker.WithMinRequests(5))
@@ -273,10 +273,10 @@ func TestLoopbackFailuresTrip(t *testing.T) {
 		}
 		_, err := client.Get(srv.URL)
 		require.ErrorIs(t, err, breaker.ErrOpen)
-		assert.Equal(t, 5, srv.Requests(), "the rejected call never reached the server")
+		assert.Equal(t, 5, srv.Stats().Requests, "the rejected call never reached the server")
 	})
 	t.Run("timeouts", func(t *testing.T) {
-		srv := transporttest.NewSlowHeader(5 * time.Second)
+		srv := transporttest.NewServer(transporttest.Reply{Delay: 5 * time.Second})
 		defer srv.Close()
 		base := loopbackTransport(t)
 		base.ResponseHeaderTimeout = 50 * time.Millisecond

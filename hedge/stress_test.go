@@ -24,14 +24,11 @@ func TestConcurrentHedgedRequests(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("h2=%v", h2), func(t *testing.T) {
 			var hits atomic.Int64
-			var srv *transporttest.Server
-			srv = transporttest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := transporttest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if hits.Add(1)%5 == 0 {
 					select {
 					case <-time.After(100 * ms):
-					case <-r.Context().Done():
-						return
-					case <-srv.Done():
+					case <-r.Context().Done(): // also done when the server closes
 						return
 					}
 				}

@@ -88,7 +88,7 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 func TestStreamingBodyNotBuffered(t *testing.T) {
 	// B1: a large body without GetBody is streamed once, never buffered.
 	const size = 64 << 20
-	srv := transporttest.NewSequence(transporttest.Reply{Status: 503})
+	srv := transporttest.NewServer(transporttest.Reply{Status: 503})
 	t.Cleanup(srv.Close)
 	req, err := http.NewRequest("PUT", srv.URL, io.NopCloser(io.LimitReader(zeros{}, size)))
 	require.NoError(t, err)
@@ -102,7 +102,7 @@ func TestStreamingBodyNotBuffered(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, 503, resp.StatusCode)
 	assert.Equal(t, int32(1), c.n.Load(), "not replayable: sent once")
-	assert.Equal(t, int64(size), srv.BodyBytes(), "the server got every byte")
+	assert.Equal(t, int64(size), srv.Stats().BodyBytes, "the server got every byte")
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(16<<20), "allocations stay far below the body size")
 }
 

@@ -160,7 +160,10 @@ func TestBufferBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := transporttest.NewSequence(transporttest.Reply{Status: 503}, transporttest.Reply{Status: 200})
+			srv := transporttest.NewServer(transporttest.Sequence(
+				transporttest.Reply{Status: 503},
+				transporttest.Reply{Status: 200},
+			))
 			t.Cleanup(srv.Close)
 			payload := bytes.Repeat([]byte("0123456789abcdef"), tt.size/16)
 			req, err := http.NewRequest("PUT", srv.URL, io.NopCloser(bytes.NewReader(payload)))
@@ -174,7 +177,7 @@ func TestBufferBody(t *testing.T) {
 			assert.Equal(t, int32(tt.calls), c.n.Load())
 			seen := srv.Seen()
 			require.Len(t, seen, tt.calls)
-			assert.Equal(t, int64(tt.calls*len(payload)), srv.BodyBytes(), "every attempt sent the whole body")
+			assert.Equal(t, int64(tt.calls*len(payload)), srv.Stats().BodyBytes, "every attempt sent the whole body")
 			for i, s := range seen { // the server keeps the first MiB of each
 				assert.True(t, bytes.Equal(payload[:len(s.Body)], s.Body) && len(s.Body) == min(len(payload), 1<<20),
 					"attempt %d: the server got the same bytes", i)

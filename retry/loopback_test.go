@@ -48,8 +48,11 @@ func clientFor(base http.RoundTripper, opts ...retry.Option) (*http.Client, *cou
 }
 
 func TestLoopbackBodyReplayed(t *testing.T) {
-	srv := transporttest.NewSequence(transporttest.Reply{Status: 503, Body: "busy"},
-		transporttest.Reply{Status: 503, Body: "busy"}, transporttest.Reply{Status: 200, Body: "ok"})
+	srv := transporttest.NewServer(transporttest.Sequence(
+		transporttest.Reply{Status: 503, Body: "busy"},
+		transporttest.Reply{Status: 503, Body: "busy"},
+		transporttest.Reply{Status: 200, Body: "ok"},
+	))
 	t.Cleanup(srv.Close)
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
 	req, err := http.NewRequest("POST", srv.URL+"/upload", bytes.NewReader(payload))
@@ -66,7 +69,7 @@ func TestLoopbackBodyReplayed(t *testing.T) {
 	for i, s := range seen {
 		assert.True(t, bytes.Equal(payload, s.Body), "attempt %d: server got the same bytes (%d of %d)", i, len(s.Body), len(payload))
 	}
-	assert.Equal(t, 1, srv.Connections(), "discarded 503 bodies were drained, so the connection was reused")
+	assert.Equal(t, 1, srv.Stats().Connections, "discarded 503 bodies were drained, so the connection was reused")
 }
 
 func TestLoopbackAnswerBeforeBody(t *testing.T) {
@@ -119,9 +122,7 @@ func TestLoopbackHugeErrorBodyDoesNotStall(t *testing.T) {
 				return
 			}
 			select {
-			case <-srv.Done():
-				return
-			case <-r.Context().Done():
+			case <-r.Context().Done(): // also done when the server closes
 				return
 			default:
 			}
@@ -138,16 +139,19 @@ func TestLoopbackHugeErrorBodyDoesNotStall(t *testing.T) {
 	assert.Equal(t, "ok", string(b))
 	assert.Equal(t, int32(3), c.n.Load())
 	assert.Less(t, time.Since(start), 10*time.Second, "the error bodies did not stall the retry")
-	assert.Equal(t, 3, srv.Connections(), "undrainable bodies' connections were closed, not reused")
-	require.Eventually(t, func() bool { return srv.OpenConnections() <= 1 }, 5*time.Second, 10*time.Millisecond,
-		"the discarded connections were closed (open: %d)", srv.OpenConnections())
+	assert.Equal(t, 3, srv.Stats().Connections, "undrainable bodies' connections were closed, not reused")
+	require.Eventually(t, func() bool { return srv.Stats().OpenConnections <= 1 }, 5*time.Second, 10*time.Millisecond,
+		"the discarded connections were closed (open: %d)", srv.Stats().OpenConnections)
 }
 
 func TestLoopbackSlowReadAfterReturn(t *testing.T) {
 	// C8: the attempt's context stays alive while the caller reads a large
 	// body slowly after RoundTrip returned.
 	big := bytes.Repeat([]byte("b"), 1<<20)
-	srv := transporttest.NewSequence(transporttest.Reply{Status: 503}, transporttest.Reply{Status: 200, Body: string(big)})
+	srv := transporttest.NewServer(transporttest.Sequence(
+		transporttest.Reply{Status: 503},
+		transporttest.Reply{Status: 200, Body: string(big)},
+	))
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -199,7 +203,7 @@ func TestLoopbackEmptyReply(t *testing.T) {
 		want   int
 	}{{"GET", 3}, {"POST", 1}} {
 		t.Run(tt.method, func(t *testing.T) {
-			srv := transporttest.NewEmptyReply()
+			srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.EmptyReply})
 			t.Cleanup(srv.Close)
 			req, err := http.NewRequest(tt.method, srv.URL, bytes.NewReader([]byte("body")))
 			require.NoError(t, err)
@@ -208,14 +212,14 @@ func TestLoopbackEmptyReply(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, errclass.Reset, errclass.Classify(err))
 			assert.Equal(t, int32(tt.want), c.n.Load())
-			assert.Equal(t, tt.want, srv.Requests())
+			assert.Equal(t, tt.want, srv.Stats().Requests)
 		})
 	}
 }
 
 func TestLoopbackTypedFailuresNotRetried(t *testing.T) {
 	// C3: certificate, scheme and header errors fail after one attempt.
-	tlsSrv := transporttest.NewUnstartedSequence(transporttest.Reply{Status: 200})
+	tlsSrv := transporttest.NewUnstartedServer(transporttest.Reply{Status: 200})
 	tlsSrv.StartTLS()
 	t.Cleanup(tlsSrv.Close)
 	tests := []struct {
@@ -244,11 +248,11 @@ func TestLoopbackTypedFailuresNotRetried(t *testing.T) {
 			assert.Equal(t, int32(1), c.n.Load(), "one attempt: %v", err)
 		})
 	}
-	assert.Equal(t, 0, tlsSrv.Requests())
+	assert.Equal(t, 0, tlsSrv.Stats().Requests)
 }
 
 func TestLoopbackRetryAfterOverCap(t *testing.T) {
-	srv := transporttest.NewSequence(transporttest.Reply{Status: 429, Header: http.Header{"Retry-After": {"3600"}}, Body: "slow down"})
+	srv := transporttest.NewServer(transporttest.Reply{Status: 429, Header: http.Header{"Retry-After": {"3600"}}, Body: "slow down"})
 	t.Cleanup(srv.Close)
 	client, _ := clientFor(srv.Client().Transport)
 	start := time.Now()
@@ -258,7 +262,7 @@ func TestLoopbackRetryAfterOverCap(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, 429, resp.StatusCode)
 	assert.Equal(t, "slow down", string(b))
-	assert.Equal(t, 1, srv.Requests())
+	assert.Equal(t, 1, srv.Stats().Requests)
 	assert.Less(t, time.Since(start), 2*time.Second, "returns at once")
 }
 
@@ -287,7 +291,7 @@ func TestLoopbackAttemptTimeoutVersusCaller(t *testing.T) {
 	// C7: an attempt timeout is retried (once more, by DefaultPolicy); the
 	// caller's deadline or cancellation is terminal.
 	t.Run("attempt timeout", func(t *testing.T) {
-		srv := transporttest.NewBlackhole()
+		srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.Blackhole})
 		t.Cleanup(srv.Close)
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 		defer cancel()
@@ -301,7 +305,7 @@ func TestLoopbackAttemptTimeoutVersusCaller(t *testing.T) {
 		assert.Less(t, time.Since(start), 2*time.Second, "ended by the attempts, not by the caller's deadline")
 	})
 	t.Run("caller cancel", func(t *testing.T) {
-		srv := transporttest.NewBlackhole()
+		srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.Blackhole})
 		t.Cleanup(srv.Close)
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(100*time.Millisecond, cancel)
@@ -312,15 +316,15 @@ func TestLoopbackAttemptTimeoutVersusCaller(t *testing.T) {
 		assert.ErrorIs(t, err, context.Canceled)
 		assert.Equal(t, errclass.Canceled, errclass.Classify(err))
 		assert.Equal(t, int32(1), c.n.Load())
-		assert.Equal(t, 1, srv.Connections())
+		assert.Equal(t, 1, srv.Stats().Connections)
 	})
 }
 
 func TestLoopbackOtherHostsKeepConnections(t *testing.T) {
 	// C9: a failing host does not tear down healthy keep-alive connections.
-	good := transporttest.NewSequence(transporttest.Reply{Status: 200, Body: "ok"})
+	good := transporttest.NewServer(transporttest.Reply{Status: 200, Body: "ok"})
 	t.Cleanup(good.Close)
-	bad := transporttest.NewEmptyReply()
+	bad := transporttest.NewServer(transporttest.Reply{Fault: transporttest.EmptyReply})
 	t.Cleanup(bad.Close)
 	base := &http.Transport{}
 	t.Cleanup(base.CloseIdleConnections)
@@ -338,14 +342,14 @@ func TestLoopbackOtherHostsKeepConnections(t *testing.T) {
 	for _, s := range seen {
 		assert.Equal(t, seen[0].ConnID, s.ConnID)
 	}
-	assert.Equal(t, 1, good.Connections())
-	assert.Equal(t, 9, bad.Requests())
+	assert.Equal(t, 1, good.Stats().Connections)
+	assert.Equal(t, 9, bad.Stats().Requests)
 }
 
 func TestLoopbackStaleKeepAliveNotCountedTwice(t *testing.T) {
 	// B3: attempts keep a working GetBody, so net/http's own retry of a
 	// stale keep-alive connection works below retry, unseen by it.
-	srv := transporttest.NewStaleKeepAlive()
+	srv := transporttest.NewServer(transporttest.Reply{Body: "ok", Fault: transporttest.StaleKeepAlive})
 	t.Cleanup(srv.Close)
 	client, c := clientFor(srv.Client().Transport)
 	for i := 0; i < 2; i++ {
@@ -359,7 +363,7 @@ func TestLoopbackStaleKeepAliveNotCountedTwice(t *testing.T) {
 		assert.Equal(t, 200, resp.StatusCode)
 	}
 	assert.Equal(t, int32(2), c.n.Load(), "one attempt per request")
-	assert.Equal(t, 3, srv.Requests(), "net/http resent the second request itself")
+	assert.Equal(t, 3, srv.Stats().Requests, "net/http resent the second request itself")
 	for _, s := range srv.Seen() {
 		assert.Equal(t, "payload", string(s.Body))
 	}

@@ -132,7 +132,7 @@ func TestAdaptiveBodyIdleColdStart(t *testing.T) {
 // the adaptive bound working on its own (cold start at the ceiling).
 func TestAdaptiveWorksWithoutStaticBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := inMemory(t, transporttest.NewUnstartedStall(10), false)
+		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 10, Fault: transporttest.Stall}), false)
 		c := memClient(t, srv, timeouts.WithBodyIdle(0), timeouts.WithAdaptiveBodyIdle(2, 100*ms, 3*time.Second))
 		resp, err := get(t, nil, c, srv.URL)
 		require.NoError(t, err)
@@ -142,7 +142,7 @@ func TestAdaptiveWorksWithoutStaticBound(t *testing.T) {
 		assert.Equal(t, 3*time.Second, te.Limit)
 	})
 	synctest.Test(t, func(t *testing.T) {
-		srv := inMemory(t, transporttest.NewUnstartedNoRead(), false)
+		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.NoRead}), false)
 		c := memClient(t, srv, timeouts.WithWriteIdle(0), timeouts.WithAdaptiveWriteIdle(3, 100*ms, 2*time.Second))
 		req, err := http.NewRequest(http.MethodPut, srv.URL, newUpload(64<<20))
 		require.NoError(t, err)
@@ -194,7 +194,6 @@ func TestAdaptiveWriteIdleBatchedReader(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		stopAfter := 4 * 256 << 10
-		var srv *transporttest.Server
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			buf := make([]byte, 256<<10)
 			for read := 0; read < stopAfter; read += len(buf) {
@@ -203,9 +202,9 @@ func TestAdaptiveWriteIdleBatchedReader(t *testing.T) {
 				}
 				time.Sleep(600 * ms)
 			}
-			<-srv.Done() // never reads again
+			<-r.Context().Done() // never reads again
 		})
-		srv = inMemory(t, transporttest.NewUnstartedServer(h), false)
+		srv := inMemory(t, transporttest.NewUnstartedServer(h), false)
 		c := memClient(t, srv, timeouts.WithAdaptiveWriteIdle(3, 100*ms, 10*time.Second))
 		req, err := http.NewRequest(http.MethodPut, srv.URL, newUpload(64<<20))
 		require.NoError(t, err)

@@ -102,7 +102,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		}
 	})
 
-	srv := transporttest.NewSequence(transporttest.Reply{Body: "x"})
+	srv := transporttest.NewServer(transporttest.Reply{Body: "x"})
 	defer srv.Close()
 	tr := timeouts.NewTransport()
 	tr.Proxy = nil

@@ -61,7 +61,7 @@ func callerCancelCases() []phaseCase {
 	}
 	bodyOf := func(h2 bool) func(t *testing.T, ctx context.Context) error {
 		return func(t *testing.T, ctx context.Context) error {
-			srv := inMemory(t, transporttest.NewUnstartedStall(10), h2)
+			srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 10, Fault: transporttest.Stall}), h2)
 			resp, err := get(t, ctx, memClient(t, srv, long...), srv.URL)
 			require.NoError(t, err)
 			defer resp.Body.Close()
@@ -71,7 +71,7 @@ func callerCancelCases() []phaseCase {
 	}
 	headerOf := func(h2 bool) func(t *testing.T, ctx context.Context) error {
 		return func(t *testing.T, ctx context.Context) error {
-			srv := inMemory(t, transporttest.NewUnstartedSlowHeader(time.Hour), h2)
+			srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Delay: time.Hour}), h2)
 			_, err := get(t, ctx, memClient(t, srv, long...), srv.URL)
 			return err
 		}
@@ -83,7 +83,7 @@ func callerCancelCases() []phaseCase {
 			return err
 		}, 0},
 		{"tls_handshake", func(t *testing.T, ctx context.Context) error {
-			srv := inMemoryTLS(t, transporttest.NewUnstartedBlackhole())
+			srv := inMemoryTLS(t, transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole}))
 			_, err := get(t, ctx, memClient(t, srv, long...), srv.URL)
 			return err
 		}, 0},
@@ -92,7 +92,7 @@ func callerCancelCases() []phaseCase {
 		{"body_idle", bodyOf(false), time.Second},
 		{"body_idle_h2", bodyOf(true), time.Second},
 		{"write_idle", func(t *testing.T, ctx context.Context) error {
-			srv := inMemory(t, transporttest.NewUnstartedNoRead(), false)
+			srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.NoRead}), false)
 			body := newUpload(64 << 20)
 			req, err := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, body)
 			require.NoError(t, err)

@@ -136,7 +136,7 @@ func TestRequestNotModified(t *testing.T) {
 // hooks given several times add up, in order.
 func TestOnTimeoutOnceAndHooksAddUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := inMemory(t, transporttest.NewUnstartedStall(10), false)
+		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 10, Fault: transporttest.Stall}), false)
 		var mu sync.Mutex
 		var calls []string
 		var seen *http.Request
@@ -249,7 +249,7 @@ func (c *rwc) Close() error                { c.closed = true; return nil }
 // Total keeps io.Writer, and no idle or attempt bound cuts it.
 func TestUpgradeEcho(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := inMemory(t, transporttest.NewUnstartedUpgradeEcho(), false)
+		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Status: http.StatusSwitchingProtocols}), false)
 		inner := timeouts.New(memBase(t, srv), timeouts.WithBodyIdle(50*ms), timeouts.WithAttempt(50*ms))
 		rt := timeouts.Total(time.Minute)(inner)
 		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)

@@ -114,7 +114,7 @@ func TestTranslatesNetHTTPTimeouts(t *testing.T) {
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := inMemory(t, transporttest.NewUnstartedSlowHeader(time.Minute), p.h2)
+				srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Delay: time.Minute}), p.h2)
 				b := srv.Client().Transport.(*http.Transport)
 				b.ResponseHeaderTimeout = 150 * ms
 				defer b.CloseIdleConnections()
@@ -127,7 +127,7 @@ func TestTranslatesNetHTTPTimeouts(t *testing.T) {
 		})
 	}
 	synctest.Test(t, func(t *testing.T) {
-		srv := transporttest.NewUnstartedBlackhole()
+		srv := transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole})
 		srv.Listener = transporttest.NewMemListener()
 		srv.StartTLS()
 		defer srv.Close()

@@ -15,7 +15,7 @@ import (
 // A server that takes too long to answer: the error names the phase and the
 // bound.
 func Example() {
-	srv := transporttest.NewSlowHeader(5 * time.Second)
+	srv := transporttest.NewServer(transporttest.Reply{Delay: 5 * time.Second})
 	defer srv.Close()
 
 	opts := []timeouts.Option{timeouts.WithResponseHeader(100 * time.Millisecond)}
@@ -40,7 +40,7 @@ func Example() {
 // connections; net/http wraps the connection's error in its own, and
 // errors.As finds it.
 func ExampleNewTransport() {
-	srv := transporttest.NewSlowHeader(5 * time.Second)
+	srv := transporttest.NewServer(transporttest.Reply{Delay: 5 * time.Second})
 	defer srv.Close()
 
 	base := timeouts.NewTransport(timeouts.WithResponseHeader(100 * time.Millisecond))
@@ -59,9 +59,9 @@ func ExampleNewTransport() {
 // A stream that keeps delivering bytes is never cut by the body idle bound,
 // however long it runs; one that stops is.
 func ExampleWithBodyIdle() {
-	trickle := transporttest.NewTrickle(20*time.Millisecond, 10) // 200ms in all
+	trickle := transporttest.NewServer(transporttest.Reply{BodySize: 10, Trickle: 20 * time.Millisecond}) // 200ms in all
 	defer trickle.Close()
-	stall := transporttest.NewStall(5)
+	stall := transporttest.NewServer(transporttest.Reply{BodySize: 5, Fault: transporttest.Stall})
 	defer stall.Close()
 
 	base := timeouts.NewTransport()
@@ -87,7 +87,7 @@ func ExampleWithBodyIdle() {
 // goes below it and gets the smaller of its attempt bound and the time left.
 // The total error wraps the last error of the layers below.
 func ExampleTotal() {
-	srv := transporttest.NewSlowHeader(5 * time.Second)
+	srv := transporttest.NewServer(transporttest.Reply{Delay: 5 * time.Second})
 	defer srv.Close()
 
 	base := timeouts.NewTransport()

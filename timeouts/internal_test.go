@@ -116,7 +116,7 @@ func TestTraceKeyProbe(t *testing.T) {
 // are called as well as ours.
 func TestTraceComposes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := transporttest.NewUnstartedSequence(transporttest.Reply{Body: "ok"})
+		srv := transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"})
 		srv.Listener = transporttest.NewMemListener()
 		srv.Start()
 		defer srv.Close()

@@ -32,7 +32,7 @@ func TestLoopbackPhases(t *testing.T) {
 	for _, p := range protos {
 		t.Run(p.name+"/header", func(t *testing.T) {
 			t.Parallel()
-			srv := start(t, transporttest.NewUnstartedSlowHeader(5*time.Second), p.h2)
+			srv := start(t, transporttest.NewUnstartedServer(transporttest.Reply{Delay: 5 * time.Second}), p.h2)
 			c := client(t, srv, timeouts.WithResponseHeader(200*ms))
 			var err error
 			took := within(t, func() { _, err = get(t, nil, c, srv.URL) })
@@ -41,7 +41,7 @@ func TestLoopbackPhases(t *testing.T) {
 		})
 		t.Run(p.name+"/body_idle", func(t *testing.T) {
 			t.Parallel()
-			srv := start(t, transporttest.NewUnstartedStall(1000), p.h2)
+			srv := start(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 1000, Fault: transporttest.Stall}), p.h2)
 			c := client(t, srv, timeouts.WithBodyIdle(200*ms))
 			resp, err := get(t, nil, c, srv.URL)
 			require.NoError(t, err)
@@ -58,7 +58,7 @@ func TestLoopbackNewTransportAlone(t *testing.T) {
 	t.Parallel()
 	t.Run("header", func(t *testing.T) {
 		t.Parallel()
-		srv := start(t, transporttest.NewUnstartedSlowHeader(5*time.Second), false)
+		srv := start(t, transporttest.NewUnstartedServer(transporttest.Reply{Delay: 5 * time.Second}), false)
 		var err error
 		within(t, func() {
 			_, err = get(t, nil, &http.Client{Transport: base(t, srv, timeouts.WithResponseHeader(200*ms))}, srv.URL)
@@ -67,7 +67,7 @@ func TestLoopbackNewTransportAlone(t *testing.T) {
 	})
 	t.Run("header/tls", func(t *testing.T) {
 		t.Parallel()
-		srv := transporttest.NewUnstartedSlowHeader(5 * time.Second)
+		srv := transporttest.NewUnstartedServer(transporttest.Reply{Delay: 5 * time.Second})
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
 		var err error
@@ -78,7 +78,7 @@ func TestLoopbackNewTransportAlone(t *testing.T) {
 	})
 	t.Run("tls_handshake", func(t *testing.T) {
 		t.Parallel()
-		srv := transporttest.NewUnstartedBlackhole()
+		srv := transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole})
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
 		var err error
@@ -146,7 +146,7 @@ func TestLoopbackHappyEyeballs(t *testing.T) {
 		}
 	}
 	require.NotNil(t, live, "no port free on both 127.0.0.1 and [::1]")
-	srv := transporttest.NewUnstartedSequence(transporttest.Reply{Body: "ok"})
+	srv := transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"})
 	srv.Listener = live
 	start(t, srv, false)
 	_, port, _ := net.SplitHostPort(addr)
@@ -158,7 +158,7 @@ func TestLoopbackHappyEyeballs(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.GreaterOrEqual(t, took, 300*ms)
-	assert.Equal(t, 1, srv.Connections())
+	assert.Equal(t, 1, srv.Stats().Connections)
 }
 
 // Item 4 over a refused port: the total error is Phase total and still
@@ -311,25 +311,21 @@ func TestLoopbackWriteProgress(t *testing.T) {
 	t.Parallel()
 	t.Run("slow hop", func(t *testing.T) {
 		t.Parallel()
-		srv := start(t, transporttest.NewUnstartedSequence(transporttest.Reply{Body: "ok"}), false)
-		hop := slowHop(t, srv.Addr(), 256<<10)
+		srv := start(t, transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"}), false)
+		hop := slowHop(t, srv.Listener.Addr().String(), 256<<10)
 		c := client(t, srv, timeouts.WithWriteIdle(time.Second), timeouts.WithResponseHeader(10*time.Second))
 		req, err := http.NewRequest(http.MethodPut, "http://"+hop+"/", newUpload(1<<20))
 		require.NoError(t, err)
 		resp, err := c.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
-		assert.Equal(t, int64(1<<20), srv.BodyBytes())
+		assert.Equal(t, int64(1<<20), srv.Stats().BodyBytes)
 	})
 	t.Run("stops reading", func(t *testing.T) {
 		t.Parallel()
-		var srv *transporttest.Server
-		srv = transporttest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := transporttest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.CopyN(io.Discard, r.Body, 64<<10)
-			select { // then nothing
-			case <-r.Context().Done():
-			case <-srv.Done():
-			}
+			<-r.Context().Done() // then nothing, until the client goes or the server closes
 		}))
 		start(t, srv, false)
 		c := client(t, srv, timeouts.WithWriteIdle(300*ms), timeouts.WithResponseHeader(10*time.Second))
@@ -348,7 +344,7 @@ func TestLoopbackRequestBodyFailure(t *testing.T) {
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			srv := start(t, transporttest.NewUnstartedSequence(transporttest.Reply{Body: "ok"}), p.h2)
+			srv := start(t, transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"}), p.h2)
 			req, err := http.NewRequest(http.MethodPut, srv.URL, &failingSource{n: 256 << 10, err: io.ErrUnexpectedEOF})
 			require.NoError(t, err)
 			_, err = client(t, srv).Do(req)

@@ -26,7 +26,7 @@ func TestResponseHeader(t *testing.T) {
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := inMemory(t, transporttest.NewUnstartedSlowHeader(time.Minute), p.h2)
+				srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Delay: time.Minute}), p.h2)
 				c := memClient(t, srv, timeouts.WithResponseHeader(200*ms))
 				var err error
 				took := elapsed(func() { _, err = get(t, nil, c, srv.URL) })
@@ -46,7 +46,7 @@ func TestBodyIdle(t *testing.T) {
 		for _, after := range []int{0, 1000} {
 			t.Run(fmt.Sprintf("%s/after%d", p.name, after), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					srv := inMemory(t, transporttest.NewUnstartedStall(after), p.h2)
+					srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: int64(after), Fault: transporttest.Stall}), p.h2)
 					c := memClient(t, srv, timeouts.WithBodyIdle(200*ms))
 					resp, err := get(t, nil, c, srv.URL)
 					require.NoError(t, err)
@@ -73,7 +73,7 @@ func TestBodyIdleSameErrorBothProtocols(t *testing.T) {
 	var texts []string
 	for _, p := range protos {
 		synctest.Test(t, func(t *testing.T) {
-			srv := inMemory(t, transporttest.NewUnstartedStall(10), p.h2)
+			srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 10, Fault: transporttest.Stall}), p.h2)
 			c := memClient(t, srv, timeouts.WithBodyIdle(150*ms))
 			resp, err := get(t, nil, c, srv.URL)
 			require.NoError(t, err)
@@ -120,9 +120,9 @@ func TestConnectionAfterBodyIdle(t *testing.T) {
 					time.Sleep(1500 * ms)
 				}
 				if p.h2 {
-					assert.Equal(t, 1, srv.Connections(), "h2 keeps the connection")
+					assert.Equal(t, 1, srv.Stats().Connections, "h2 keeps the connection")
 				} else {
-					assert.Equal(t, 2, srv.Connections(), "HTTP/1 dials again once, then reuses")
+					assert.Equal(t, 2, srv.Stats().Connections, "HTTP/1 dials again once, then reuses")
 				}
 			})
 		})
@@ -135,7 +135,7 @@ func TestTrickleNotCut(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const every, idle, n = 50 * ms, 250 * ms, 50
-				srv := inMemory(t, transporttest.NewUnstartedTrickle(every, n), p.h2)
+				srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: n, Trickle: every}), p.h2)
 				c := memClient(t, srv, timeouts.WithBodyIdle(idle))
 				resp, err := get(t, nil, c, srv.URL)
 				require.NoError(t, err)
@@ -157,7 +157,7 @@ func TestSlowConsumerNotCut(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				body := strings.Repeat("x", 1<<20)
-				srv := inMemory(t, transporttest.NewUnstartedSequence(transporttest.Reply{Body: body}), p.h2)
+				srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Body: body}), p.h2)
 				const idle = 100 * ms
 				c := memClient(t, srv, timeouts.WithBodyIdle(idle), timeouts.WithResponseHeader(idle))
 				resp, err := get(t, nil, c, srv.URL)
@@ -188,7 +188,7 @@ func TestWriteIdle(t *testing.T) {
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := inMemory(t, transporttest.NewUnstartedNoRead(), p.h2)
+				srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.NoRead}), p.h2)
 				c := memClient(t, srv, timeouts.WithWriteIdle(200*ms))
 				body := newUpload(64 << 20)
 				req, err := http.NewRequest(http.MethodPut, srv.URL, body)
@@ -207,7 +207,7 @@ func TestWriteIdle(t *testing.T) {
 // an upload that keeps moving is not cut.
 func TestWriteIdleSlowProducerNotCut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := inMemory(t, transporttest.NewUnstartedSequence(transporttest.Reply{Body: "ok"}), false)
+		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"}), false)
 		const idle = 100 * ms
 		c := memClient(t, srv, timeouts.WithWriteIdle(idle))
 		req, err := http.NewRequest(http.MethodPost, srv.URL, &slowProducer{left: 3, pause: 3 * idle})
@@ -217,7 +217,7 @@ func TestWriteIdleSlowProducerNotCut(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		assert.Equal(t, "ok", string(b))
-		assert.Equal(t, int64(3), srv.BodyBytes())
+		assert.Equal(t, int64(3), srv.Stats().BodyBytes)
 	})
 }
 
@@ -240,7 +240,7 @@ func (s *slowProducer) Read(p []byte) (int, error) {
 // timeout.
 func TestBlackholeIsResponseHeader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := inMemory(t, transporttest.NewUnstartedBlackhole(), false)
+		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole}), false)
 		c := memClient(t, srv, timeouts.WithResponseHeader(200*ms))
 		_, err := get(t, nil, c, srv.URL)
 		requireTimeout(t, err, errclass.PhaseResponseHeader)
@@ -252,7 +252,7 @@ func TestAttempt(t *testing.T) {
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := inMemory(t, transporttest.NewUnstartedTrickle(20*ms, 1000), p.h2)
+				srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 1000, Trickle: 20 * ms}), p.h2)
 				c := memClient(t, srv, timeouts.WithAttempt(300*ms))
 				var took time.Duration
 				resp, err := get(t, nil, c, srv.URL)

@@ -23,7 +23,7 @@ import (
 // after the Control of a dialer of the caller's, whose LocalAddr applies too.
 func TestSocketOptions(t *testing.T) {
 	t.Parallel()
-	srv := start(t, transporttest.NewUnstartedSequence(transporttest.Reply{Body: "ok"}), false)
+	srv := start(t, transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"}), false)
 	var controlled atomic.Int32
 	d := &net.Dialer{
 		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)},

@@ -80,7 +80,7 @@ func (r *testRetry) RoundTrip(req *http.Request) (*http.Response, error) {
 // the last attempt's error.
 func TestTotalOverAttempts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := inMemory(t, transporttest.NewUnstartedSlowHeader(time.Minute), false)
+		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Delay: time.Minute}), false)
 		inner := timeouts.New(memBase(t, srv), timeouts.WithAttempt(300*ms), timeouts.WithResponseHeader(0))
 		loop := &testRetry{next: inner, wait: 50 * ms}
 		var hooked atomic.Int32
@@ -127,7 +127,7 @@ func TestTotalKeepsCause(t *testing.T) {
 // stays the caller's.
 func TestTotalBodyAndCallerDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := inMemory(t, transporttest.NewUnstartedTrickle(35*ms, 1000), false)
+		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 1000, Trickle: 35 * ms}), false)
 		c := &http.Client{Transport: timeouts.Total(300 * ms)(memBase(t, srv))}
 		resp, err := get(t, nil, c, srv.URL)
 		require.NoError(t, err)

@@ -51,7 +51,7 @@ func TestNewTransportAloneHeader(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := tc.start(t, transporttest.NewUnstartedSlowHeader(time.Minute))
+				srv := tc.start(t, transporttest.NewUnstartedServer(transporttest.Reply{Delay: time.Minute}))
 				c := &http.Client{Transport: memBase(t, srv, timeouts.WithResponseHeader(200*ms))}
 				var err error
 				took := elapsed(func() { _, err = get(t, nil, c, srv.URL) })
@@ -68,7 +68,7 @@ func TestNewTransportAloneHeader(t *testing.T) {
 // 1.3 and 1.2.
 func TestNewTransportAloneTLSHandshake(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := inMemoryTLS(t, transporttest.NewUnstartedBlackhole())
+		srv := inMemoryTLS(t, transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole}))
 		c := &http.Client{Transport: memBase(t, srv, timeouts.WithTLSHandshake(300*ms))}
 		var err error
 		took := elapsed(func() { _, err = get(t, nil, c, srv.URL) })
@@ -111,7 +111,7 @@ func TestNewTransportHandshakeEnds(t *testing.T) {
 					assert.Equal(t, v, resp.TLS.Version)
 					time.Sleep(10 * time.Second)
 				}
-				assert.Equal(t, 1, srv.Connections(), "the idle connection survived")
+				assert.Equal(t, 1, srv.Stats().Connections, "the idle connection survived")
 				_, err := get(t, nil, c, srv.URL+"/slow")
 				te := requireTyped(t, err, errclass.PhaseResponseHeader)
 				assert.Equal(t, 3*time.Second, te.Limit)
@@ -163,7 +163,7 @@ func TestHeaderBoundEnforcedOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := inMemoryTLS(t, transporttest.NewUnstartedSlowHeader(time.Minute))
+				srv := inMemoryTLS(t, transporttest.NewUnstartedServer(transporttest.Reply{Delay: time.Minute}))
 				b := memBase(t, srv, timeouts.WithResponseHeader(tc.conn))
 				c := &http.Client{Transport: timeouts.New(b, timeouts.WithResponseHeader(tc.layer))}
 				var err error
@@ -189,7 +189,7 @@ func TestHeaderBoundEnforcedOnce(t *testing.T) {
 // gave up first: with one connection per host, a later request dials anew.
 func TestHandshakeBoundFreesSlot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := inMemoryTLS(t, transporttest.NewUnstartedBlackhole())
+		srv := inMemoryTLS(t, transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole}))
 		b := memBase(t, srv, timeouts.WithTLSHandshake(300*ms))
 		b.MaxConnsPerHost = 1
 		c := &http.Client{Transport: timeouts.New(b)}
@@ -200,7 +200,7 @@ func TestHandshakeBoundFreesSlot(t *testing.T) {
 			requireCallerDeadline(t, err)
 			time.Sleep(400 * ms) // the background handshake ends by 300ms
 		}
-		assert.Equal(t, 2, srv.Connections(), "the second request dialed")
+		assert.Equal(t, 2, srv.Stats().Connections, "the second request dialed")
 	})
 }
 
@@ -248,7 +248,7 @@ func TestHappyEyeballs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := inMemory(t, transporttest.NewUnstartedSequence(transporttest.Reply{Body: "ok"}), false)
+				srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"}), false)
 				ml := srv.Listener.(*transporttest.MemListener)
 				var mu sync.Mutex
 				var dialed []string

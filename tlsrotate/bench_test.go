@@ -62,8 +62,7 @@ func BenchmarkRenameToNewHandshake(b *testing.B) {
 	if err := transporttest.WritePair(dir, ca.IssueClient("c", time.Hour)); err != nil {
 		b.Fatal(err)
 	}
-	srv := transporttest.NewTLSServer(ca, nil)
-	defer srv.Close()
+	srv := newMutualTLSServer(b, ca, serialHandler, false)
 	src, err := tlsrotate.NewFileSource(dir+"/tls.crt", dir+"/tls.key", tlsrotate.WithPollInterval(time.Hour))
 	if err != nil {
 		b.Fatal(err)

@@ -20,7 +20,17 @@ import (
 // certificate as soon as it is on disk.
 func ExampleNewFileSource() {
 	ca := transporttest.NewCA("example-ca")
-	server := transporttest.NewTLSServer(ca, nil) // answers with the client's serial
+	// A server that requires a client certificate of ca and answers with
+	// its serial number.
+	server := transporttest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.TLS.PeerCertificates[0].SerialNumber.String())
+	}))
+	server.TLS = &tls.Config{
+		Certificates: []tls.Certificate{ca.IssueServer().Certificate},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+	}
+	server.StartTLS()
 	defer server.Close()
 
 	dir, _ := os.MkdirTemp("", "certs")
@@ -73,7 +83,17 @@ func ExampleNewFileSource() {
 // afresh; the failure it returns meanwhile is neutral for a circuit breaker.
 func ExampleNew() {
 	ca := transporttest.NewCA("example-ca")
-	server := transporttest.NewTLSServer(ca, nil) // answers with the client's serial
+	// A server that requires a client certificate of ca and answers with
+	// its serial number.
+	server := transporttest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.TLS.PeerCertificates[0].SerialNumber.String())
+	}))
+	server.TLS = &tls.Config{
+		Certificates: []tls.Certificate{ca.IssueServer().Certificate},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+	}
+	server.StartTLS()
 	defer server.Close()
 
 	first := ca.IssueClient("svc", time.Hour)
@@ -96,7 +116,7 @@ func ExampleNew() {
 	// certificate of it, though the source would ask only in an hour.
 	newCA := transporttest.NewCA("new-ca")
 	current = newCA.IssueClient("svc", time.Hour)
-	server.SetClientCAs(newCA)
+	server.UpdateTLS(func(c *tls.Config) { c.ClientCAs = newCA.Pool() })
 
 	_, err = client.Get(server.URL)
 	fmt.Println("first request: neutral for a breaker:", errclass.Neutral(err))

@@ -2,6 +2,7 @@ package tlsrotate_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
 	"os"
@@ -25,10 +26,10 @@ type env struct {
 	t    *testing.T
 	ca   *transporttest.CA
 	dir  string
-	cert string // path of tls.crt
-	key  string // path of tls.key
-	caf  string // path of ca.crt
-	srv  *transporttest.TLSServer
+	cert string                // path of tls.crt
+	key  string                // path of tls.key
+	caf  string                // path of ca.crt
+	srv  *transporttest.Server // mutual TLS: requires client certificates of ca
 	src  *tlsrotate.Source
 
 	mu        sync.Mutex
@@ -58,10 +59,7 @@ func newEnv(t *testing.T, eo envOpts, opts ...tlsrotate.Option) *env {
 		require.NoError(t, transporttest.WritePair(e.dir, p))
 		require.NoError(t, transporttest.WriteFileAtomic(e.caf, e.ca.CertPEM))
 	}
-	e.srv = transporttest.NewUnstartedTLSServer(e.ca, streamingHandler())
-	e.srv.EnableHTTP2 = eo.h2
-	e.srv.Start()
-	t.Cleanup(e.srv.Close)
+	e.srv = newMutualTLSServer(t, e.ca, streamingHandler(), eo.h2)
 	all := []tlsrotate.Option{
 		tlsrotate.WithPollInterval(10 * time.Minute), // long: only fsnotify finds changes quickly
 		tlsrotate.WithOnRotate(func(r tlsrotate.Rotation) {
@@ -174,16 +172,69 @@ type statusErr struct{ code int }
 
 func (e *statusErr) Error() string { return http.StatusText(e.code) }
 
+// newMutualTLSServer starts a server for h that presents a certificate
+// issued by ca and requires client certificates issued by ca, offering
+// HTTP/2 when h2 is set; it is closed at the end of the test.
+func newMutualTLSServer(tb testing.TB, ca *transporttest.CA, h http.Handler, h2 bool) *transporttest.Server {
+	srv := transporttest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{ca.IssueServer().Certificate},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+	}
+	srv.EnableHTTP2 = h2
+	srv.StartTLS()
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// clientSerial returns the serial number (decimal) of the client
+// certificate of r's connection, or "".
+func clientSerial(r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	return r.TLS.PeerCertificates[0].SerialNumber.String()
+}
+
+// serialHandler answers every request with the client's serial.
+var serialHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	io.WriteString(w, clientSerial(r))
+})
+
+// setServerCertificate makes the server present p from the next handshake on.
+func (e *env) setServerCertificate(p *transporttest.Pair) {
+	e.srv.UpdateTLS(func(c *tls.Config) { c.Certificates = []tls.Certificate{p.Certificate} })
+}
+
+// acceptClientCAs makes the server accept, from the next handshake on,
+// client certificates issued by any of cas (and no other).
+func (e *env) acceptClientCAs(cas ...*transporttest.CA) {
+	pool := x509.NewCertPool()
+	for _, ca := range cas {
+		pool.AddCert(ca.Cert)
+	}
+	e.srv.UpdateTLS(func(c *tls.Config) { c.ClientCAs = pool })
+}
+
+// lastResumed reports whether the connection of the server's last request
+// resumed a TLS session.
+func (e *env) lastResumed() bool {
+	seen := e.srv.Seen()
+	require.NotEmpty(e.t, seen)
+	return seen[len(seen)-1].TLS.DidResume
+}
+
 // streamingHandler answers "/" with the client serial, and "/stream" with the
 // serial, a newline, then one line per "tick" until "n" lines were sent,
 // waiting for the request context or 50 ms between lines.
 func streamingHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, transporttest.ClientSerial(r))
+		io.WriteString(w, clientSerial(r))
 	})
 	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, transporttest.ClientSerial(r)+"\n")
+		io.WriteString(w, clientSerial(r)+"\n")
 		w.(http.Flusher).Flush()
 		for i := 0; i < 20; i++ {
 			select {
@@ -196,7 +247,7 @@ func streamingHandler() http.Handler {
 		}
 	})
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, transporttest.ClientSerial(r)+"\n")
+		io.WriteString(w, clientSerial(r)+"\n")
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	})

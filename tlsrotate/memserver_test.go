@@ -63,7 +63,7 @@ func newMemServer(t *testing.T, ca *transporttest.CA, h2 bool, handler http.Hand
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id, _ := r.Context().Value(connKey{}).(int)
 			s.mu.Lock()
-			s.requests = append(s.requests, memRequest{Serial: transporttest.ClientSerial(r), Conn: id, At: time.Now(), Proto: r.Proto})
+			s.requests = append(s.requests, memRequest{Serial: clientSerial(r), Conn: id, At: time.Now(), Proto: r.Proto})
 			s.mu.Unlock()
 			handler.ServeHTTP(w, r)
 		}),

@@ -46,7 +46,7 @@ func TestCARotationWithOverlap(t *testing.T) {
 			e := newEnv(t, envOpts{h2: h2})
 			for mode, c := range clients(t, e) {
 				t.Run(mode, func(t *testing.T) {
-					e.srv.SetCertificate(e.ca.IssueServer())
+					e.setServerCertificate(e.ca.IssueServer())
 					e.srv.CloseClientConnections()
 					c.CloseIdleConnections()
 					require.NoError(t, transporttest.WriteFileAtomic(e.caf, e.ca.CertPEM))
@@ -54,7 +54,7 @@ func TestCARotationWithOverlap(t *testing.T) {
 					require.Equal(t, e.src.Current().Serial(), serial(t, c, e.srv.URL))
 
 					newCA := transporttest.NewCA("new-ca")
-					e.srv.SetCertificate(newCA.IssueServer())
+					e.setServerCertificate(newCA.IssueServer())
 					e.srv.CloseClientConnections()
 					c.CloseIdleConnections()
 					_, err := trySerial(c, e.srv.URL)
@@ -68,7 +68,7 @@ func TestCARotationWithOverlap(t *testing.T) {
 					require.True(t, r.RootsChanged)
 					assert.Equal(t, e.src.Current().Serial(), serial(t, c, e.srv.URL), "first request after the CA update succeeds")
 
-					e.srv.SetCertificate(e.ca.IssueServer()) // back to the old CA: still trusted during overlap
+					e.setServerCertificate(e.ca.IssueServer()) // back to the old CA: still trusted during overlap
 					e.srv.CloseClientConnections()
 					c.CloseIdleConnections()
 					assert.Equal(t, e.src.Current().Serial(), serial(t, c, e.srv.URL))
@@ -83,7 +83,7 @@ func TestCARotationWithOverlap(t *testing.T) {
 // the dialed address is what is checked).
 func TestConfigureVerifiesDialedIP(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	e.srv.SetCertificate(e.ca.Issue(transporttest.CertSpec{Server: true, IPAddresses: []net.IP{net.IPv4(10, 0, 0, 1)}}))
+	e.setServerCertificate(e.ca.Issue(transporttest.CertSpec{Server: true, IPAddresses: []net.IP{net.IPv4(10, 0, 0, 1)}}))
 	for mode, c := range clients(t, e) {
 		_, err := trySerial(c, e.srv.URL)
 		require.Error(t, err, mode)
@@ -92,7 +92,7 @@ func TestConfigureVerifiesDialedIP(t *testing.T) {
 		assert.Contains(t, err.Error(), "127.0.0.1", mode)
 	}
 	// A certificate with the right IP but for client use is refused too.
-	e.srv.SetCertificate(e.ca.Issue(transporttest.CertSpec{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}))
+	e.setServerCertificate(e.ca.Issue(transporttest.CertSpec{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}))
 	for mode, c := range clients(t, e) {
 		_, err := trySerial(c, e.srv.URL)
 		require.Error(t, err, mode)
@@ -112,8 +112,7 @@ func TestConfigureVerifiesResumedSessions(t *testing.T) {
 	serial(t, c, e.srv.URL)
 	tr.CloseIdleConnections()
 	serial(t, c, e.srv.URL)
-	hs := e.srv.Handshakes()
-	require.True(t, hs[len(hs)-1].Resumed, "sanity: the session was resumed")
+	require.True(t, e.lastResumed(), "sanity: the session was resumed")
 
 	// Now trust only another CA: the resumed session must fail verification.
 	newCA := transporttest.NewCA("new-ca")
@@ -193,10 +192,10 @@ func TestCAMigrationServesPreviousCertificateToOldServers(t *testing.T) {
 	require.Equal(t, p.Serial(), e.src.Current().Serial())
 
 	assert.Equal(t, old, serial(t, c, e.srv.URL), "a server accepting only the old CA gets the previous certificate")
-	e.srv.SetClientCAs(e.ca, newCA)
+	e.acceptClientCAs(e.ca, newCA)
 	tr.CloseIdleConnections()
 	assert.Equal(t, p.Serial(), serial(t, c, e.srv.URL), "a server accepting both gets the newest")
-	e.srv.SetClientCAs(newCA)
+	e.acceptClientCAs(newCA)
 	tr.CloseIdleConnections()
 	assert.Equal(t, p.Serial(), serial(t, c, e.srv.URL))
 }

@@ -27,7 +27,7 @@ func BenchmarkScript(b *testing.B) {
 // BenchmarkSequence measures a loopback keep-alive round trip to a
 // recording server, for comparison with a bare httptest server.
 func BenchmarkSequence(b *testing.B) {
-	srv := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	srv := transporttest.NewServer(transporttest.Reply{Body: "ok"})
 	defer srv.Close()
 	c := srv.Client()
 	b.ReportAllocs()

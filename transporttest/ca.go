@@ -86,8 +86,8 @@ type Pair struct {
 	Certificate tls.Certificate
 }
 
-// Serial returns the certificate's serial number in decimal, the form
-// [TLSServer] records for each handshake.
+// Serial returns the certificate's serial number in decimal, as
+// SerialNumber.String() gives it for a client certificate in [Request.TLS].
 func (p *Pair) Serial() string { return p.Leaf.SerialNumber.String() }
 
 // Issue issues a certificate as described by spec and signs it with the CA.

@@ -19,44 +19,36 @@ import (
 // net/http client, the failure its documentation promises, as errclass
 // names it: the contract the other packages' tests build on.
 func TestFailureShapesClassify(t *testing.T) {
-	h2 := func(s *transporttest.Server) *transporttest.Server {
-		s.EnableHTTP2 = true
-		s.StartTLS()
-		return s
-	}
+	type R = transporttest.Reply
 	for _, tc := range []struct {
 		name      string
-		srv       func() *transporttest.Server
+		h         http.Handler
+		mode      mode
 		transport func(*http.Transport) // adjusts a clone of the server's client transport
 		timeout   time.Duration         // of the request's context
 		upload    bool
 		class     errclass.Class
 		phase     errclass.Phase
 	}{
-		{name: "SlowHeader", srv: func() *transporttest.Server { return transporttest.NewSlowHeader(2 * time.Second) },
+		{name: "SlowHeader", h: R{Delay: 2 * time.Second},
 			transport: func(tr *http.Transport) { tr.ResponseHeaderTimeout = 100 * time.Millisecond },
 			class:     errclass.Timeout, phase: errclass.PhaseResponseHeader},
-		{name: "Stall", srv: func() *transporttest.Server { return transporttest.NewStall(3) },
-			timeout: 100 * time.Millisecond, class: errclass.Timeout},
-		{name: "ResetMidBody", srv: func() *transporttest.Server { return transporttest.NewResetMidBody(3) }, class: errclass.Reset},
-		{name: "Reset", srv: transporttest.NewReset, class: errclass.Reset},
-		{name: "EmptyReply", srv: transporttest.NewEmptyReply, class: errclass.Reset},
-		{name: "MalformedChunked", srv: transporttest.NewMalformedChunked, class: errclass.Protocol},
-		{name: "RawReply", srv: func() *transporttest.Server { return transporttest.NewRawReply("HTTP/1.1 abc\r\n\r\n") }, class: errclass.Protocol},
-		{name: "Blackhole", srv: transporttest.NewBlackhole, timeout: 100 * time.Millisecond, class: errclass.Timeout},
-		{name: "Blackhole/TLS", srv: func() *transporttest.Server {
-			s := transporttest.NewUnstartedBlackhole()
-			s.StartTLS()
-			return s
-		},
+		{name: "Stall", h: R{BodySize: 3, Fault: transporttest.Stall}, timeout: 100 * time.Millisecond, class: errclass.Timeout},
+		{name: "ResetMidBody", h: R{BodySize: 3, Fault: transporttest.ResetMidBody}, class: errclass.Reset},
+		{name: "Reset", h: reply(transporttest.Reset), class: errclass.Reset},
+		{name: "EmptyReply", h: reply(transporttest.EmptyReply), class: errclass.Reset},
+		{name: "MalformedChunked", h: reply(transporttest.MalformedChunked), class: errclass.Protocol},
+		{name: "Raw", h: R{Raw: "HTTP/1.1 abc\r\n\r\n"}, class: errclass.Protocol},
+		{name: "Blackhole", h: reply(transporttest.Blackhole), timeout: 100 * time.Millisecond, class: errclass.Timeout},
+		{name: "Blackhole/TLS", h: reply(transporttest.Blackhole), mode: "tls",
 			transport: func(tr *http.Transport) { tr.TLSHandshakeTimeout = 100 * time.Millisecond },
 			class:     errclass.Timeout, phase: errclass.PhaseTLSHandshake},
-		{name: "NoRead", srv: transporttest.NewNoRead, upload: true, timeout: 100 * time.Millisecond, class: errclass.Timeout},
-		{name: "h2/ResetMidBody", srv: func() *transporttest.Server { return h2(transporttest.NewUnstartedResetMidBody(3)) }, class: errclass.Reset},
-		{name: "h2/EmptyReply", srv: func() *transporttest.Server { return h2(transporttest.NewUnstartedEmptyReply()) }, class: errclass.Reset},
+		{name: "NoRead", h: reply(transporttest.NoRead), upload: true, timeout: 100 * time.Millisecond, class: errclass.Timeout},
+		{name: "h2/ResetMidBody", h: R{BodySize: 3, Fault: transporttest.ResetMidBody}, mode: "h2", class: errclass.Reset},
+		{name: "h2/EmptyReply", h: reply(transporttest.EmptyReply), mode: "h2", class: errclass.Reset},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := tc.srv()
+			srv := serve(tc.h, tc.mode)
 			t.Cleanup(srv.Close)
 			tr := srv.Client().Transport.(*http.Transport).Clone()
 			t.Cleanup(tr.CloseIdleConnections)

@@ -23,7 +23,7 @@ import (
 // (TestSynctestBubble in this package does.)
 func headerTimeoutInBubble(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := transporttest.NewUnstartedSlowHeader(time.Minute)
+		srv := transporttest.NewUnstartedServer(transporttest.Reply{Delay: time.Minute})
 		srv.Listener = transporttest.NewMemListener()
 		srv.Start()
 		defer srv.Close()
@@ -49,7 +49,7 @@ func headerTimeoutInBubble(t *testing.T) {
 // here, its waits take real time (five bytes, one per millisecond); inside
 // one (see headerTimeoutInBubble above) they take none.
 func ExampleMemListener() {
-	srv := transporttest.NewUnstartedTrickle(time.Millisecond, 5)
+	srv := transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 5, Trickle: time.Millisecond})
 	srv.Listener = transporttest.NewMemListener()
 	srv.Start()
 	defer srv.Close()
@@ -61,6 +61,6 @@ func ExampleMemListener() {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	fmt.Println(string(body), srv.Connections())
+	fmt.Println(string(body), srv.Stats().Connections)
 	// Output: abcde 1
 }

@@ -17,7 +17,7 @@ import (
 )
 
 func TestHTTP2(t *testing.T) {
-	srv := transporttest.NewHTTP2(transporttest.Reply{Status: 503}, transporttest.Reply{Body: "ok"})
+	srv := serve(transporttest.Sequence(transporttest.Reply{Status: 503}, transporttest.Reply{Body: "ok"}), "h2")
 	t.Cleanup(srv.Close)
 	c := srv.Client()
 	for _, want := range []int{503, 200, 200} {
@@ -33,7 +33,7 @@ func TestHTTP2(t *testing.T) {
 	assert.Equal(t, "HTTP/2.0", seen[0].Proto)
 	require.NotNil(t, seen[0].TLS)
 	assert.Equal(t, "h2", seen[0].TLS.NegotiatedProtocol)
-	assert.Equal(t, 1, srv.Connections(), "one multiplexed connection")
+	assert.Equal(t, 1, srv.Stats().Connections, "one multiplexed connection")
 	assert.Equal(t, seen[0].ConnID, seen[2].ConnID)
 	assert.NotNil(t, srv.Certificate())
 }
@@ -42,7 +42,7 @@ func TestHTTP2(t *testing.T) {
 // package does (T-7, T-12).
 func TestHTTP2Fixtures(t *testing.T) {
 	t.Run("SlowHeader", func(t *testing.T) {
-		srv := transporttest.NewUnstartedSlowHeader(2 * time.Second)
+		srv := transporttest.NewUnstartedServer(transporttest.Reply{Delay: 2 * time.Second})
 		srv.EnableHTTP2 = true
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
@@ -56,7 +56,7 @@ func TestHTTP2Fixtures(t *testing.T) {
 		assert.Equal(t, "HTTP/2.0", srv.Seen()[0].Proto)
 	})
 	t.Run("Stall", func(t *testing.T) {
-		srv := transporttest.NewUnstartedStall(3)
+		srv := transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 3, Fault: transporttest.Stall})
 		srv.EnableHTTP2 = true
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
@@ -66,7 +66,7 @@ func TestHTTP2Fixtures(t *testing.T) {
 		assert.Equal(t, "abc", body)
 	})
 	t.Run("ResetMidBody", func(t *testing.T) {
-		srv := transporttest.NewUnstartedResetMidBody(4)
+		srv := transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 4, Fault: transporttest.ResetMidBody})
 		srv.EnableHTTP2 = true
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
@@ -80,7 +80,7 @@ func TestHTTP2Fixtures(t *testing.T) {
 // answering frames is detected by the client's ping health check, and the
 // next request dials a new connection.
 func TestFreezeDeadHTTP2(t *testing.T) {
-	srv := transporttest.NewHTTP2(transporttest.Reply{Body: "ok"})
+	srv := serve(transporttest.Reply{Body: "ok"}, "h2")
 	t.Cleanup(srv.Close)
 	tr := srv.Client().Transport.(*http.Transport).Clone()
 	tr.HTTP2 = &http.HTTP2Config{SendPingTimeout: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond}
@@ -102,11 +102,11 @@ func TestFreezeDeadHTTP2(t *testing.T) {
 	_, body, err = get(t, c, srv.URL, 5*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "ok", body)
-	assert.Equal(t, 2, srv.Connections(), "a new connection after the dead one")
+	assert.Equal(t, 2, srv.Stats().Connections, "a new connection after the dead one")
 }
 
 func TestFreezeHTTP1(t *testing.T) {
-	srv := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	srv := transporttest.NewServer(transporttest.Reply{Body: "ok"})
 	t.Cleanup(srv.Close)
 	c := newClient(t)
 	_, _, err := get(t, c, srv.URL, 5*time.Second)
@@ -118,7 +118,7 @@ func TestFreezeHTTP1(t *testing.T) {
 }
 
 func TestGoAway(t *testing.T) {
-	srv := transporttest.NewGoAway(2, transporttest.Reply{Body: "ok"})
+	srv := goAway(2, "h2")
 	t.Cleanup(srv.Close)
 	c := srv.Client()
 	var reused []bool
@@ -138,11 +138,11 @@ func TestGoAway(t *testing.T) {
 		// Let the GOAWAY reach the client before the next request, so the
 		// count of connections is exact.
 		if len(reused)%2 == 0 {
-			require.Eventually(t, func() bool { return srv.OpenConnections() == 0 }, 5*time.Second, 5*time.Millisecond)
+			require.Eventually(t, func() bool { return srv.Stats().OpenConnections == 0 }, 5*time.Second, 5*time.Millisecond)
 		}
 	}
 	assert.Equal(t, []bool{false, true, false, true, false}, reused)
-	assert.Equal(t, 3, srv.Connections())
+	assert.Equal(t, 3, srv.Stats().Connections)
 	seen := srv.Seen()
 	require.Len(t, seen, 5)
 	assert.Equal(t, seen[0].ConnID, seen[1].ConnID)
@@ -150,7 +150,7 @@ func TestGoAway(t *testing.T) {
 }
 
 func TestGoAwayConcurrent(t *testing.T) {
-	srv := transporttest.NewGoAway(3, transporttest.Reply{Body: "ok"})
+	srv := goAway(3, "h2")
 	t.Cleanup(srv.Close)
 	c := srv.Client()
 	// net/http retries streams a GOAWAY left unprocessed; from its second
@@ -165,13 +165,12 @@ func TestGoAwayConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.GreaterOrEqual(t, srv.Connections(), 7, "at most 3 requests per connection")
-	assert.Equal(t, 20, srv.Requests())
+	assert.GreaterOrEqual(t, srv.Stats().Connections, 7, "at most 3 requests per connection")
+	assert.Equal(t, 20, srv.Stats().Requests)
 }
 
 func TestGoAwayHTTP1(t *testing.T) {
-	srv := transporttest.NewUnstartedGoAway(1)
-	srv.Start()
+	srv := goAway(1, "")
 	t.Cleanup(srv.Close)
 	c := newClient(t)
 	for range 3 {
@@ -180,11 +179,12 @@ func TestGoAwayHTTP1(t *testing.T) {
 		resp.Body.Close()
 		assert.True(t, resp.Close, "Connection: close on the last response")
 	}
-	assert.Equal(t, 3, srv.Connections())
+	assert.Equal(t, 3, srv.Stats().Connections)
 }
 
 func TestGoAwayCloseWhileBusy(t *testing.T) {
-	srv := transporttest.NewUnstartedGoAway(1)
+	srv := transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"})
+	srv.GoAwayAfter = 1
 	srv.EnableHTTP2 = true
 	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	srv.StartTLS()
@@ -192,5 +192,13 @@ func TestGoAwayCloseWhileBusy(t *testing.T) {
 	_, _, err := get(t, c, srv.URL, 5*time.Second)
 	require.NoError(t, err)
 	srv.Close()
-	assert.Zero(t, srv.OpenConnections())
+	assert.Zero(t, srv.Stats().OpenConnections)
+}
+
+// goAway starts, in mode m, a server answering "ok" that shuts each
+// connection down after n requests.
+func goAway(n int, m mode) *transporttest.Server {
+	srv := transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"})
+	srv.GoAwayAfter = n
+	return startIn(srv, m)
 }

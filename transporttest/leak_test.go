@@ -17,45 +17,48 @@ import (
 // request the fixture stalls or fails and a Close, no goroutine of the
 // server (or of the client, whose connections the server closed) is left.
 func TestCloseLeavesNoGoroutine(t *testing.T) {
-	h2 := func(s *transporttest.Server) *transporttest.Server {
-		s.EnableHTTP2 = true
-		s.StartTLS()
-		return s
-	}
-	mem := func(s *transporttest.Server) *transporttest.Server {
-		s.Listener = transporttest.NewMemListener()
-		s.Start()
-		return s
-	}
-	for name, newSrv := range map[string]func() *transporttest.Server{
-		"Sequence":         func() *transporttest.Server { return transporttest.NewSequence(transporttest.Reply{BodySize: -1}) },
-		"SlowHeader":       func() *transporttest.Server { return transporttest.NewSlowHeader(time.Hour) },
-		"Trickle":          func() *transporttest.Server { return transporttest.NewTrickle(time.Hour, 2) },
-		"Stall":            func() *transporttest.Server { return transporttest.NewStall(1) },
-		"ResetMidBody":     func() *transporttest.Server { return transporttest.NewResetMidBody(1) },
-		"Reset":            transporttest.NewReset,
-		"EmptyReply":       transporttest.NewEmptyReply,
-		"MalformedChunked": transporttest.NewMalformedChunked,
-		"StaleKeepAlive":   transporttest.NewStaleKeepAlive,
-		"Blackhole":        transporttest.NewBlackhole,
-		"NoRead":           transporttest.NewNoRead,
-		"SlowReader":       func() *transporttest.Server { return transporttest.NewSlowReader(1, time.Hour) },
-		"AnswerBeforeBody": func() *transporttest.Server { return transporttest.NewAnswerBeforeBody(503) },
-		"UpgradeEcho":      transporttest.NewUpgradeEcho,
-		"HTTP2":            func() *transporttest.Server { return transporttest.NewHTTP2() },
-		"GoAway":           func() *transporttest.Server { return transporttest.NewGoAway(1) },
-		"h2/Stall":         func() *transporttest.Server { return h2(transporttest.NewUnstartedStall(1)) },
-		"mem/Stall":        func() *transporttest.Server { return mem(transporttest.NewUnstartedStall(1)) },
-		"mem/NoRead":       func() *transporttest.Server { return mem(transporttest.NewUnstartedNoRead()) },
+	type R = transporttest.Reply
+	for _, tc := range []struct {
+		name    string
+		h       http.Handler
+		mode    mode
+		goAway  int
+		upgrade bool
+	}{
+		{name: "Endless", h: R{BodySize: -1}},
+		{name: "SlowHeader", h: R{Delay: time.Hour}},
+		{name: "Trickle", h: R{BodySize: 2, Trickle: time.Hour}},
+		{name: "Stall", h: R{BodySize: 1, Fault: transporttest.Stall}},
+		{name: "ResetMidBody", h: R{BodySize: 1, Fault: transporttest.ResetMidBody}},
+		{name: "Reset", h: reply(transporttest.Reset)},
+		{name: "EmptyReply", h: reply(transporttest.EmptyReply)},
+		{name: "MalformedChunked", h: reply(transporttest.MalformedChunked)},
+		{name: "Raw", h: R{Raw: "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab"}},
+		{name: "StaleKeepAlive", h: reply(transporttest.StaleKeepAlive)},
+		{name: "Blackhole", h: reply(transporttest.Blackhole)},
+		{name: "Blackhole/inSequence", h: transporttest.Sequence(reply(transporttest.Blackhole))},
+		{name: "NoRead", h: reply(transporttest.NoRead)},
+		{name: "SlowReader", h: R{ReadChunk: 1, ReadEvery: time.Hour}},
+		{name: "AnswerBeforeBody", h: R{Status: 503, Fault: transporttest.AnswerBeforeBody}},
+		{name: "UpgradeEcho", h: R{Status: http.StatusSwitchingProtocols}, upgrade: true},
+		{name: "h2", h: R{}, mode: "h2"},
+		{name: "h2/GoAway", h: R{}, mode: "h2", goAway: 1},
+		{name: "h2/Stall", h: R{BodySize: 1, Fault: transporttest.Stall}, mode: "h2"},
+		{name: "h2/Blackhole/inSequence", h: transporttest.Sequence(reply(transporttest.Blackhole)), mode: "h2"},
+		{name: "tls/Blackhole", h: reply(transporttest.Blackhole), mode: "tls"},
+		{name: "mem/Stall", h: R{BodySize: 1, Fault: transporttest.Stall}, mode: "mem"},
+		{name: "mem/NoRead", h: reply(transporttest.NoRead), mode: "mem"},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-			srv := newSrv()
+			srv := transporttest.NewUnstartedServer(tc.h)
+			srv.GoAwayAfter = tc.goAway
+			srv = startIn(srv, tc.mode)
 			client := srv.Client()
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader(strings.Repeat("x", 1<<20)))
-			if name == "UpgradeEcho" {
+			if tc.upgrade {
 				req, _ = http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 				req.Header.Set("Connection", "Upgrade")
 				req.Header.Set("Upgrade", "echo")

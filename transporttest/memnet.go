@@ -13,11 +13,11 @@ import (
 // run inside a testing/synctest bubble, where every wait (timeouts, trickles,
 // stalls, retries) runs on the bubble's fake clock and takes no real time.
 //
-// To run a fixture in memory, set its Listener before starting it; the
+// To run a server in memory, set its Listener before starting it; the
 // server's [Server.Client] then dials the MemListener:
 //
 //	synctest.Test(t, func(t *testing.T) {
-//		srv := transporttest.NewUnstartedSlowHeader(time.Minute)
+//		srv := transporttest.NewUnstartedServer(transporttest.Reply{Delay: time.Minute})
 //		srv.Listener = transporttest.NewMemListener()
 //		srv.Start()
 //		defer srv.Close()
@@ -32,7 +32,7 @@ import (
 // while the peer does not read (an upload to a server that never reads
 // stalls after 256 KiB); deadlines work; CloseWrite half-closes; a closed
 // peer is seen as io.EOF on read and EPIPE on write; and a fixture's reset
-// (see [NewResetMidBody]) is seen as ECONNRESET once the data sent before
+// (see [ResetMidBody]) is seen as ECONNRESET once the data sent before
 // it has been read.
 //
 // A MemListener is safe for concurrent use. Its address is 127.0.0.1:1, so

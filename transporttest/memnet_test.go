@@ -20,7 +20,7 @@ import (
 )
 
 func TestUpgradeEcho(t *testing.T) {
-	srv := transporttest.NewUpgradeEcho()
+	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusSwitchingProtocols})
 	t.Cleanup(srv.Close)
 	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 	req.Header.Set("Connection", "Upgrade")
@@ -40,11 +40,11 @@ func TestUpgradeEcho(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, msg, string(buf))
 	}
-	assert.Equal(t, int64(10), srv.BodyBytes())
+	assert.Equal(t, int64(10), srv.Stats().BodyBytes)
 }
 
 func TestUpgradeEchoRejectsPlainRequest(t *testing.T) {
-	srv := transporttest.NewUpgradeEcho()
+	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusSwitchingProtocols})
 	t.Cleanup(srv.Close)
 	status, _, err := get(t, srv.Client(), srv.URL, 5*time.Second)
 	require.NoError(t, err)
@@ -52,7 +52,7 @@ func TestUpgradeEchoRejectsPlainRequest(t *testing.T) {
 }
 
 func TestUpgradeEchoClose(t *testing.T) {
-	srv := transporttest.NewUpgradeEcho()
+	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusSwitchingProtocols})
 	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", "echo")
@@ -65,7 +65,7 @@ func TestUpgradeEchoClose(t *testing.T) {
 }
 
 func TestMemListener(t *testing.T) {
-	srv := transporttest.NewUnstartedSequence(transporttest.Reply{Status: 201, Body: "in memory"})
+	srv := transporttest.NewUnstartedServer(transporttest.Reply{Status: 201, Body: "in memory"})
 	srv.Listener = transporttest.NewMemListener()
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -76,12 +76,12 @@ func TestMemListener(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, 201, resp.StatusCode)
 	assert.Equal(t, "in memory", string(b))
-	assert.Equal(t, 1, srv.Connections())
-	assert.Equal(t, int64(2), srv.BodyBytes())
+	assert.Equal(t, 1, srv.Stats().Connections)
+	assert.Equal(t, int64(2), srv.Stats().BodyBytes)
 }
 
 func TestMemListenerTLSHTTP2(t *testing.T) {
-	srv := transporttest.NewUnstartedSequence(transporttest.Reply{Body: "h2"})
+	srv := transporttest.NewUnstartedServer(transporttest.Reply{Body: "h2"})
 	srv.Listener = transporttest.NewMemListener()
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
@@ -112,7 +112,7 @@ func TestSynctestBubble(t *testing.T) {
 	t.Run("SlowHeader", headerTimeoutInBubble)
 	t.Run("Trickle", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := transporttest.NewUnstartedTrickle(time.Second, 30)
+			srv := transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 30, Trickle: time.Second})
 			srv.Listener = transporttest.NewMemListener()
 			srv.Start()
 			defer srv.Close()
@@ -128,7 +128,7 @@ func TestSynctestBubble(t *testing.T) {
 	})
 	t.Run("StallUntilClose", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := transporttest.NewUnstartedStall(2)
+			srv := transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 2, Fault: transporttest.Stall})
 			srv.Listener = transporttest.NewMemListener()
 			srv.Start()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
@@ -235,14 +235,9 @@ func TestMemConn(t *testing.T) {
 
 // TestMemListenerShapes runs failure shapes in memory, inside a bubble.
 func TestMemListenerShapes(t *testing.T) {
-	inMemory := func(s *transporttest.Server) *transporttest.Server {
-		s.Listener = transporttest.NewMemListener()
-		s.Start()
-		return s
-	}
 	t.Run("ResetMidBody", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := inMemory(transporttest.NewUnstartedResetMidBody(3))
+			srv := serve(transporttest.Reply{BodySize: 3, Fault: transporttest.ResetMidBody}, "mem")
 			defer srv.Close()
 			resp, err := srv.Client().Get(srv.URL)
 			require.NoError(t, err)
@@ -253,7 +248,7 @@ func TestMemListenerShapes(t *testing.T) {
 	})
 	t.Run("EmptyReply", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := inMemory(transporttest.NewUnstartedEmptyReply())
+			srv := serve(transporttest.Reply{Fault: transporttest.EmptyReply}, "mem")
 			defer srv.Close()
 			_, err := srv.Client().Get(srv.URL)
 			assert.ErrorIs(t, err, io.EOF)
@@ -261,7 +256,7 @@ func TestMemListenerShapes(t *testing.T) {
 	})
 	t.Run("NoRead", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := inMemory(transporttest.NewUnstartedNoRead())
+			srv := serve(transporttest.Reply{Fault: transporttest.NoRead}, "mem")
 			defer srv.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -270,24 +265,24 @@ func TestMemListenerShapes(t *testing.T) {
 			_, err := srv.Client().Do(req)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.Equal(t, 30*time.Second, time.Since(start))
-			assert.Zero(t, srv.BodyBytes())
+			assert.Zero(t, srv.Stats().BodyBytes)
 		})
 	})
 	t.Run("Blackhole", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := inMemory(transporttest.NewUnstartedBlackhole())
+			srv := serve(transporttest.Reply{Fault: transporttest.Blackhole}, "mem")
 			defer srv.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 			_, err := srv.Client().Do(req)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			assert.Equal(t, 1, srv.Connections())
+			assert.Equal(t, 1, srv.Stats().Connections)
 		})
 	})
 	t.Run("UpgradeEcho", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := inMemory(transporttest.NewUnstartedUpgradeEcho())
+			srv := serve(transporttest.Reply{Status: http.StatusSwitchingProtocols}, "mem")
 			defer srv.Close()
 			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 			req.Header.Set("Connection", "Upgrade")
@@ -308,7 +303,8 @@ func TestMemListenerShapes(t *testing.T) {
 	})
 	t.Run("GoAwayHTTP2", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := transporttest.NewUnstartedGoAway(1)
+			srv := transporttest.NewUnstartedServer(transporttest.Reply{})
+			srv.GoAwayAfter = 1
 			srv.Listener = transporttest.NewMemListener()
 			srv.EnableHTTP2 = true
 			srv.StartTLS()
@@ -321,7 +317,7 @@ func TestMemListenerShapes(t *testing.T) {
 				assert.Equal(t, 2, resp.ProtoMajor)
 				synctest.Wait()
 			}
-			assert.Equal(t, 3, srv.Connections())
+			assert.Equal(t, 3, srv.Stats().Connections)
 		})
 	})
 }

@@ -73,29 +73,7 @@ func NewScript(steps ...Step) *Script {
 // always closes req.Body.
 func (s *Script) RoundTrip(req *http.Request) (*http.Response, error) {
 	n := int(s.calls.Add(1) - 1)
-	rec := Request{
-		Method: req.Method,
-		Host:   req.Host,
-		Proto:  "HTTP/1.1",
-		Header: req.Header.Clone(),
-	}
-	if req.URL != nil {
-		rec.Path = req.URL.Path
-		rec.RawQuery = req.URL.RawQuery
-		if rec.Host == "" {
-			rec.Host = req.URL.Host
-		}
-	}
-	if req.Body != nil {
-		b, _ := io.ReadAll(io.LimitReader(req.Body, maxSeenBody))
-		io.Copy(io.Discard, req.Body)
-		req.Body.Close()
-		rec.Body = b
-	}
-	s.mu.Lock()
-	s.seen = append(s.seen, rec)
-	s.mu.Unlock()
-
+	s.record(req)
 	step := Step{}
 	if len(s.steps) > 0 {
 		step = s.steps[min(n, len(s.steps)-1)]
@@ -136,6 +114,33 @@ func (s *Script) RoundTrip(req *http.Request) (*http.Response, error) {
 		ContentLength: int64(len(step.Body)),
 		Request:       req,
 	}, nil
+}
+
+// record keeps req (the first 1 MiB of its body) and reads and closes its
+// body, as a transport that sent it would.
+func (s *Script) record(req *http.Request) {
+	rec := Request{
+		Method: req.Method,
+		Host:   req.Host,
+		Proto:  "HTTP/1.1",
+		Header: req.Header.Clone(),
+	}
+	if req.URL != nil {
+		rec.Path = req.URL.Path
+		rec.RawQuery = req.URL.RawQuery
+		if rec.Host == "" {
+			rec.Host = req.URL.Host
+		}
+	}
+	if req.Body != nil {
+		b, _ := io.ReadAll(io.LimitReader(req.Body, maxSeenBody))
+		io.Copy(io.Discard, req.Body)
+		req.Body.Close()
+		rec.Body = b
+	}
+	s.mu.Lock()
+	s.seen = append(s.seen, rec)
+	s.mu.Unlock()
 }
 
 // scriptBody reads its step's Body, then fails with err if set, and counts

@@ -59,13 +59,47 @@ func tlsGet(c *http.Client, url string) (string, string, error) {
 	return string(b), resp.Proto, err
 }
 
-func TestTLSServerRequiresAndRecordsClientCertificates(t *testing.T) {
+// mutualTLS returns an unstarted server for h that presents a certificate
+// issued by ca and requires client certificates issued by ca.
+func mutualTLS(ca *transporttest.CA, h http.Handler) *transporttest.Server {
+	srv := transporttest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{ca.IssueServer().Certificate},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+	}
+	return srv
+}
+
+// clientWith returns a client that trusts ca and presents p.
+func clientWith(t *testing.T, ca *transporttest.CA, p *transporttest.Pair, h2 bool) *http.Client {
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{
+			RootCAs:            ca.Pool(),
+			Certificates:       []tls.Certificate{p.Certificate},
+			ClientSessionCache: tls.NewLRUClientSessionCache(4),
+		},
+		ForceAttemptHTTP2: h2,
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// serialOf returns the serial of the client certificate a request came with.
+func serialOf(r transporttest.Request) string {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	return r.TLS.PeerCertificates[0].SerialNumber.String()
+}
+
+func TestMutualTLSRecordsClientCertificates(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(fmt.Sprint("h2=", h2), func(t *testing.T) {
 			ca := transporttest.NewCA("ca")
-			s := transporttest.NewUnstartedTLSServer(ca, nil)
+			s := mutualTLS(ca, transporttest.Reply{Body: "hi"})
 			s.EnableHTTP2 = h2
-			s.Start()
+			s.StartTLS()
 			defer s.Close()
 
 			anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
@@ -74,59 +108,76 @@ func TestTLSServerRequiresAndRecordsClientCertificates(t *testing.T) {
 			anon.CloseIdleConnections()
 
 			p := ca.IssueClient("c", time.Hour)
-			c := s.Client(p)
-			defer c.CloseIdleConnections()
+			c := clientWith(t, ca, p, h2)
 			body, proto, err := tlsGet(c, s.URL+"/x")
 			require.NoError(t, err)
-			assert.Equal(t, p.Serial(), body)
+			assert.Equal(t, "hi", body)
 			assert.Equal(t, map[bool]string{false: "HTTP/1.1", true: "HTTP/2.0"}[h2], proto)
-
-			reqs := s.Requests()
-			require.Len(t, reqs, 1)
-			assert.Equal(t, transporttest.TLSRequest{Serial: p.Serial(), Proto: proto, Conn: reqs[0].Conn, Path: "/x", At: reqs[0].At}, reqs[0])
-			assert.WithinDuration(t, time.Now(), reqs[0].At, 5*time.Second)
-			assert.NotZero(t, reqs[0].Conn)
-			hs := s.Handshakes()
-			require.NotEmpty(t, hs)
-			assert.Equal(t, p.Serial(), hs[len(hs)-1].Serial)
-			assert.Equal(t, map[string]int{p.Serial(): 1}, s.LiveConns())
-
 			c.CloseIdleConnections()
-			require.Eventually(t, func() bool { return len(s.LiveConns()) == 0 }, 5*time.Second, 10*time.Millisecond)
+			_, _, err = tlsGet(c, s.URL+"/y")
+			require.NoError(t, err)
+
+			seen := s.Seen()
+			require.Len(t, seen, 2)
+			assert.Equal(t, p.Serial(), serialOf(seen[0]))
+			assert.Equal(t, proto, seen[0].Proto)
+			assert.Equal(t, "/x", seen[0].Path)
+			assert.NotZero(t, seen[0].ConnID)
+			assert.NotEqual(t, seen[0].ConnID, seen[1].ConnID, "a new connection after CloseIdleConnections")
+			assert.False(t, seen[0].TLS.DidResume)
+			assert.True(t, seen[1].TLS.DidResume, "the client's session cache resumed the first session")
 		})
 	}
 }
 
-func TestTLSServerRotatesCertificateAndClientCAs(t *testing.T) {
+func TestUpdateTLSRotatesCertificateAndClientCAs(t *testing.T) {
 	ca, ca2 := transporttest.NewCA("ca"), transporttest.NewCA("ca2")
-	s := transporttest.NewTLSServer(ca, nil)
+	s := mutualTLS(ca, nil)
+	s.StartTLS()
 	defer s.Close()
 	p1 := ca.IssueClient("one", time.Hour)
 	p2 := ca2.IssueClient("two", time.Hour)
+	assert.Equal(t, "ca", s.Certificate().Issuer.CommonName)
 
-	c1 := s.Client(p1)
-	defer c1.CloseIdleConnections()
+	c1 := clientWith(t, ca, p1, false)
 	_, _, err := tlsGet(c1, s.URL)
 	require.NoError(t, err)
 
 	// Accept only ca2's clients from now on.
-	s.SetClientCAs(ca2)
+	s.UpdateTLS(func(c *tls.Config) { c.ClientCAs = ca2.Pool() })
 	c1.CloseIdleConnections()
 	_, _, err = tlsGet(c1, s.URL)
 	require.Error(t, err, "a client from a CA no longer accepted is refused")
-	c2 := s.Client(p2) // trusts ca for the server certificate
-	defer c2.CloseIdleConnections()
-	body, _, err := tlsGet(c2, s.URL)
+	c2 := clientWith(t, ca, p2, false) // trusts ca for the server certificate
+	_, _, err = tlsGet(c2, s.URL)
 	require.NoError(t, err)
-	assert.Equal(t, p2.Serial(), body)
+	seen := s.Seen()
+	assert.Equal(t, p2.Serial(), serialOf(seen[len(seen)-1]))
 
 	// New server certificate from ca2: clients trusting only ca fail.
-	s.SetCertificate(ca2.IssueServer())
+	s.UpdateTLS(func(c *tls.Config) { c.Certificates = []tls.Certificate{ca2.IssueServer().Certificate} })
+	assert.Equal(t, "ca2", s.Certificate().Issuer.CommonName)
 	c2.CloseIdleConnections()
 	_, _, err = tlsGet(c2, s.URL)
 	var ua x509.UnknownAuthorityError
 	require.ErrorAs(t, err, &ua)
-	assert.Equal(t, "ca2", s.Certificate().Leaf.Issuer.CommonName)
+	_, _, err = tlsGet(clientWith(t, ca2, p2, false), s.URL)
+	require.NoError(t, err, "a client trusting ca2 gets through")
+}
+
+// TestClientTrustsOwnCertificate: the server's client trusts a certificate
+// given in TLS, whoever issued it, as httptest's does.
+func TestClientTrustsOwnCertificate(t *testing.T) {
+	ca := transporttest.NewCA("ca")
+	s := transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"})
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.IssueServer().Certificate}}
+	s.EnableHTTP2 = true
+	s.StartTLS()
+	defer s.Close()
+	body, proto, err := tlsGet(s.Client(), s.URL)
+	require.NoError(t, err)
+	assert.Equal(t, "ok", body)
+	assert.Equal(t, "HTTP/2.0", proto)
 }
 
 func TestWriteFileAtomicLeavesNoTemporaryFiles(t *testing.T) {
@@ -170,29 +221,4 @@ func TestWriteKubernetesSwapsAllFilesAtOnce(t *testing.T) {
 	assert.Equal(t, []string{"..data", "ca.crt", "tls.crt", "tls.key"}, []string{names[1], names[2], names[3], names[4]})
 	_, err = os.Stat(filepath.Join(dir, "ca.crt"))
 	assert.Error(t, err, "ca.crt is dangling once the new set lacks it, as in Kubernetes")
-}
-
-// A mutual-TLS server whose client CAs and certificate can be rotated, and
-// which tells who connected.
-func ExampleNewTLSServer() {
-	ca := transporttest.NewCA("example-ca")
-	server := transporttest.NewTLSServer(ca, nil)
-	defer server.Close()
-
-	pair := ca.IssueClient("alice", time.Hour)
-	client := server.Client(pair)
-	defer client.CloseIdleConnections()
-	resp, err := client.Get(server.URL)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-
-	fmt.Println("body is the client serial:", string(body) == pair.Serial())
-	fmt.Println("handshake recorded:", server.Handshakes()[0].Serial == pair.Serial())
-	// Output:
-	// body is the client serial: true
-	// handshake recorded: true
 }

@@ -88,8 +88,14 @@ func newOverloaded(o overloadConfig) target {
 		}
 		io.WriteString(w, "ok")
 	}))
+	return startOn(srv, o.mem)
+}
+
+// startOn starts srv on a loopback port or, with mem, on an in-memory
+// network, and returns it as a target.
+func startOn(srv *tt.Server, mem bool) target {
 	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	if o.mem {
+	if mem {
 		ml := tt.NewMemListener()
 		srv.Listener, dial = ml, ml.DialContext
 	}
@@ -97,15 +103,23 @@ func newOverloaded(o overloadConfig) target {
 	return target{url: srv.URL, hits: srv.Requests, close: srv.Close, dial: dial}
 }
 
-// overloadTransport is one side: net/http alone, or under chain's adaptive
-// limit. Both bases are the same tuned *http.Transport, so that only the
-// limit differs.
-func overloadTransport(t target, withLimit bool) http.RoundTripper {
+// tunedTransport is the base of both sides of the load scenarios: a clone of
+// http.DefaultTransport that keeps enough idle connections for the load and
+// dials t's network.
+func tunedTransport(t target) *http.Transport {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 256
 	if t.dial != nil {
 		base.DialContext = t.dial
 	}
+	return base
+}
+
+// overloadTransport is one side: net/http alone, or under chain's adaptive
+// limit. Both bases are the same tuned *http.Transport, so that only the
+// limit differs.
+func overloadTransport(_ scenarioConfig, t target, withLimit bool) http.RoundTripper {
+	base := tunedTransport(t)
 	if !withLimit {
 		return base
 	}

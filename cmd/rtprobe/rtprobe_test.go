@@ -31,11 +31,12 @@ func shortConfig() scenarioConfig {
 	cfg.trickleEvery, cfg.trickleBytes = 50*time.Millisecond, 12
 	// Generous: under -race on a busy machine a loopback call can take 200ms.
 	cfg.p99, cfg.slowCall = time.Second, 1200*time.Millisecond
-	// The overloaded host needs the whole machine to itself to show its
-	// figures in real time; TestOverloadScenario runs it on fake time.
+	// The load scenarios need the whole machine to themselves to show their
+	// figures in real time; TestOverloadScenario and TestSlowTailScenario run
+	// them on fake time.
 	cfg.only = map[string]bool{}
 	for _, sc := range scenarios() {
-		cfg.only[sc.name] = sc.name != "overloaded host (limit)"
+		cfg.only[sc.name] = sc.name != "overloaded host (limit)" && sc.name != "slow tail (hedge)"
 	}
 	return cfg
 }

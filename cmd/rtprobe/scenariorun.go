@@ -62,7 +62,7 @@ func runScenarios(ctx context.Context, w io.Writer, cfg scenarioConfig, asJSON b
 func transportFor(cfg scenarioConfig, sc scenario, t target, chain bool) http.RoundTripper {
 	switch {
 	case sc.transport != nil:
-		return sc.transport(t, chain)
+		return sc.transport(cfg, t, chain)
 	case !chain:
 		return http.DefaultTransport.(*http.Transport).Clone()
 	}
@@ -91,7 +91,7 @@ func printTable(w io.Writer, cfg scenarioConfig, results []result) {
 			mark, ok = "FAIL", false
 		}
 		attempts := fmt.Sprint(r.chain.attempts)
-		if r.chain.load != nil {
+		if r.chain.load != nil || r.chain.tail != nil {
 			attempts = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
@@ -127,13 +127,14 @@ type outcomeJSON struct {
 	Seconds  float64      `json:"seconds"`
 	Error    string       `json:"error,omitempty"`
 	Load     *loadFigures `json:"load,omitempty"`
+	Tail     *tailFigures `json:"tail,omitempty"`
 }
 
 func (r result) json(cfg scenarioConfig) scenarioJSON {
 	conv := func(o outcome, bound time.Duration) outcomeJSON {
 		j := outcomeJSON{
 			Result: describe(o, bound, r.sc.calls != 0), Status: o.status, Class: o.class.String(), Phase: string(o.phase),
-			Attempts: o.attempts, Hits: o.hits, Hung: o.hung, Seconds: o.elapsed.Seconds(), Load: o.load,
+			Attempts: o.attempts, Hits: o.hits, Hung: o.hung, Seconds: o.elapsed.Seconds(), Load: o.load, Tail: o.tail,
 		}
 		if o.err != nil {
 			j.Error = errorText(o.err)
@@ -154,11 +155,11 @@ func runOne(ctx context.Context, cfg scenarioConfig, sc scenario, chain bool, bo
 	start := time.Now()
 	drive := sc.drive
 	if drive == nil {
-		drive = func(ctx context.Context, cfg scenarioConfig, url string, rt http.RoundTripper) outcome {
-			return sendCalls(ctx, cfg, sc, url, rt, bound)
+		drive = func(ctx context.Context, cfg scenarioConfig, t target, rt http.RoundTripper) outcome {
+			return sendCalls(ctx, cfg, sc, t.url, rt, bound)
 		}
 	}
-	o := drive(ctx, cfg, t.url, rt)
+	o := drive(ctx, cfg, t, rt)
 	o.elapsed = time.Since(start)
 	if t.hits != nil {
 		o.hits = t.hits()
@@ -220,6 +221,8 @@ func describe(o outcome, bound time.Duration, showHits bool) string {
 	switch {
 	case o.load != nil:
 		return o.load.String()
+	case o.tail != nil:
+		return o.tail.String()
 	case o.hung:
 		s = "hung > " + bound.String()
 	case o.err != nil && o.phase != errclass.PhaseNone:

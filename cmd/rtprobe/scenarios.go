@@ -37,6 +37,7 @@ type scenarioConfig struct {
 	p99            time.Duration   // the breaker's P99 bound in the rule scenarios (the design's 2s)
 	slowCall       time.Duration   // the one slow call of the healthy host, above p99
 	overload       overloadConfig  // the "overloaded host" scenario
+	tail           tailConfig      // the "slow tail" scenario
 	only           map[string]bool // run only these scenarios (tests); nil: all
 }
 
@@ -62,6 +63,12 @@ func defaultScenarioConfig() scenarioConfig {
 			warmRate: 40, warm: 500 * time.Millisecond,
 			rate: 160, duration: 2 * time.Second,
 			deadline: 500 * time.Millisecond,
+		},
+		tail: tailConfig{
+			every: 20, fast: time.Millisecond, slow: time.Second,
+			rate: 200, duration: 2 * time.Second, deadline: 5 * time.Second,
+			quantile: 0.9, floor: 20 * time.Millisecond, ceiling: 200 * time.Millisecond,
+			ratio: 0.1, perSec: 10, maxHits: 1.2,
 		},
 	}
 }
@@ -112,8 +119,10 @@ func (cfg scenarioConfig) describe() string {
 		"       the two \"rule\" scenarios keep the breaker's own rule: trip below 95 %% success\n"+
 		"       (from 20 outcomes) or on a P99 above %v (more than 1 %% of at least 100 outcomes slower)\n"+
 		"overloaded host: %v;\n"+
-		"       plain: net/http alone; chain: chain.Build(net/http, limit.Middleware()), the adaptive limit",
-		cfg.plainBound, cfg.headerTimeout, cfg.bodyIdle, cfg.attempts, cfg.backoff, cfg.maxBackoff, cfg.breakerMin, cfg.p99, cfg.overload)
+		"       plain: net/http alone; chain: chain.Build(net/http, limit.Middleware()), the adaptive limit\n"+
+		"%s",
+		cfg.plainBound, cfg.headerTimeout, cfg.bodyIdle, cfg.attempts, cfg.backoff, cfg.maxBackoff, cfg.breakerMin, cfg.p99, cfg.overload,
+		cfg.tail.describe())
 }
 
 // target is what a scenario sends to.
@@ -139,9 +148,9 @@ type scenario struct {
 
 	// transport, when not nil, replaces the transport of each client,
 	// the plain one or chain's, for t.
-	transport func(t target, chain bool) http.RoundTripper
+	transport func(cfg scenarioConfig, t target, chain bool) http.RoundTripper
 	// drive, when not nil, replaces the requests sent one after the other.
-	drive func(ctx context.Context, cfg scenarioConfig, url string, rt http.RoundTripper) outcome
+	drive func(ctx context.Context, cfg scenarioConfig, t target, rt http.RoundTripper) outcome
 }
 
 // outcome is what one client did in one scenario: the last request's result
@@ -155,7 +164,8 @@ type outcome struct {
 	hits     int // requests the server received, over all calls
 	elapsed  time.Duration
 	hung     bool         // the context's bound expired
-	load     *loadFigures // of a scenario that drives a load
+	load     *loadFigures // of the overloaded host
+	tail     *tailFigures // of the slow tail
 }
 
 func scenarios() []scenario {
@@ -264,11 +274,21 @@ func scenarios() []scenario {
 			name:      "overloaded host (limit)",
 			start:     func(cfg scenarioConfig) target { return newOverloaded(cfg.overload) },
 			transport: overloadTransport,
-			drive: func(ctx context.Context, cfg scenarioConfig, url string, rt http.RoundTripper) outcome {
-				return outcome{load: driveOverload(ctx, cfg.overload, rt, url)}
+			drive: func(ctx context.Context, cfg scenarioConfig, t target, rt http.RoundTripper) outcome {
+				return outcome{load: driveOverload(ctx, cfg.overload, rt, t.url)}
 			},
 			expect: "sheds; ≤½ the timeouts",
 			check:  overloadHandled,
+		},
+		{
+			name:      "slow tail (hedge)",
+			start:     func(cfg scenarioConfig) target { return newSlowTail(cfg.tail) },
+			transport: tailTransport,
+			drive: func(ctx context.Context, cfg scenarioConfig, t target, rt http.RoundTripper) outcome {
+				return outcome{tail: driveTail(ctx, cfg.tail, rt, t)}
+			},
+			expect: "p99 < slow time, ≤1.2 hits/req",
+			check:  tailCut,
 		},
 	}
 }
@@ -312,15 +332,23 @@ func newFlaky(n int64) *transporttest.Server {
 func newOneSlow(at int64, d time.Duration) *transporttest.Server {
 	var seen atomic.Int64
 	return transporttest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if seen.Add(1) == at {
-			tm := time.NewTimer(d)
-			defer tm.Stop()
-			select {
-			case <-tm.C:
-			case <-r.Context().Done():
-				return
-			}
+		if seen.Add(1) == at && !pause(r, d, nil) {
+			return
 		}
 		io.WriteString(w, "ok")
 	}))
+}
+
+// pause waits d and reports true, or false as soon as r's client has gone
+// away or stop is closed (a nil stop never is).
+func pause(r *http.Request, d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+	case <-stop:
+	}
+	return false
 }
