@@ -18,10 +18,10 @@ import (
 // A client with the whole stack: the 503 is retried after the server's
 // Retry-After, and the caller gets the 200.
 func Example() {
-	srv := transporttest.NewSequence(
+	srv := transporttest.NewServer(transporttest.Sequence(
 		transporttest.Reply{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"0"}}},
 		transporttest.Reply{Body: "hello"},
-	)
+	))
 	defer srv.Close()
 
 	client := standard.Client()
@@ -33,7 +33,7 @@ func Example() {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	fmt.Println(resp.Status, string(body), "after", srv.Requests(), "attempts")
+	fmt.Println(resp.Status, string(body), "after", srv.Stats().Requests, "attempts")
 	// Output: 200 OK hello after 2 attempts
 }
 
@@ -68,7 +68,7 @@ func ExampleStack_Breaker() {
 // (D1: the stack always has one) makes a silent server fail fast, with the
 // phase in the error.
 func ExampleWithTimeouts() {
-	srv := transporttest.NewSlowHeader(time.Minute)
+	srv := transporttest.NewServer(transporttest.Reply{Delay: time.Minute})
 	defer srv.Close()
 	client := standard.Client(standard.WithTimeouts(timeouts.WithResponseHeader(50 * time.Millisecond)))
 	defer client.CloseIdleConnections()

@@ -125,7 +125,7 @@ func TestHooksAddUpWithMeterProvider(t *testing.T) {
 	})
 	t.Run("timeouts", func(t *testing.T) {
 		tel := newTelemetry(t)
-		srv := transporttest.NewSlowHeader(time.Minute)
+		srv := transporttest.NewServer(transporttest.Reply{Delay: time.Minute})
 		defer srv.Close()
 		var user atomic.Int32
 		c := standard.Client(fast, standard.WithMeterProvider(tel.mp), standard.WithRetry(retry.WithMaxAttempts(1)),
@@ -158,7 +158,7 @@ func TestLoggerAloneUsesNoGlobalProvider(t *testing.T) {
 		mp.Shutdown(context.Background())
 	})
 
-	srv := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	srv := transporttest.NewServer(transporttest.Reply{Body: "ok"})
 	defer srv.Close()
 	var logs logBuffer
 	c := standard.Client(fast, standard.WithLogger(newLogger(&logs)))
