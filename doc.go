@@ -16,6 +16,8 @@
 //	tracing.RequestID     one id per logical request, the same on every attempt
 //	timeouts.Total        one deadline over every attempt and every wait
 //	retry                 the attempt loop: policy, backoff+jitter, Retry-After, budget
+//	hedge (opt-in)        a second attempt after the host's usual latency, budgeted
+//	limit (opt-in)        a limit of requests in flight per host; sheds at the client
 //	breaker               per host; counts every attempt; rejects fast when open
 //	tracing.Spans         one OpenTelemetry client span and one log record per attempt
 //	timeouts              per attempt: response header, body idle, write idle, attempt
@@ -30,6 +32,10 @@
 //   - The breaker sits inside retry so that it sees, and counts, every attempt,
 //     and so that an open circuit answers each attempt at once; retry knows that a
 //     breaker rejection (errclass.BreakerOpen) is never worth retrying.
+//   - Hedges and the limit sit between retry and the breaker: each attempt and each
+//     hedge takes a slot of the limit, an attempt the limit sheds (errclass.Limited)
+//     goes back to retry unsent and is not retried, and the breaker counts only the
+//     calls really sent.
 //   - Spans sit inside retry and the breaker, so there is one span per attempt that
 //     reached the network, with its resend count.
 //   - Per-attempt timeouts sit closest to the wire, so the error they return names
@@ -54,8 +60,8 @@
 //
 // # Packages
 //
-// errclass says what went wrong, as data. timeouts, retry, breaker, tlsrotate and
-// tracing are the concerns; each can be used alone, with New(next, opts...), or
+// errclass says what went wrong, as data. timeouts, retry, limit, breaker,
+// tlsrotate and tracing are the concerns; each can be used alone, with New(next, opts...), or
 // stacked with Middleware(opts...). transporttest has fake servers and a scripted
 // RoundTripper that reproduce network failures in tests.
 package chain

@@ -121,7 +121,6 @@
 package breaker
 
 import (
-	"errors"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -142,9 +141,6 @@ type Transport struct {
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
-
-// errNilResponse replaces a (nil, nil) result of the next RoundTripper.
-var errNilResponse = errors.New("breaker: next RoundTripper returned no response and no error")
 
 // New returns a Transport that guards next (nil means
 // [http.DefaultTransport]) with the given options. An invalid option, or
@@ -247,7 +243,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// The registry is full of breakers that cannot be dropped: go through
 	// without one.
-	resp, err := t.RT().RoundTrip(req)
+	next := t.RT()
+	resp, err := next.RoundTrip(req)
+	resp, err = layer.Checked("breaker", next, req, resp, err)
 	return resp, errclass.Wrap(err)
 }
 
@@ -260,12 +258,11 @@ func (t *Transport) call(cfg *config, c *circuit, tk ticket, start int64, req *h
 			c.done(t, cfg, tk, t.now(), obs{}, false)
 		}
 	}()
-	resp, err = t.RT().RoundTrip(req)
+	next := t.RT()
+	resp, err = next.RoundTrip(req)
 	finished = true
 	end := t.tick(cfg)
-	if resp == nil && err == nil {
-		err = errNilResponse
-	}
+	resp, err = layer.Checked("breaker", next, req, resp, err)
 	latency := time.Duration(end - start)
 	out := cfg.classify(req, resp, err)
 	if err == nil {

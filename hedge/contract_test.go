@@ -112,7 +112,7 @@ func TestContractOfTheNextLayer(t *testing.T) {
 				req, _ := http.NewRequestWithContext(t.Context(), method, "http://api.example/", nil)
 				resp, err := hedge.New(nilNext{}, hedge.WithDelay(10*ms)).RoundTrip(req)
 				assert.Nil(t, resp)
-				require.EqualError(t, err, "hedge: next RoundTripper returned no response and no error")
+				require.EqualError(t, err, "hedge: RoundTripper implementation (hedge_test.nilNext) returned a nil *Response with a nil error")
 
 				body := &fakeBody{r: strings.NewReader("")}
 				both := &bothNext{resp: &http.Response{StatusCode: 200, Body: body}, err: reset}

@@ -66,7 +66,9 @@ func (t *Transport) CloseIdleConnections() {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	delay, sk, start, ok := t.plan(req)
 	if !ok {
-		resp, err := result(t.RT().RoundTrip(req))
+		next := t.RT()
+		resp, err := next.RoundTrip(req)
+		resp, err = layer.Checked("hedge", next, req, resp, err)
 		return resp, errclass.Wrap(err)
 	}
 	r := &race{t: t, req: req, delay: delay, sk: sk, start: start}

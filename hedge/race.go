@@ -12,6 +12,7 @@ import (
 	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/internal/attempt"
 	"github.com/rtchain/chain/internal/body"
+	"github.com/rtchain/chain/internal/layer"
 	"github.com/rtchain/chain/internal/record"
 )
 
@@ -120,6 +121,7 @@ func (r *race) fire() {
 	r.t.cfg.hook(Event{Request: r.req, Hedge: k, Delay: at})
 	record.From(r.req.Context()).Attempt()
 	resp, err := r.t.hedges.RoundTrip(req)
+	resp, err = layer.Checked("hedge", r.t.hedges, req, resp, err)
 	r.settle(k, resp, err)
 }
 
@@ -161,7 +163,6 @@ func (r *race) launch() (k int, at time.Duration, req *http.Request, ok bool) {
 // settle takes the outcome of hedge k: the first response wins, a later one
 // is closed, and an error ends the request only when no attempt is left.
 func (r *race) settle(k int, resp *http.Response, err error) {
-	resp, err = result(resp, err)
 	r.mu.Lock()
 	r.live--
 	h := r.hedges[k-1]
@@ -197,7 +198,7 @@ func (r *race) settle(k int, resp *http.Response, err error) {
 // finishFirst takes the outcome of the first attempt and returns the
 // request's.
 func (r *race) finishFirst(resp *http.Response, err error) (*http.Response, error) {
-	resp, err = result(resp, err)
+	resp, err = layer.Checked("hedge", r.t.RT(), &r.first, resp, err)
 	elapsed := time.Since(r.start)
 	r.mu.Lock()
 	r.firstDone = true
@@ -330,19 +331,4 @@ func discard(resp *http.Response) {
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
-}
-
-var errNilResponse = errors.New("hedge: next RoundTripper returned no response and no error")
-
-// result enforces the RoundTripper contract on what the layer below returned:
-// a response or an error, never both, never neither.
-func result(resp *http.Response, err error) (*http.Response, error) {
-	switch {
-	case err != nil && resp != nil:
-		discard(resp)
-		return nil, err
-	case err == nil && resp == nil:
-		return nil, errNilResponse
-	}
-	return resp, err
 }

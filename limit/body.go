@@ -4,13 +4,15 @@ import (
 	"io"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/rtchain/chain/internal/body"
 )
 
 // slot is a response body that holds its key's slot until it ends: the first
 // Read that returns an error (io.EOF included), or Close, releases the slot,
-// exactly once, before Close is passed on. It is one allocation: the body
-// wrapper, the slot and its place in the host's list of handed-out bodies
-// are the same value.
+// exactly once, before Close is passed on. It is one allocation (two for a
+// 101 body, which keeps its Write method): the body wrapper, the slot and
+// its place in the host's list of handed-out bodies are the same value.
 type slot struct {
 	rc    io.ReadCloser
 	h     *host
@@ -40,26 +42,15 @@ func (s *slot) end() {
 	}
 }
 
-// writerSlot is the slot of a 101 Switching Protocols body, which is also the
-// connection's writing end: it keeps io.Writer.
-type writerSlot struct {
-	slot
-	w io.Writer
-}
-
-func (s *writerSlot) Write(p []byte) (int, error) { return s.w.Write(p) }
-
 // newSlot wraps rc, the body of a response of status code on key h, so that
 // it holds its slot until it ends. The caller links the slot into h.held when
 // done is not nil.
 func newSlot(rc io.ReadCloser, code int, h *host, done <-chan struct{}) (io.ReadCloser, *slot) {
-	if code == http.StatusSwitchingProtocols {
-		if w, ok := rc.(io.ReadWriteCloser); ok {
-			ws := &writerSlot{slot: slot{rc: rc, h: h, done: done}, w: w}
-			return ws, &ws.slot
-		}
-	}
 	s := &slot{rc: rc, h: h, done: done}
+	if code == http.StatusSwitchingProtocols {
+		// The body is also the connection's writing end: keep io.Writer.
+		return body.KeepWriter(s, rc), s
+	}
 	return s, s
 }
 

@@ -180,7 +180,7 @@ func TestNextErrorsWrapped(t *testing.T) {
 	nilNil := limit.New(&fake{reply: func(*http.Request) (*http.Response, error) { return nil, nil }})
 	resp, err = get(t, nilNil, "http://a.test/")
 	assert.Nil(t, resp)
-	assert.ErrorContains(t, err, "limit: next RoundTripper returned no response and no error")
+	assert.ErrorContains(t, err, "limit: RoundTripper implementation (*limit_test.fake) returned a nil *Response with a nil error")
 	assert.Zero(t, nilNil.Stats("a.test").InFlight)
 }
 

@@ -1,7 +1,6 @@
 package limit
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -22,9 +21,6 @@ type Transport struct {
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
-
-// errNilResponse replaces a (nil, nil) result of the next RoundTripper.
-var errNilResponse = errors.New("limit: next RoundTripper returned no response and no error")
 
 // New returns a Transport that sends requests through next (nil means
 // [http.DefaultTransport]) within the limits the options set. Without
@@ -85,7 +81,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// The registry is full of busy keys: go through without a limit.
 	resp, err := t.RT().RoundTrip(req)
-	return checked(resp, err)
+	return t.checked(req, resp, err)
 }
 
 // send sends an admitted request and settles its slot, even when the next
@@ -104,7 +100,7 @@ func (t *Transport) send(h *host, req *http.Request, timed bool) (resp *http.Res
 	}()
 	resp, err = t.RT().RoundTrip(req)
 	returned = true
-	resp, err = checked(resp, err)
+	resp, err = t.checked(req, resp, err)
 	timed = timed && (err == nil || errclass.Classify(err) == errclass.Timeout && req.Context().Err() == nil)
 	var s *slot
 	if err == nil && resp.Body != nil && resp.Body != http.NoBody {
@@ -157,19 +153,10 @@ func (t *Transport) reject(req *http.Request, key string, lim int, waited time.D
 }
 
 // checked enforces the RoundTripper contract on what the next layer
-// returned: an error with no response, or a response with no error. Errors
-// go through [errclass.Wrap].
-func checked(resp *http.Response, err error) (*http.Response, error) {
-	if err != nil {
-		if resp != nil && resp.Body != nil {
-			resp.Body.Close()
-		}
-		return nil, errclass.Wrap(err)
-	}
-	if resp == nil {
-		return nil, errNilResponse
-	}
-	return resp, nil
+// returned for req (see layer.Checked). Errors go through [errclass.Wrap].
+func (t *Transport) checked(req *http.Request, resp *http.Response, err error) (*http.Response, error) {
+	resp, err = layer.Checked("limit", t.RT(), req, resp, err)
+	return resp, errclass.Wrap(err)
 }
 
 func closeBody(req *http.Request) {

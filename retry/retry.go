@@ -2,7 +2,6 @@ package retry
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -131,22 +130,13 @@ func (r *run) first() *http.Request {
 	return req
 }
 
-var errNilResponse = errors.New("retry: next round tripper returned a nil response and a nil error")
-
 // send runs one attempt, enforces the RoundTripper result contract and
 // classifies the outcome once, into o.
 func (r *run) send(o *Outcome, req *http.Request) {
 	r.calls++
-	resp, err := r.t.RT().RoundTrip(req)
-	switch {
-	case err != nil && resp != nil:
-		if resp.Body != nil {
-			resp.Body.Close()
-		}
-		resp = nil
-	case err == nil && resp == nil:
-		err = errNilResponse
-	}
+	next := r.t.RT()
+	resp, err := next.RoundTrip(req)
+	resp, err = layer.Checked("retry", next, req, resp, err)
 	*o = Outcome{Request: req, Attempt: r.calls - 1, Response: resp, Err: err, Idempotent: r.idem}
 	o.classify()
 	if !refused(o.Class) {

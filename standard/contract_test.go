@@ -78,7 +78,7 @@ func TestErrorShapeThroughStack(t *testing.T) {
 // of which sent a request, leaves no goroutine behind once their idle
 // connections are closed.
 func TestManyStacksLeakNothing(t *testing.T) {
-	srv := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	srv := transporttest.NewServer(transporttest.Reply{Body: "ok"})
 	defer srv.Close()
 	before := runtime.NumGoroutine()
 	for i := range 10000 {
@@ -97,5 +97,5 @@ func TestManyStacksLeakNothing(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	require.LessOrEqual(t, runtime.NumGoroutine(), before+2, "goroutines left behind")
-	require.Equal(t, 200, srv.Requests())
+	require.Equal(t, 200, srv.Stats().Requests)
 }

@@ -9,6 +9,10 @@
 //
 // # The layers, outermost first
 //
+// New lists the layers in this order and stacks them with chain.Build;
+// [WithLayer] puts a middleware of your own in a layer's place, and
+// [WithoutLayer] empties it. [Layer] names the places.
+//
 //	tracing.RequestID  one X-Request-ID per logical request, the same on every
 //	                   attempt, and the record of the request (attempts,
 //	                   give-up reason) for its summary log; outermost, so
@@ -21,6 +25,18 @@
 //	                   shared by the whole stack; above the breaker, so that
 //	                   every attempt is counted by the breaker and an open
 //	                   breaker's rejection (never retried) ends the loop.
+//	hedge              a hedge of a slow attempt, within the retry budget
+//	                   (only with WithHedge); below retry, so that retry
+//	                   judges the winner and each retry may be hedged, above
+//	                   the limit, the breaker, the spans and the timeouts,
+//	                   so that each hedge takes a slot, is counted, has its
+//	                   span and its own bounds.
+//	limit              a limit of requests in flight per host (only with
+//	                   WithLimit); below retry, so that every attempt takes a
+//	                   slot and a shed attempt goes back to retry, which does
+//	                   not retry it; above the breaker, so that the breaker
+//	                   counts only calls really sent and its half-open
+//	                   probes are never shed.
 //	breaker            one circuit per host; below retry so that each attempt
 //	                   counts, above the spans so that a rejection, which
 //	                   never touches the network, makes no client span.
@@ -43,14 +59,36 @@
 // Each layer keeps its own package's defaults (see their docs), except:
 //
 //   - the response header timeout is [DefaultResponseHeader] (net/http has
-//     none) and the body idle timeout [DefaultBodyIdle];
+//     none), unless an attempt bound or a total of yours covers the header
+//     wait, and the body idle timeout [DefaultBodyIdle];
 //   - the retry layer takes its tokens from one [retry.Budget] per Stack
 //     (ratio 0.1, floor 10 retries per second), reachable with
-//     [Stack.Budget]; pass a shared one with WithRetry(retry.WithBudget(b)).
+//     [Stack.Budget], rather than the retry package's one budget per host:
+//     the hedge layer spends the same tokens, and the breaker already stops
+//     a failing host from taking more than its share (once its circuit is
+//     open, its requests are rejected at the first attempt and never ask
+//     for a token). Pass a shared one with
+//     WithRetry(retry.WithBudget(b)), or one budget per host with
+//     retry.WithKeyedBudget;
+//   - the breaker pauses a host for a 429's or 503's Retry-After of up to
+//     [DefaultRetryAfter].
 //
-// Options given to WithTimeouts, WithRetry, WithBreaker and WithTracing are
-// applied after these defaults, so they override them (the packages'
-// "given twice, the last wins" rule for settings; hooks add up, see below).
+// Options given to WithTimeouts, WithRetry, WithBreaker, WithLimit and
+// WithTracing are applied after these defaults, so they override them (the
+// packages' "given twice, the last wins" rule for settings; hooks add up,
+// see below).
+//
+// # Configuration as a whole
+//
+// [Stack.Config] returns the settings in force in every layer, with their
+// defaults and the layer that enforces each; print it for a table. New
+// panics, naming both settings, on a bound that could never fire because
+// another always fires first (an attempt bound above the total, a header
+// bound above the attempt bound); a condition of a layer that can never
+// fire, such as a breaker P99 bound above the longest header wait, is
+// listed in Config's notes, never rejected. [Stack.Update] changes the
+// retry, per-attempt timeouts and breaker settings at run time, atomically,
+// keeping every breaker's state.
 //
 // # Telemetry
 //
@@ -62,13 +100,15 @@
 // record per attempt, and still no span and no metric. WithTracerProvider
 // adds one client span per attempt; WithMeterProvider adds the HTTP client
 // duration metric and the chain.* metrics of the layers, recorded by an
-// [Observer] whose methods are the layers' hooks: retry.WithOnRetry,
-// breaker.WithOnStateChange and breaker.WithOnReject, timeouts.WithOnTimeout.
+// [Observer] whose methods are the layers' hooks: retry.WithOnRetry and
+// retry.WithOnGiveUp, limit.WithOnReject, breaker.WithOnStateChange and
+// breaker.WithOnReject, timeouts.WithOnTimeout; with WithLimit, the limit
+// and requests in flight of each host are gauges ([ObserveLimit]).
 //
 // Hooks add up. Every WithOn… option of this module, given several times,
 // calls each of its hooks in order: the Stack gives the Observer's hooks
-// first, and a hook of your own given through WithRetry, WithBreaker or
-// WithTimeouts runs as well; it never removes the Stack's metrics. With
+// first, and a hook of your own given through WithRetry, WithLimit,
+// WithBreaker or WithTimeouts runs as well; it never removes the Stack's metrics. With
 // WithTLS, the chain.tls.* metrics of [ObserveTLS] (validity left, reloads,
 // rotations, rejections, renewals, stale connections) are read from the
 // tlsrotate source and transport themselves.
@@ -87,7 +127,9 @@
 // [New] returns a [*Stack], which is the RoundTripper and gives access to its
 // pieces: [Stack.Breaker] to read circuit states, [Stack.Base] for the
 // *http.Transport at the bottom, [Stack.Retry], [Stack.Budget],
-// [Stack.Timeouts] and [Stack.Observer]. [Transport] returns the same
-// *Stack as an http.RoundTripper. chain.Base also reaches the base
-// transport through every layer.
+// [Stack.Hedge], [Stack.Limit], [Stack.Timeouts], [Stack.TLS] and
+// [Stack.Observer]; [Stack.Config] and [Stack.Update] read and change the
+// settings.
+// [Transport] returns the same *Stack as an http.RoundTripper. chain.Base
+// also reaches the base transport through every layer.
 package standard

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rtchain/chain/breaker"
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/hedge"
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/timeouts"
 	"github.com/rtchain/chain/tracing"
@@ -30,6 +31,8 @@ const DefaultMaxAttributeValues = 64
 // lists, breaker keys and retry reasons are limited by MaxAttributeValues.
 const (
 	retryReasonKey  = attribute.Key("chain.retry.reason")
+	giveUpReasonKey = attribute.Key("chain.retry.give_up_reason")
+	serverAddrKey   = attribute.Key("server.address")
 	breakerKeyKey   = attribute.Key("chain.breaker.key")
 	breakerFromKey  = attribute.Key("chain.breaker.from")
 	breakerToKey    = attribute.Key("chain.breaker.to")
@@ -39,13 +42,19 @@ const (
 	retryEventName  = "retry"
 )
 
-// Observer turns the events of the retry, breaker and timeouts layers,
-// which do not import OpenTelemetry, into metrics in this module's own
-// chain.* namespace, never in http.* (the chain.tls.* metrics of a WithTLS
-// source are read from the tlsrotate source and transport themselves):
+// Observer turns the events of the retry, hedge, limit, breaker and
+// timeouts layers, which do not import OpenTelemetry, into metrics in this module's
+// own chain.* namespace, never in http.* (the chain.tls.* metrics of a
+// WithTLS source are read from the tlsrotate source and transport
+// themselves, and the limit layer's gauges from the layer, see
+// [ObserveLimit]):
 //
 //	name                       kind      unit          attributes
 //	chain.retry.attempts       counter   {retry}       chain.retry.reason
+//	chain.retry.give_ups       counter   {request}     chain.retry.give_up_reason
+//	chain.hedge.sent           counter   {hedge}       none: hedges sent
+//	chain.hedge.won            counter   {hedge}       none: hedges whose response came first
+//	chain.limit.rejections     counter   {request}     server.address
 //	chain.breaker.transitions  counter   {transition}  chain.breaker.key, chain.breaker.from, chain.breaker.to
 //	chain.breaker.open         up-down   {breaker}     none: the number of open breakers
 //	chain.breaker.rejections   counter   {request}     chain.breaker.key
@@ -56,14 +65,17 @@ const (
 // stack built by hand does it so:
 //
 //	obs := standard.NewObserver(mp)
-//	retry.Middleware(retry.WithOnRetry(obs.OnRetry))
+//	retry.Middleware(retry.WithOnRetry(obs.OnRetry), retry.WithOnGiveUp(obs.OnGiveUp))
+//	hedge.Middleware(hedge.WithOnHedge(obs.OnHedge))
+//	limit.Middleware(limit.WithOnReject(obs.OnLimitReject))
 //	breaker.Middleware(breaker.WithOnStateChange(obs.OnStateChange), breaker.WithOnReject(obs.OnReject))
 //	timeouts.Middleware(timeouts.WithOnTimeout(obs.OnTimeout))
 //
-// Cardinality stays bounded: breaker keys (one per host) and retry reasons
-// are recorded as they are for the first [MaxAttributeValues] distinct
-// values (64 by default) and as "_OTHER" after that; states and phases
-// outside their documented lists become "_OTHER". The OpenTelemetry API
+// Cardinality stays bounded: breaker keys and limit keys (one per host) and
+// retry reasons are recorded as they are for the first [MaxAttributeValues]
+// distinct values of each (64 by default) and as "_OTHER" after that;
+// states, phases and give-up reasons outside their documented lists become
+// "_OTHER". The OpenTelemetry API
 // cannot drop a series, so a breaker evicted from its registry keeps its
 // counters; the bound above is what keeps their number finite.
 //
@@ -71,13 +83,18 @@ const (
 // every call. It is safe for concurrent use.
 type Observer struct {
 	retries     metric.Int64Counter
+	giveUps     metric.Int64Counter
+	hedges      metric.Int64Counter
+	won         metric.Int64Counter
+	limited     metric.Int64Counter
 	transitions metric.Int64Counter
 	open        metric.Int64UpDownCounter
 	rejections  metric.Int64Counter
 	timeouts    metric.Int64Counter
 
-	keys    *bounded // breaker keys
-	reasons *bounded // retry reasons
+	keys      *bounded // breaker keys
+	limitKeys *bounded // limit keys
+	reasons   *bounded // retry reasons
 }
 
 // ObserverOption configures [NewObserver].
@@ -115,8 +132,12 @@ func NewObserver(mp metric.MeterProvider, opts ...ObserverOption) *Observer {
 		mp = noop.NewMeterProvider()
 	}
 	m := mp.Meter(instrumentationName)
-	o := &Observer{keys: newBounded(c.maxValues), reasons: newBounded(c.maxValues)}
+	o := &Observer{keys: newBounded(c.maxValues), limitKeys: newBounded(c.maxValues), reasons: newBounded(c.maxValues)}
 	o.retries = counter(m, "chain.retry.attempts", "{retry}", "Attempts resent by the retry layer, by reason.")
+	o.giveUps = counter(m, "chain.retry.give_ups", "{request}", "Requests that failed and that the retry layer stopped trying, by reason.")
+	o.hedges = counter(m, "chain.hedge.sent", "{hedge}", "Hedges sent by the hedge layer.")
+	o.won = counter(m, "chain.hedge.won", "{hedge}", "Hedges whose response came before every other attempt's.")
+	o.limited = counter(m, "chain.limit.rejections", "{request}", "Attempts shed by the limit layer, by host.")
 	o.transitions = counter(m, "chain.breaker.transitions", "{transition}", "Circuit breaker state changes.")
 	o.rejections = counter(m, "chain.breaker.rejections", "{request}", "Requests rejected by an open circuit breaker.")
 	o.timeouts = counter(m, "chain.timeouts", "{timeout}", "Timeouts, by phase.")
@@ -151,16 +172,47 @@ func (o *Observer) OnRetry(e retry.Event) {
 	if o == nil {
 		return
 	}
-	ctx := context.Background()
-	if e.Request != nil {
-		ctx = e.Request.Context()
-	}
+	ctx := contextOf(e.Request)
 	r := o.reasons.value(e.Reason)
 	o.retries.Add(ctx, 1, metric.WithAttributes(retryReasonKey.String(r)))
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent(retryEventName, trace.WithAttributes(retryAttemptKey.Int(e.Attempt),
 			retryBackoffKey.Float64(e.Wait.Seconds()), retryReasonKey.String(r)))
 	}
+}
+
+// OnGiveUp records a request that ended in a failure after the retry layer
+// stopped trying, by g.Reason (a [retry.GiveUpReason]; a value outside
+// their list is recorded as "_OTHER"). It is a retry.WithOnGiveUp hook.
+func (o *Observer) OnGiveUp(g retry.GiveUp) {
+	if o == nil {
+		return
+	}
+	ctx := contextOf(g.Request)
+	o.giveUps.Add(ctx, 1, metric.WithAttributes(giveUpReasonKey.String(giveUpName(g.Reason))))
+}
+
+// OnHedge records a hedge sent, or a hedge that won (e.Won). It is a
+// hedge.WithOnHedge hook.
+func (o *Observer) OnHedge(e hedge.Event) {
+	if o == nil {
+		return
+	}
+	ctx := contextOf(e.Request)
+	if e.Won {
+		o.won.Add(ctx, 1)
+	} else {
+		o.hedges.Add(ctx, 1)
+	}
+}
+
+// OnLimitReject records an attempt that the limit layer shed for key (a
+// host, by default). It is a limit.WithOnReject hook.
+func (o *Observer) OnLimitReject(key string) {
+	if o == nil {
+		return
+	}
+	o.limited.Add(context.Background(), 1, metric.WithAttributes(serverAddrKey.String(o.limitKeys.value(key))))
 }
 
 // OnStateChange records a circuit breaker's change of state for key (a
@@ -195,11 +247,17 @@ func (o *Observer) OnTimeout(req *http.Request, err *timeouts.Error) {
 	if o == nil || err == nil {
 		return
 	}
-	ctx := context.Background()
-	if req != nil {
-		ctx = req.Context()
-	}
+	ctx := contextOf(req)
 	o.timeouts.Add(ctx, 1, metric.WithAttributes(tracing.TimeoutPhaseKey.String(phaseName(err.Phase))))
+}
+
+// contextOf returns the context of the request of a hook's event, or the
+// background context when the event has no request.
+func contextOf(req *http.Request) context.Context {
+	if req == nil {
+		return context.Background()
+	}
+	return req.Context()
 }
 
 func stateName(s breaker.State) string {
@@ -210,6 +268,16 @@ func stateName(s breaker.State) string {
 		return "open"
 	case breaker.HalfOpen:
 		return "half_open"
+	}
+	return otherValue
+}
+
+func giveUpName(r retry.GiveUpReason) string {
+	switch r {
+	case retry.GiveUpAttempts, retry.GiveUpBudget, retry.GiveUpPolicy, retry.GiveUpNotReplayable,
+		retry.GiveUpRetryAfterCap, retry.GiveUpDeadline, retry.GiveUpCanceled, retry.GiveUpBreakerOpen,
+		retry.GiveUpLimited:
+		return string(r)
 	}
 	return otherValue
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rtchain/chain/breaker"
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/limit"
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/standard"
 	"github.com/rtchain/chain/timeouts"
@@ -110,4 +111,66 @@ func TestNilObserver(t *testing.T) {
 	assert.Panics(t, func() { standard.MaxAttributeValues(0) })
 	// No provider: nothing is recorded, and nothing panics.
 	require.NotPanics(t, func() { standard.NewObserver(nil).OnReject("k") })
+}
+
+func TestObserverGiveUpsAndLimits(t *testing.T) {
+	tel := newTelemetry(t)
+	o := standard.NewObserver(tel.mp, standard.MaxAttributeValues(2))
+	for _, r := range []retry.GiveUpReason{retry.GiveUpBudget, retry.GiveUpBudget, retry.GiveUpLimited, "made up"} {
+		o.OnGiveUp(retry.GiveUp{Reason: r})
+	}
+	for _, k := range []string{"a.test", "b.test", "a.test", "c.test"} {
+		o.OnLimitReject(k)
+	}
+	got := tel.series(t)
+	assert.Equal(t, map[string]int64{"chain.retry.give_up_reason=budget": 2, "chain.retry.give_up_reason=limited": 1,
+		"chain.retry.give_up_reason=_OTHER": 1}, got["chain.retry.give_ups"])
+	assert.Equal(t, map[string]int64{"server.address=a.test": 2, "server.address=b.test": 1,
+		"server.address=_OTHER": 1}, got["chain.limit.rejections"], "hosts bounded by MaxAttributeValues")
+
+	var nilObs *standard.Observer
+	require.NotPanics(t, func() {
+		nilObs.OnGiveUp(retry.GiveUp{})
+		nilObs.OnLimitReject("k")
+	})
+}
+
+// TestStackRecordsGiveUpsAndLimits: the Stack wires the Observer to retry's
+// give-ups and to the limit layer, whose limits and requests in flight are
+// gauges per host.
+func TestStackRecordsGiveUpsAndLimits(t *testing.T) {
+	tel := newTelemetry(t)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	base := rtFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Host == "slow.test" {
+			entered <- struct{}{}
+			<-release
+		}
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Body: http.NoBody, Request: r}, nil
+	})
+	s := standard.New(standard.WithBase(base), fast, standard.WithMeterProvider(tel.mp),
+		standard.WithLimit(limit.WithMaxInFlight(1)), standard.WithRetry(retry.WithMaxAttempts(2)))
+	resp, err := s.RoundTrip(mustGet(t, "http://fast.test/"))
+	require.NoError(t, err)
+	resp.Body.Close()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := s.RoundTrip(mustGet(t, "http://slow.test/")); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered
+	_, err = s.RoundTrip(mustGet(t, "http://slow.test/"))
+	require.Error(t, err, "shed")
+	got := tel.series(t)
+	assert.Equal(t, map[string]int64{"server.address=fast.test": 1, "server.address=slow.test": 1}, got["chain.limit.limit"])
+	assert.Equal(t, map[string]int64{"server.address=fast.test": 0, "server.address=slow.test": 1}, got["chain.limit.in_flight"])
+	assert.Equal(t, map[string]int64{"server.address=slow.test": 1}, got["chain.limit.rejections"])
+	assert.Equal(t, map[string]int64{"chain.retry.give_up_reason=attempts": 1, "chain.retry.give_up_reason=limited": 1},
+		got["chain.retry.give_ups"])
+	close(release)
+	<-done
 }

@@ -26,7 +26,7 @@ import (
 // metric, a log record or errclass.Redact(err).Error().
 func TestNoSecretAnywhere(t *testing.T) {
 	secrets := []string{"SECRET", "Zq7", "p%40ss", "p@ss"}
-	srv := transporttest.NewSequence(transporttest.Reply{Status: http.StatusServiceUnavailable}, transporttest.Reply{Body: "ok"})
+	srv := transporttest.NewServer(transporttest.Sequence(transporttest.Reply{Status: http.StatusServiceUnavailable}, transporttest.Reply{Body: "ok"}))
 	defer srv.Close()
 	u, err := url.Parse(srv.URL)
 	require.NoError(t, err)

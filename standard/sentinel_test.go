@@ -26,13 +26,13 @@ import (
 // connection, a reset, an unknown CA, a name that does not resolve and a
 // header timeout.
 func TestSentinelsThroughClient(t *testing.T) {
-	reset := transporttest.NewReset()
+	reset := transporttest.NewServer(transporttest.Reply{Fault: transporttest.Reset})
 	defer reset.Close()
 	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake failure is the point
 	tlsSrv.StartTLS()
 	defer tlsSrv.Close()
-	slow := transporttest.NewSlowHeader(time.Minute)
+	slow := transporttest.NewServer(transporttest.Reply{Delay: time.Minute})
 	defer slow.Close()
 	dns := newNXDomain(t)
 

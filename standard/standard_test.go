@@ -115,10 +115,10 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, string, error)
 // recorded as a metric.
 func TestEndToEndRetriedRequest(t *testing.T) {
 	tel := newTelemetry(t)
-	srv := transporttest.NewSequence(
+	srv := transporttest.NewServer(transporttest.Sequence(
 		transporttest.Reply{Status: http.StatusServiceUnavailable},
 		transporttest.Reply{Body: "hello"},
-	)
+	))
 	defer srv.Close()
 	s := standard.New(append(tel.options(), fast)...)
 	c := &http.Client{Transport: s}
@@ -173,7 +173,7 @@ func TestEndToEndRetriedRequest(t *testing.T) {
 // attempt has its span, and the timeouts are counted by phase.
 func TestEndToEndTimeout(t *testing.T) {
 	tel := newTelemetry(t)
-	srv := transporttest.NewSlowHeader(time.Minute)
+	srv := transporttest.NewServer(transporttest.Reply{Delay: time.Minute})
 	defer srv.Close()
 	c := standard.Client(append(tel.options(), fast,
 		standard.WithTimeouts(timeouts.WithResponseHeader(100*time.Millisecond)))...)
@@ -192,7 +192,7 @@ func TestEndToEndTimeout(t *testing.T) {
 	require.ErrorAs(t, err, &ne)
 	require.True(t, ne.Timeout())
 
-	require.Equal(t, 2, srv.Requests(), "a header timeout is retried once for a GET")
+	require.Equal(t, 2, srv.Stats().Requests, "a header timeout is retried once for a GET")
 	require.Len(t, tel.spans.GetSpans(), 2)
 	require.Equal(t, int64(2), tel.sum(t, "chain.timeouts", attribute.String("chain.timeout.phase", "response_header")))
 }
@@ -222,7 +222,7 @@ func TestDefaults(t *testing.T) {
 // TestDefaultHeaderTimeoutFires checks D1 with real time: a slow-header
 // server fails with phase response_header, well before a generous bound.
 func TestDefaultHeaderTimeoutFires(t *testing.T) {
-	srv := transporttest.NewSlowHeader(time.Minute)
+	srv := transporttest.NewServer(transporttest.Reply{Delay: time.Minute})
 	defer srv.Close()
 	c := standard.Client(fast, standard.WithRetry(retry.WithMaxAttempts(1)),
 		standard.WithTimeouts(timeouts.WithResponseHeader(200*time.Millisecond)))
@@ -237,10 +237,10 @@ func TestDefaultHeaderTimeoutFires(t *testing.T) {
 // a round trip that was retried through every layer.
 func TestCallerRequestUnchanged(t *testing.T) {
 	tel := newTelemetry(t)
-	srv := transporttest.NewSequence(
+	srv := transporttest.NewServer(transporttest.Sequence(
 		transporttest.Reply{Status: http.StatusServiceUnavailable},
 		transporttest.Reply{Body: "ok"},
-	)
+	))
 	defer srv.Close()
 	s := standard.New(append(tel.options(), fast)...)
 	defer s.CloseIdleConnections()
@@ -257,7 +257,7 @@ func TestCallerRequestUnchanged(t *testing.T) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Equal(t, 2, srv.Requests())
+	require.Equal(t, 2, srv.Stats().Requests)
 
 	require.Equal(t, method, req.Method)
 	require.Equal(t, u, *req.URL)
@@ -297,7 +297,7 @@ func TestCloseIdleConnectionsReachesBase(t *testing.T) {
 // unchanged; the outer client's CheckRedirect sees it and the server gets
 // one request.
 func TestRedirectReturnedToClient(t *testing.T) {
-	srv := transporttest.NewSequence(transporttest.Reply{Status: http.StatusFound, Header: http.Header{"Location": {"/elsewhere"}}})
+	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusFound, Header: http.Header{"Location": {"/elsewhere"}}})
 	defer srv.Close()
 	c := standard.Client(fast)
 	defer c.CloseIdleConnections()
@@ -311,7 +311,7 @@ func TestRedirectReturnedToClient(t *testing.T) {
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	require.Equal(t, "/elsewhere", resp.Header.Get("Location"))
 	require.Equal(t, []string{"/elsewhere"}, via)
-	require.Equal(t, 1, srv.Requests())
+	require.Equal(t, 1, srv.Stats().Requests)
 }
 
 // TestNilNilBase is A5: a base that returns neither response nor error
@@ -330,7 +330,7 @@ func TestNilNilBase(t *testing.T) {
 // TestLastResponseOnExhaustion is B5: after the last attempt the caller gets
 // the last 503 with its body intact.
 func TestLastResponseOnExhaustion(t *testing.T) {
-	srv := transporttest.NewSequence(transporttest.Reply{Status: http.StatusServiceUnavailable, Body: "try later"})
+	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusServiceUnavailable, Body: "try later"})
 	defer srv.Close()
 	c := standard.Client(fast, standard.WithRetry(retry.WithMaxAttempts(3)))
 	defer c.CloseIdleConnections()
@@ -338,7 +338,7 @@ func TestLastResponseOnExhaustion(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	require.Equal(t, "try later", body)
-	require.Equal(t, 3, srv.Requests())
+	require.Equal(t, 3, srv.Stats().Requests)
 }
 
 // TestOpenBreakerUnderRetry is E7: once the breaker is open, a request is
@@ -376,11 +376,11 @@ func TestOpenBreakerUnderRetry(t *testing.T) {
 // TestOtherHostsKeepConnections is C9: failures and retries against one host
 // never tear down the kept-alive connections to another.
 func TestOtherHostsKeepConnections(t *testing.T) {
-	healthy := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	healthy := transporttest.NewServer(transporttest.Reply{Body: "ok"})
 	defer healthy.Close()
-	failing := transporttest.NewResetMidBody(0)
+	failing := transporttest.NewServer(transporttest.Reply{BodySize: 0, Fault: transporttest.ResetMidBody})
 	defer failing.Close()
-	down := transporttest.NewSequence(transporttest.Reply{Status: http.StatusServiceUnavailable})
+	down := transporttest.NewServer(transporttest.Reply{Status: http.StatusServiceUnavailable})
 	defer down.Close()
 	c := standard.Client(fast)
 	defer c.CloseIdleConnections()
@@ -391,12 +391,12 @@ func TestOtherHostsKeepConnections(t *testing.T) {
 		get(t, c, failing.URL)
 		get(t, c, down.URL)
 		get(t, c, "http://"+transporttest.DeadAddr())
-		require.Equal(t, 1, healthy.Connections(), "round %d", i)
+		require.Equal(t, 1, healthy.Stats().Connections, "round %d", i)
 	}
 	for _, r := range healthy.Seen() {
 		require.Equal(t, 1, r.ConnID)
 	}
-	require.Greater(t, down.Requests(), 6, "the failing host was retried")
+	require.Greater(t, down.Stats().Requests, 6, "the failing host was retried")
 }
 
 // closeCounter is a request body that counts Close calls.
@@ -490,7 +490,9 @@ func mustGet(t *testing.T, u string) *http.Request {
 // request on a dead HTTP/2 connection fails over to a new connection within
 // the ping bounds (scaled down here), instead of hanging.
 func TestDeadHTTP2Connection(t *testing.T) {
-	srv := transporttest.NewHTTP2(transporttest.Reply{Body: "ok"})
+	srv := transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"})
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
 	defer srv.Close()
 	s := standard.New(fast)
 	defer s.CloseIdleConnections()
@@ -513,7 +515,7 @@ func TestDeadHTTP2Connection(t *testing.T) {
 	require.NoError(t, err, "the GET is resent on a new connection")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Less(t, time.Since(start), 3*time.Second, "found dead by pings, not by the 10 s header timeout")
-	require.Equal(t, 2, srv.Connections(), "a new connection was dialed")
+	require.Equal(t, 2, srv.Stats().Connections, "a new connection was dialed")
 
 	// Later requests use the new, healthy connection.
 	var reused []bool
@@ -526,6 +528,6 @@ func TestDeadHTTP2Connection(t *testing.T) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Equal(t, 2, srv.Connections(), "no further dial")
+	require.Equal(t, 2, srv.Stats().Connections, "no further dial")
 	require.Equal(t, []bool{true}, reused, "the new connection is reused")
 }

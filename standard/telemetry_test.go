@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -24,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/rtchain/chain/breaker"
+	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/internal/attempt"
 	"github.com/rtchain/chain/internal/record"
 	"github.com/rtchain/chain/retry"
@@ -123,7 +125,7 @@ func TestHooksAddUpWithMeterProvider(t *testing.T) {
 	})
 	t.Run("timeouts", func(t *testing.T) {
 		tel := newTelemetry(t)
-		srv := transporttest.NewSlowHeader(time.Minute)
+		srv := transporttest.NewServer(transporttest.Reply{Delay: time.Minute})
 		defer srv.Close()
 		var user atomic.Int32
 		c := standard.Client(fast, standard.WithMeterProvider(tel.mp), standard.WithRetry(retry.WithMaxAttempts(1)),
@@ -156,7 +158,7 @@ func TestLoggerAloneUsesNoGlobalProvider(t *testing.T) {
 		mp.Shutdown(context.Background())
 	})
 
-	srv := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	srv := transporttest.NewServer(transporttest.Reply{Body: "ok"})
 	defer srv.Close()
 	var logs logBuffer
 	c := standard.Client(fast, standard.WithLogger(newLogger(&logs)))
@@ -284,4 +286,27 @@ func TestRejectionSummaryAtWarn(t *testing.T) {
 	}
 	assert.Equal(t, "WARN", sums[3]["level"])
 	assert.Equal(t, "breaker_open", sums[3]["error_type"])
+}
+
+// TestTotalTimeoutRecorded: a request that runs out of its WithTotal time is
+// counted by phase, and the caller's timeouts hook sees it too.
+func TestTotalTimeoutRecorded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tel := newTelemetry(t)
+		hang := rtFunc(func(r *http.Request) (*http.Response, error) {
+			<-r.Context().Done()
+			return nil, r.Context().Err()
+		})
+		var user atomic.Int32
+		s := standard.New(standard.WithBase(hang), standard.WithMeterProvider(tel.mp), standard.WithTotal(5*time.Second),
+			standard.WithTimeouts(timeouts.WithOnTimeout(func(_ *http.Request, e *timeouts.Error) {
+				if e.Phase == errclass.PhaseTotal {
+					user.Add(1)
+				}
+			})))
+		_, err := s.RoundTrip(mustGet(t, "http://svc.test/"))
+		require.Equal(t, errclass.PhaseTotal, errclass.PhaseOf(err), "err %v", err)
+		assert.Equal(t, int64(1), tel.sum(t, "chain.timeouts", attribute.String("chain.timeout.phase", "total")))
+		assert.Equal(t, int32(1), user.Load(), "the caller's hook")
+	})
 }

@@ -1,12 +1,9 @@
 package standard
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
-	"weak"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -31,11 +28,18 @@ const (
 // newTLS puts the tlsrotate transport for src on base, which must be an
 // *http.Transport: its template.
 func newTLS(base http.RoundTripper, src *tlsrotate.Source) *tlsrotate.Transport {
-	t, ok := base.(*http.Transport)
-	if !ok {
-		panic(fmt.Sprintf("standard: WithTLS needs an *http.Transport at the bottom of the stack; WithBase gave %T", base))
+	if err := tlsBase(base); err != nil {
+		panic(err.Error())
 	}
-	return tlsrotate.New(t, src)
+	return tlsrotate.New(base.(*http.Transport), src)
+}
+
+// tlsBase returns an error when base cannot be the template of WithTLS.
+func tlsBase(base http.RoundTripper) error {
+	if _, ok := base.(*http.Transport); !ok && base != nil {
+		return fmt.Errorf("standard: WithTLS needs an *http.Transport at the bottom of the stack; WithBase gave %T", base)
+	}
+	return nil
 }
 
 // TLS returns the tlsrotate transport at the bottom of the stack, for its
@@ -77,18 +81,7 @@ func ObserveTLS(mp metric.MeterProvider, t *tlsrotate.Transport) (metric.Registr
 	if err := ins.init(m); err != nil {
 		return noRegistration{}, err
 	}
-	w := weak.Make(t)
-	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		if t := w.Value(); t != nil {
-			ins.observe(o, t)
-		}
-		return nil
-	}, ins.list()...)
-	if err != nil {
-		return noRegistration{}, err
-	}
-	runtime.AddCleanup(t, func(r metric.Registration) { r.Unregister() }, reg)
-	return reg, nil
+	return observeWeak(m, t, ins.observe, ins.list()...)
 }
 
 type noRegistration struct{ metric.Registration }

@@ -45,6 +45,31 @@ func fileSource(t *testing.T, ca *transporttest.CA, withCA bool, opts ...tlsrota
 	return src, dir
 }
 
+// mtlsServer starts a TLS server with a certificate of ca that requires a
+// client certificate of ca, closed at the end of the test; a nil h answers
+// with the serial of the client certificate.
+func mtlsServer(t *testing.T, ca *transporttest.CA, h http.Handler) *transporttest.Server {
+	t.Helper()
+	if h == nil {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, clientSerial(r)) })
+	}
+	s := transporttest.NewUnstartedServer(h)
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.IssueServer().Certificate},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool()}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// clientSerial returns the serial of the client certificate of r's
+// connection.
+func clientSerial(r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	return r.TLS.PeerCertificates[0].SerialNumber.String()
+}
+
 // body does req on rt and returns the body of its answer.
 func body(t *testing.T, rt http.RoundTripper, url string) string {
 	t.Helper()
@@ -61,8 +86,7 @@ func body(t *testing.T, rt http.RoundTripper, url string) string {
 // present the new certificate and none fails.
 func TestWithTLS(t *testing.T) {
 	ca := transporttest.NewCA("test-ca")
-	srv := transporttest.NewTLSServer(ca, nil)
-	defer srv.Close()
+	srv := mtlsServer(t, ca, nil)
 	src, dir := fileSource(t, ca, true)
 
 	s := standard.New(standard.WithTLS(src))
@@ -83,8 +107,7 @@ func TestWithTLS(t *testing.T) {
 // (before, the server answered "certificate required").
 func TestBaseUnderWithTLSKeepsClientCertificate(t *testing.T) {
 	ca := transporttest.NewCA("test-ca")
-	srv := transporttest.NewTLSServer(ca, nil)
-	defer srv.Close()
+	srv := mtlsServer(t, ca, nil)
 	src, dir := fileSource(t, ca, false) // no CA bundle: the roots come from Base()
 
 	s := standard.New(standard.WithTLS(src))
@@ -147,8 +170,7 @@ func renewalStack(t *testing.T, ca *transporttest.CA) (*standard.Stack, *provide
 // closed and the renewal counter moves.
 func TestWithTLSRenewsInsteadOfOpeningTheBreaker(t *testing.T) {
 	ca := transporttest.NewCA("ca")
-	srv := transporttest.NewTLSServer(ca, nil)
-	defer srv.Close()
+	srv := mtlsServer(t, ca, nil)
 	s, prov, reader := renewalStack(t, ca)
 	host := srv.URL[len("https://"):]
 	require.NotEmpty(t, body(t, s, srv.URL))
@@ -156,7 +178,7 @@ func TestWithTLSRenewsInsteadOfOpeningTheBreaker(t *testing.T) {
 	newCA := transporttest.NewCA("new-ca")
 	next := newCA.IssueClient("client", time.Hour)
 	prov.set(next)
-	srv.SetClientCAs(newCA)
+	srv.UpdateTLS(func(c *tls.Config) { c.ClientCAs = newCA.Pool() })
 	srv.CloseClientConnections()
 
 	_, err := s.RoundTrip(mustGet(t, srv.URL))
@@ -179,12 +201,11 @@ func TestWithTLSRenewsInsteadOfOpeningTheBreaker(t *testing.T) {
 // counts, and the breaker opens.
 func TestWithTLSOpensTheBreakerWhenMaterialStaysWrong(t *testing.T) {
 	ca := transporttest.NewCA("ca")
-	srv := transporttest.NewTLSServer(ca, nil)
-	defer srv.Close()
+	srv := mtlsServer(t, ca, nil)
 	s, _, _ := renewalStack(t, ca)
 	host := srv.URL[len("https://"):]
 	require.NotEmpty(t, body(t, s, srv.URL))
-	srv.SetClientCAs(transporttest.NewCA("new-ca"))
+	srv.UpdateTLS(func(c *tls.Config) { c.ClientCAs = transporttest.NewCA("new-ca").Pool() })
 	srv.CloseClientConnections()
 
 	_, err := s.RoundTrip(mustGet(t, srv.URL))
@@ -203,8 +224,8 @@ func TestWithTLSOpensTheBreakerWhenMaterialStaysWrong(t *testing.T) {
 // TestTLSMetrics reads the chain.tls.* metrics through an SDK ManualReader.
 func TestTLSMetrics(t *testing.T) {
 	ca := transporttest.NewCA("test-ca")
-	srv := transporttest.NewTLSServer(ca, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, transporttest.ClientSerial(r)+"\n")
+	srv := mtlsServer(t, ca, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, clientSerial(r)+"\n")
 		w.(http.Flusher).Flush()
 		if r.URL.Path == "/hang" {
 			<-r.Context().Done()

@@ -2,13 +2,13 @@ package tlsrotate
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
 
 	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/internal/body"
+	"github.com/rtchain/chain/internal/layer"
 )
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -84,13 +84,10 @@ func New(template *http.Transport, src *Source, opts ...TransportOption) *Transp
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	g := t.acquire(req.Context())
 	resp, err := g.rt.RoundTrip(req)
+	resp, err = layer.Checked("tlsrotate", g.rt, req, resp, err)
 	if err != nil {
 		g.release()
 		return nil, t.failed(req, g, err)
-	}
-	if resp == nil {
-		g.release()
-		return nil, errors.New("tlsrotate: transport returned no response and no error")
 	}
 	t.answered(req, g, resp)
 	if resp.Body == nil || resp.Body == http.NoBody {

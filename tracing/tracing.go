@@ -2,7 +2,6 @@ package tracing
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptrace"
@@ -44,10 +43,6 @@ var defaultPropagator = propagation.NewCompositeTextMapPropagator(propagation.Tr
 
 // clientKind is the start option of every span, allocated once.
 var clientKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
-
-// errNilResponse replaces the (nil, nil) that a faulty next RoundTripper may
-// return.
-var errNilResponse = errors.New("tracing: next RoundTripper returned a nil response and a nil error")
 
 // Transport makes one OpenTelemetry CLIENT span, one
 // http.client.request.duration measurement and one log record per attempt.
@@ -212,25 +207,11 @@ func (t *Transport) propagates(req *http.Request) bool {
 	return true
 }
 
-// send passes req to rt and keeps the RoundTripper contract for a broken rt:
-// a (nil, nil) becomes an error (after closing the request body, which such
-// an rt may not have done), and the response of a (response, error) pair is
-// closed and dropped.
+// send passes req to rt and keeps the RoundTripper contract for a broken rt
+// (see layer.Checked).
 func send(rt http.RoundTripper, req *http.Request) (*http.Response, error) {
 	resp, err := rt.RoundTrip(req)
-	if err == nil && resp == nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, errNilResponse
-	}
-	if err != nil && resp != nil {
-		if resp.Body != nil {
-			resp.Body.Close()
-		}
-		resp = nil
-	}
-	return resp, err
+	return layer.Checked("tracing", rt, req, resp, err)
 }
 
 // propagator returns the propagator to inject with.

@@ -24,10 +24,21 @@ func Wrap(rc io.ReadCloser, done func(error)) io.ReadCloser {
 	if rc == nil {
 		return nil
 	}
-	if w, ok := rc.(io.ReadWriteCloser); ok {
-		return &readWriteCloser{readCloser: readCloser{rc: rc, done: done}, w: w}
+	return KeepWriter(&readCloser{rc: rc, done: done}, rc)
+}
+
+// KeepWriter returns wrapper, a wrapper of the response body orig, with
+// orig's Write method when orig has one: the body of a 101 Switching
+// Protocols response is also the connection's writing end, and net/http's
+// users assert it to io.ReadWriteCloser. Writes go to orig directly. When
+// orig has no Write method, wrapper itself is returned. This is the one 101
+// wrapper of the module: every layer that wraps response bodies passes its
+// wrapper through it.
+func KeepWriter(wrapper, orig io.ReadCloser) io.ReadCloser {
+	if w, ok := orig.(io.Writer); ok {
+		return &readWriteCloser{ReadCloser: wrapper, w: w}
 	}
-	return &readCloser{rc: rc, done: done}
+	return wrapper
 }
 
 type readCloser struct {
@@ -55,8 +66,9 @@ func (b *readCloser) finish(err error) {
 	}
 }
 
+// readWriteCloser is a body wrapper that keeps its body's io.Writer.
 type readWriteCloser struct {
-	readCloser
+	io.ReadCloser
 	w io.Writer
 }
 

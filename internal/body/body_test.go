@@ -121,3 +121,44 @@ func TestKeepsWriterFor101(t *testing.T) {
 func TestNilBody(t *testing.T) {
 	assert.Nil(t, body.Wrap(nil, func(error) { t.Fatal("done called for nil body") }))
 }
+
+// upper is a body wrapper that upper-cases what it reads and counts closes.
+type upper struct {
+	rc     io.ReadCloser
+	closes int
+}
+
+func (u *upper) Read(p []byte) (int, error) {
+	n, err := u.rc.Read(p)
+	copy(p, strings.ToUpper(string(p[:n])))
+	return n, err
+}
+func (u *upper) Close() error { u.closes++; return u.rc.Close() }
+
+func TestKeepWriter(t *testing.T) {
+	src := &rwc{Reader: strings.NewReader("hello")}
+	u := &upper{rc: src}
+	b := body.KeepWriter(u, src)
+	data, err := io.ReadAll(b)
+	require.NoError(t, err)
+	assert.Equal(t, "HELLO", string(data), "reads go through the wrapper")
+	require.NoError(t, b.Close())
+	assert.Equal(t, 1, u.closes, "Close goes through the wrapper")
+	w, ok := b.(io.Writer)
+	require.True(t, ok)
+	_, err = w.Write([]byte("ping"))
+	require.NoError(t, err)
+	assert.Equal(t, "ping", src.written.String(), "writes go to the original body")
+
+	plain := io.NopCloser(strings.NewReader(""))
+	u2 := &upper{rc: plain}
+	assert.Same(t, u2, body.KeepWriter(u2, plain), "without a Write method the wrapper is returned as it is")
+}
+
+func TestWrapOf101RunsDoneOnClose(t *testing.T) {
+	var r recorder
+	b := body.Wrap(&rwc{Reader: strings.NewReader("")}, r.done)
+	require.NoError(t, b.Close())
+	require.NoError(t, b.Close())
+	assert.Equal(t, []error{nil}, r.got())
+}

@@ -1,5 +1,7 @@
 // Package layer holds the part every decorator of this module shares: the next
-// RoundTripper, its Unwrap method and the forwarding of CloseIdleConnections.
+// RoundTripper, its Unwrap method and the forwarding of CloseIdleConnections
+// ([Next]), the walk to the bottom of a stack ([Base]), and the check of the
+// RoundTripper result contract on what the next layer returned ([Checked]).
 package layer
 
 import "net/http"
