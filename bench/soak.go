@@ -182,9 +182,12 @@ type outcome struct {
 }
 
 // key is the outcome as reported: the class name, and for a timeout
-// "timeout/<phase>".
+// "timeout/<phase>" ("timeout/none" when it has no phase).
 func (o outcome) key() string {
 	if o.class == errclass.Timeout {
+		if o.phase == errclass.PhaseNone {
+			return "timeout/none"
+		}
 		return o.class.String() + "/" + string(o.phase)
 	}
 	return o.class.String()
