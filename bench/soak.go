@@ -213,9 +213,9 @@ func classify(status int, err, bodyErr error) outcome {
 // tally is one worker's record, merged at the end.
 type tally struct {
 	byScenario map[scenario]map[string]int
-	stackLat   []time.Duration // healthy h1 requests through the stack that succeeded
-	tlsLat     []time.Duration // TLS requests that succeeded
-	controlLat []time.Duration // plain net/http requests to the healthy endpoint
+	stackLat   latencyHist // healthy h1 requests through the stack that succeeded
+	tlsLat     latencyHist // TLS requests that succeeded
+	controlLat latencyHist // plain net/http requests to the healthy endpoint
 	controls   int
 	problems   map[string][]string // unclassified outcomes and hangs, by kind
 	classes    map[string][]string // outcomes outside the scenario's allowed set, by kind
@@ -261,9 +261,9 @@ func (t *tally) record(sc scenario, o outcome, d time.Duration, hung bool) {
 	if o.class == errclass.OK {
 		switch {
 		case sc.to == toTLS:
-			t.tlsLat = append(t.tlsLat, d)
+			t.tlsLat.add(d)
 		case sc.fault == FaultNone && sc.to == toFaults:
-			t.stackLat = append(t.stackLat, d)
+			t.stackLat.add(d)
 		}
 	}
 	if !contains(sc.allowed(), k) {
@@ -355,6 +355,6 @@ func (h *soakHarness) control(t *tally) {
 	status, err, berr, d, _ := do(h.plain, h.faults.URL+FaultPath(FaultNone, 0), h.cfg.Guard)
 	t.controls++
 	if err == nil && berr == nil && status == http.StatusOK {
-		t.controlLat = append(t.controlLat, d)
+		t.controlLat.add(d)
 	}
 }

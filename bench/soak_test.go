@@ -139,3 +139,36 @@ func TestSoakCatchesFaultyLayers(t *testing.T) {
 		})
 	}
 }
+
+// TestSoakLatencyHist checks the soak's latency histogram: quantiles within
+// a bucket (2.3 %) of the exact ones, never below them, and merged
+// histograms equal to one fed with every sample.
+func TestSoakLatencyHist(t *testing.T) {
+	var a, b, all latencyHist
+	for i := 1; i <= 1000; i++ {
+		d := time.Duration(i) * time.Millisecond
+		all.add(d)
+		if i%2 == 0 {
+			a.add(d)
+		} else {
+			b.add(d)
+		}
+	}
+	a.merge(&b)
+	if a != all {
+		t.Fatal("merged histogram differs from the one fed with every sample")
+	}
+	for _, c := range []struct {
+		q     float64
+		exact time.Duration
+	}{{0.5, 500 * time.Millisecond}, {0.99, 990 * time.Millisecond}, {1, time.Second}} {
+		got := a.quantile(c.q)
+		if got < c.exact || float64(got) > float64(c.exact)*1.024 {
+			t.Errorf("quantile(%v) = %v, want within [%v, +2.4%%]", c.q, got, c.exact)
+		}
+	}
+	var empty latencyHist
+	if q := empty.quantile(0.5); q != 0 {
+		t.Errorf("empty quantile = %v, want 0", q)
+	}
+}
