@@ -84,7 +84,6 @@ type FaultServer struct {
 	requests atomic.Int64
 	inflight atomic.Int64
 	conns    atomic.Int64
-	hist     [numFaults]atomic.Int64 // faults played, by kind
 }
 
 // NewFaultServer starts a FaultServer on 127.0.0.1 with timing t, over
@@ -152,9 +151,6 @@ func (s *FaultServer) InFlight() int64 { return s.inflight.Load() }
 // Requests returns how many requests (attempts) the server has received.
 func (s *FaultServer) Requests() int64 { return s.requests.Load() }
 
-// Played returns how many times the server played f.
-func (s *FaultServer) Played(f Fault) int64 { return s.hist[f].Load() }
-
 // Close releases the handlers that wait and shuts the server down.
 func (s *FaultServer) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
@@ -188,7 +184,6 @@ func (s *FaultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if prev, _ := strconv.Atoi(r.Header.Get(SoakAttemptHeader)); prev >= k {
 		f = FaultNone
 	}
-	s.hist[f].Add(1)
 	switch f {
 	case FaultResetBefore:
 		s.reset(w, 0)

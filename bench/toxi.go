@@ -202,6 +202,7 @@ type ToxiCell struct {
 	Attempts int64         // requests the upstream server received
 	Elapsed  time.Duration // until the response and its body ended
 	Err      error
+	InBody   bool // the error came from reading the body, after the header
 }
 
 // DefaultToxiGuard is the deadline of each request of the matrix: net/http
@@ -242,7 +243,7 @@ func (p *ToxiProxy) Run(c ToxiClient, tc ToxiCase) ToxiCell {
 		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	cell := ToxiCell{Elapsed: time.Since(start), Attempts: p.Hits() - hits, Err: err}
+	cell := ToxiCell{Elapsed: time.Since(start), Attempts: p.Hits() - hits, Err: err, InBody: status != 0 && err != nil}
 	o := classify(status, err, nil)
 	cell.Outcome = o.key()
 	if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) && o.phase == errclass.PhaseNone {
@@ -267,10 +268,15 @@ func (r ToxiRequest) build(ctx context.Context, base string) (*http.Request, err
 	return req, nil
 }
 
-// String formats the cell for the matrix: outcome, time, and the number of
-// attempts the server saw when it was not one.
+// String formats the cell for the matrix: outcome ("(body)" when the error
+// came from reading the body), time, and the number of attempts the server
+// saw when it was not one.
 func (c ToxiCell) String() string {
-	s := fmt.Sprintf("%s, %v", c.Outcome, c.Elapsed.Round(10*time.Millisecond))
+	s := c.Outcome
+	if c.InBody {
+		s += " (body)"
+	}
+	s += fmt.Sprintf(", %v", c.Elapsed.Round(10*time.Millisecond))
 	if c.Attempts != 1 {
 		s += fmt.Sprintf(", %d attempts", c.Attempts)
 	}
