@@ -303,22 +303,32 @@ func (p *picker) next() scenario {
 	return soakMix[0]
 }
 
+// result is what one request returned.
+type result struct {
+	status       int   // 0 when RoundTrip failed
+	err, bodyErr error // of RoundTrip, of reading the body
+	d            time.Duration
+	hung         bool // the request reached its guard deadline
+}
+
 // do sends one GET, reads the body to its end and closes it.
-func do(c *http.Client, url string, guard time.Duration) (status int, err, bodyErr error, d time.Duration, hung bool) {
+func do(c *http.Client, url string, guard time.Duration) result {
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, err, nil, 0, false
+		return result{err: err}
 	}
 	start := time.Now()
+	var r result
 	resp, err := c.Do(req)
 	if err == nil {
-		_, bodyErr = io.Copy(io.Discard, resp.Body)
+		_, r.bodyErr = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		status = resp.StatusCode
+		r.status = resp.StatusCode
 	}
-	return status, err, bodyErr, time.Since(start), ctx.Err() != nil
+	r.err, r.d, r.hung = err, time.Since(start), ctx.Err() != nil
+	return r
 }
 
 // drive runs the workers until cfg.Requests requests have gone through the
@@ -339,12 +349,12 @@ func (h *soakHarness) drive(done *atomic.Int64) []*tally {
 			for n := 1; next.Add(1) <= int64(h.cfg.Requests); n++ {
 				sc := p.next()
 				h.gate.RLock()
-				status, err, berr, d, hung := do(h.client, h.url(sc), h.cfg.Guard)
+				r := do(h.client, h.url(sc), h.cfg.Guard)
 				if h.cfg.ControlEvery > 0 && n%h.cfg.ControlEvery == 0 {
 					h.control(t)
 				}
 				h.gate.RUnlock()
-				t.record(sc, classify(status, err, berr), d, hung)
+				t.record(sc, classify(r.status, r.err, r.bodyErr), r.d, r.hung)
 				done.Add(1)
 			}
 		})
@@ -355,9 +365,9 @@ func (h *soakHarness) drive(done *atomic.Int64) []*tally {
 
 // control sends one plain net/http request to the healthy endpoint.
 func (h *soakHarness) control(t *tally) {
-	status, err, berr, d, _ := do(h.plain, h.faults.URL+FaultPath(FaultNone, 0), h.cfg.Guard)
+	r := do(h.plain, h.faults.URL+FaultPath(FaultNone, 0), h.cfg.Guard)
 	t.controls++
-	if err == nil && berr == nil && status == http.StatusOK {
-		t.controlLat.add(d)
+	if r.err == nil && r.bodyErr == nil && r.status == http.StatusOK {
+		t.controlLat.add(r.d)
 	}
 }
