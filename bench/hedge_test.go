@@ -2,19 +2,9 @@ package bench
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 )
-
-// closeIdle closes the idle connections of rt (and of the pools it made for
-// hedges) and of base.
-func closeIdle(rt http.RoundTripper, base *http.Transport) {
-	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-	base.CloseIdleConnections()
-}
 
 // BenchmarkSlowTail sends 2,000 GETs (one op), one every 4 ms, to a
 // loopback server that answers 5 % of requests after 1 s and the others
@@ -29,7 +19,8 @@ func BenchmarkSlowTail(b *testing.B) {
 		b.Run(c.Name, func(b *testing.B) {
 			base := newTransport()
 			rt := c.Wrap(base)
-			defer closeIdle(rt, base)
+			defer base.CloseIdleConnections()
+			defer closeIdle(rt) // and the pools it made for hedges
 			var sum TailStats
 			runs := 0
 			for b.Loop() {
@@ -63,7 +54,8 @@ func TestSlowTailHarness(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			base := newTransport()
 			rt := c.Wrap(base)
-			defer closeIdle(rt, base)
+			defer base.CloseIdleConnections()
+			defer closeIdle(rt) // and the pools it made for hedges
 			s := RunTail(t.Context(), rt, srv, 100, 2*time.Millisecond)
 			if s.Failed > 0 {
 				t.Fatalf("%d of %d requests failed", s.Failed, s.Requests)
