@@ -16,7 +16,6 @@ import (
 
 var (
 	soakLong   = flag.Bool("soak.long", false, "run the recorded soak (100,000 requests) instead of the short one")
-	soakStrict = flag.Bool("soak.strict", false, "also fail on the checks that main does not meet yet (see RELIABILITY.md)")
 	soakN      = flag.Int("soak.requests", 0, "override the number of requests of the soak")
 	soakRotate = flag.Duration("soak.rotate", 0, "override the period of certificate rotations of the soak")
 )
@@ -25,9 +24,8 @@ var (
 // standard.Client against faulty loopback servers. It fails on any hang,
 // unclassified outcome, leaked goroutine, connection or response body, heap
 // growth, and on any outcome outside its scenario's allowed classes and
-// phases. With -soak.strict it also fails on errors that do not match the
-// sentinel of their class (issue 14, item 1: refused and reset errors from
-// standard.Client do not match errclass.ErrNetwork on main).
+// phases, and on any error that does not match the sentinel of its class
+// (errors.Is(err, errclass.ErrNetwork) for a reset or a refused dial).
 func TestSoak(t *testing.T) {
 	cfg := ShortSoak
 	if *soakLong {
@@ -55,11 +53,7 @@ func TestSoak(t *testing.T) {
 		t.Error(c)
 	}
 	for _, s := range rep.Sentinels {
-		if *soakStrict {
-			t.Error(s)
-		} else {
-			t.Log("fails with -soak.strict:", s)
-		}
+		t.Error(s)
 	}
 }
 
