@@ -27,7 +27,7 @@ const (
 	// DefaultResponseHeader bounds the wait for the response header of each
 	// attempt, from the moment the request is written (net/http's
 	// ResponseHeaderTimeout meaning). net/http has no such bound, so a
-	// server that accepts and never answers hangs its caller (D1). The
+	// server that accepts and never answers hangs its caller. The
 	// timeouts package's own default, 3 s, suits calls inside one data
 	// centre; the standard stack, meant for any service, allows 10 s. It
 	// gives way to a shorter bound that covers the header wait too: with

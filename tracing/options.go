@@ -140,7 +140,7 @@ func WithRedactHeaders(names ...string) Option {
 }
 
 // WithoutSpans (Spans only) turns off what otelhttp already does, for callers who wrap each
-// attempt with otelhttp.NewTransport themselves (O-10): Spans then starts no
+// attempt with otelhttp.NewTransport themselves: Spans then starts no
 // span, injects no header and records no http.client.request.duration, and
 // only writes its log record (whose trace id is then the one of the span on
 // the request's context). Place otelhttp inside the retry layer, as Spans, to
