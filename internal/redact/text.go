@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // MinSecret is the shortest secret that [Secrets.Scrub] replaces wherever it
@@ -54,7 +55,8 @@ func (s *Secrets) URL(u *url.URL) {
 }
 
 // query adds the values of a raw query string, each in its raw and decoded
-// form, alone (when long enough) and as its "key=value" pair.
+// form, alone (when long enough) and as its "key=value" pair, and escaped
+// as a path or a query would be (alone, when long enough).
 func (s *Secrets) query(raw string) {
 	for pair := range strings.SplitSeq(raw, "&") {
 		k, v, ok := strings.Cut(pair, "=")
@@ -62,7 +64,8 @@ func (s *Secrets) query(raw string) {
 			continue
 		}
 		forms := [...]string{v, ""}
-		if dv, err := url.QueryUnescape(v); err == nil && dv != v {
+		dv, err := url.QueryUnescape(v)
+		if err == nil && dv != v {
 			forms[1] = dv
 		}
 		for _, f := range forms {
@@ -71,6 +74,10 @@ func (s *Secrets) query(raw string) {
 			}
 			s.add(f)
 			s.inPlace = append(s.inPlace, k+"="+f, `"`+f+`"`, "'"+f+"'")
+		}
+		if err == nil {
+			s.add(url.PathEscape(dv))
+			s.add(url.QueryEscape(dv))
 		}
 	}
 }
@@ -119,25 +126,54 @@ func (s *Secrets) add(v string) {
 // Scrub returns text with every absolute URL redacted (as [URL] does) and
 // every secret of s replaced by REDACTED. A short secret is replaced only in
 // its context: "key=value" becomes "key=REDACTED", a quoted value becomes a
-// quoted REDACTED, user info before "@" becomes REDACTED.
+// quoted REDACTED, user info before "@" becomes REDACTED. The result is
+// valid UTF-8 (span attributes and their exporters need it): a byte that is
+// not becomes U+FFFD, before the secrets are looked for, in text and in
+// secrets alike, and after they are replaced, for a secret that ended inside
+// a character. No secret is looked for across a REDACTED already in the
+// text, so that a secret that overlaps it (a query value "RED") does not eat
+// into it, and scrubbing a scrubbed text changes nothing.
 func (s *Secrets) Scrub(text string) string {
-	text = scrubURLs(text)
+	text = scrubURLs(strings.ToValidUTF8(text, "\uFFFD"))
 	if len(s.anywhere) == 0 && len(s.inPlace) == 0 {
 		return text
 	}
 	// Longest first, so that a secret containing another is replaced whole.
 	reps := make([][2]string, 0, len(s.inPlace)+len(s.anywhere))
 	for _, v := range s.inPlace {
-		reps = append(reps, [2]string{v, inPlace(v)})
+		reps = appendValid(reps, v, inPlace(v))
 	}
 	for _, v := range s.anywhere {
-		reps = append(reps, [2]string{v, Redacted})
+		reps = appendValid(reps, v, Redacted)
 	}
 	slices.SortStableFunc(reps, func(a, b [2]string) int { return len(b[0]) - len(a[0]) })
 	for _, r := range reps {
-		text = strings.ReplaceAll(text, r[0], r[1])
+		text = replaceOutside(text, r[0], r[1])
 	}
-	return text
+	return strings.ToValidUTF8(text, "\uFFFD")
+}
+
+// replaceOutside replaces old by with in text, outside the placeholders
+// that text holds.
+func replaceOutside(text, old, with string) string {
+	if !strings.Contains(text, old) {
+		return text
+	}
+	parts := strings.Split(text, Redacted)
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(p, old, with)
+	}
+	return strings.Join(parts, Redacted)
+}
+
+// appendValid appends the replacement of v by with, and that of v's valid
+// UTF-8 form when v is not valid, as the text holds it then.
+func appendValid(reps [][2]string, v, with string) [][2]string {
+	reps = append(reps, [2]string{v, with})
+	if !utf8.ValidString(v) {
+		reps = append(reps, [2]string{strings.ToValidUTF8(v, "\uFFFD"), with})
+	}
+	return reps
 }
 
 // inPlace returns the replacement of an in-context secret: its context kept,
