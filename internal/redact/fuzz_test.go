@@ -105,20 +105,20 @@ func FuzzHeader(f *testing.F) {
 // Markers that FuzzText replaces in its text by a form of a planted secret,
 // so that the fuzzer can place the secrets anywhere.
 const (
-	mUser       = '\x01' // user name
-	mPass       = '\x02' // password
-	mRawValue   = '\x03' // query value as the raw query holds it
-	mValue      = '\x04' // query value, decoded
-	mPathValue  = '\x05' // query value, escaped as a path
-	mPair       = '\x06' // key=value as the raw query holds it
-	mQuoted     = '\x07' // "value"
-	mURL        = '\x0e' // the request's URL
-	mToken      = '\x0f' // the bearer token
-	mCookie     = '\x10' // the cookie value
-	mCookiePair = '\x11' // sid=cookie
-	mPathPass   = '\x12' // password escaped as a path
-	mAuth       = '\x13' // the whole Authorization value
-	mUserinfo   = '\x14' // //user:password@
+	mUser       = "\x01" // user name
+	mPass       = "\x02" // password
+	mRawValue   = "\x03" // query value as the raw query holds it
+	mValue      = "\x04" // query value, decoded
+	mPathValue  = "\x05" // query value, escaped as a path
+	mPair       = "\x06" // key=value as the raw query holds it
+	mQuoted     = "\x07" // "value"
+	mURL        = "\x0e" // the request's URL
+	mToken      = "\x0f" // the bearer token
+	mCookie     = "\x10" // the cookie value
+	mCookiePair = "\x11" // sid=cookie
+	mPathPass   = "\x12" // password escaped as a path
+	mAuth       = "\x13" // the whole Authorization value
+	mUserinfo   = "\x14" // //user:password@
 )
 
 // FuzzText plants secrets in a request (user info, a query value, a bearer
@@ -205,31 +205,22 @@ func expand(text string, req *http.Request, key, value string) string {
 	pass, _ := u.User.Password()
 	_, token, _ := strings.Cut(req.Header.Get("Authorization"), " ")
 	_, cookie, _ := strings.Cut(req.Header.Get("Cookie"), "=")
-	forms := map[byte]string{
-		mUser:       u.User.Username(),
-		mPass:       pass,
-		mRawValue:   url.QueryEscape(value),
-		mValue:      value,
-		mPathValue:  url.PathEscape(value),
-		mPair:       url.QueryEscape(key) + "=" + url.QueryEscape(value),
-		mQuoted:     `"` + value + `"`,
-		mURL:        u.String(),
-		mToken:      token,
-		mCookie:     cookie,
-		mCookiePair: req.Header.Get("Cookie"),
-		mPathPass:   url.PathEscape(pass),
-		mAuth:       req.Header.Get("Authorization"),
-		mUserinfo:   "//" + u.User.String() + "@",
-	}
-	var b strings.Builder
-	for i := 0; i < len(text); i++ {
-		if f, ok := forms[text[i]]; ok {
-			b.WriteString(f)
-		} else {
-			b.WriteByte(text[i])
-		}
-	}
-	return b.String()
+	return strings.NewReplacer(
+		mUser, u.User.Username(),
+		mPass, pass,
+		mRawValue, url.QueryEscape(value),
+		mValue, value,
+		mPathValue, url.PathEscape(value),
+		mPair, url.QueryEscape(key)+"="+url.QueryEscape(value),
+		mQuoted, `"`+value+`"`,
+		mURL, u.String(),
+		mToken, token,
+		mCookie, cookie,
+		mCookiePair, req.Header.Get("Cookie"),
+		mPathPass, url.PathEscape(pass),
+		mAuth, req.Header.Get("Authorization"),
+		mUserinfo, "//"+u.User.String()+"@",
+	).Replace(text)
 }
 
 // plantedForms returns the strings that must not survive in a text about

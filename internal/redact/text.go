@@ -222,7 +222,9 @@ func scrubURLs(text string) string {
 		if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
 			b.WriteString(URL(u))
 		} else if strings.ContainsAny(raw, "@?") {
-			b.WriteString(raw[:strings.Index(raw, "://")+3] + Redacted)
+			// The scheme in lower case, as url.Parse gives it: the
+			// result parses, and gives the same the next time.
+			b.WriteString(strings.ToLower(raw[:strings.Index(raw, "://")+3]) + Redacted)
 		} else {
 			b.WriteString(raw)
 		}
