@@ -190,4 +190,14 @@ func TestTextIdempotent(t *testing.T) {
 	got = redact.Text("get Ahttp://u:p@h/?q=1\x00 failed", nil, nil)
 	assert.Equal(t, "get ahttp://REDACTED failed", got)
 	assert.Equal(t, got, redact.Text(got, nil, nil))
+
+	// A secret glued to an URL, once replaced, joins what followed it (a
+	// fragment here) to the URL, which is then redacted in turn (FuzzText,
+	// seed secret-glued-to-url).
+	req, err = http.NewRequest(http.MethodGet, "http://u:p@example.test/p?k=v&flag", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer tok")
+	got = redact.Text("see http://u:p@example.test/p?k=v&flagBearer tok#frag now", req, nil)
+	assert.Equal(t, "see http://REDACTED@example.test/p?k=REDACTED&flagREDACTED now", got)
+	assert.Equal(t, got, redact.Text(got, req, nil))
 }

@@ -134,10 +134,7 @@ func (s *Secrets) add(v string) {
 // text, so that a secret that overlaps it (a query value "RED") does not eat
 // into it, and scrubbing a scrubbed text changes nothing.
 func (s *Secrets) Scrub(text string) string {
-	text = scrubURLs(strings.ToValidUTF8(text, "\uFFFD"))
-	if len(s.anywhere) == 0 && len(s.inPlace) == 0 {
-		return text
-	}
+	text = strings.ToValidUTF8(text, "\uFFFD")
 	// Longest first, so that a secret containing another is replaced whole.
 	reps := make([][2]string, 0, len(s.inPlace)+len(s.anywhere))
 	for _, v := range s.inPlace {
@@ -147,11 +144,25 @@ func (s *Secrets) Scrub(text string) string {
 		reps = appendValid(reps, v, Redacted)
 	}
 	slices.SortStableFunc(reps, func(a, b [2]string) int { return len(b[0]) - len(a[0]) })
-	for _, r := range reps {
-		text = replaceOutside(text, r[0], r[1])
+	// A secret replaced next to an URL can join what followed it to the
+	// URL, which the next round redacts: go on until a round changes
+	// nothing.
+	for range maxRounds {
+		prev := text
+		text = scrubURLs(text)
+		for _, r := range reps {
+			text = replaceOutside(text, r[0], r[1])
+		}
+		if text = strings.ToValidUTF8(text, "\uFFFD"); text == prev {
+			break
+		}
 	}
-	return strings.ToValidUTF8(text, "\uFFFD")
+	return text
 }
+
+// maxRounds bounds the rounds of Scrub; each one after the first needs a
+// secret glued to an URL.
+const maxRounds = 4
 
 // replaceOutside replaces old by with in text, outside the placeholders
 // that text holds.
