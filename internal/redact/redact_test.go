@@ -184,12 +184,19 @@ func TestTextIdempotent(t *testing.T) {
 	assert.Equal(t, want, got)
 	assert.Equal(t, want, redact.Text(got, req, nil))
 
-	// An URL that does not parse keeps its scheme as url.Parse gives it,
-	// in lower case, so that the second pass, which parses it, agrees
-	// (errclass's FuzzRedact, seed unparsable-url-scheme-case).
+	// An URL keeps the spelling of its scheme, which url.Parse lowers, so
+	// that the second pass, which parses an URL the first could not, agrees
+	// (errclass's FuzzRedact, seed unparsable-url-scheme-case), and so that
+	// a placeholder before a scheme stays one (FuzzText, seed
+	// placeholder-before-scheme).
 	got = redact.Text("get Ahttp://u:p@h/?q=1\x00 failed", nil, nil)
-	assert.Equal(t, "get ahttp://REDACTED failed", got)
+	assert.Equal(t, "get Ahttp://REDACTED failed", got)
 	assert.Equal(t, got, redact.Text(got, nil, nil))
+	req, err = http.NewRequest(http.MethodGet, "http://example.test/p?k=r", nil)
+	require.NoError(t, err)
+	got = redact.Text("k=rHTTP://u:p@example.test/p?k=r", req, nil)
+	assert.Equal(t, "k=REDACTEDHTTP://REDACTED@example.test/p?k=REDACTED", got)
+	assert.Equal(t, got, redact.Text(got, req, nil))
 
 	// A secret glued to an URL, once replaced, joins what followed it (a
 	// fragment here) to the URL, which is then redacted in turn (FuzzText,

@@ -145,22 +145,23 @@ func (s *Secrets) Scrub(text string) string {
 	}
 	slices.SortStableFunc(reps, func(a, b [2]string) int { return len(b[0]) - len(a[0]) })
 	// A secret replaced next to an URL can join what followed it to the
-	// URL, which the next round redacts: go on until a round changes
-	// nothing.
+	// URL, which the next round redacts: go on until no secret is left.
 	for range maxRounds {
-		prev := text
 		text = scrubURLs(text)
+		replaced := text
 		for _, r := range reps {
-			text = replaceOutside(text, r[0], r[1])
+			replaced = replaceOutside(replaced, r[0], r[1])
 		}
-		if text = strings.ToValidUTF8(text, "\uFFFD"); text == prev {
+		replaced = strings.ToValidUTF8(replaced, "\uFFFD")
+		if replaced == text {
 			break
 		}
+		text = replaced
 	}
 	return text
 }
 
-// maxRounds bounds the rounds of Scrub; each one after the first needs a
+// maxRounds bounds the rounds of Scrub; each one after the second needs a
 // secret glued to an URL.
 const maxRounds = 4
 
@@ -220,7 +221,8 @@ func Text(text string, req *http.Request, extra []string) string {
 
 // scrubURLs redacts every absolute URL in text (see forEachURL); an URL that
 // does not parse loses everything after its scheme when it may hold user
-// info or a query.
+// info or a query. The scheme keeps its spelling (url.Parse lowers it), so
+// that nothing but secrets changes in the text.
 func scrubURLs(text string) string {
 	if !strings.Contains(text, "://") {
 		return text
@@ -230,12 +232,11 @@ func scrubURLs(text string) string {
 	forEachURLAt(text, func(start, end int) {
 		b.WriteString(text[last:start])
 		raw := text[start:end]
+		scheme := raw[:strings.Index(raw, "://")]
 		if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
-			b.WriteString(URL(u))
+			b.WriteString(scheme + strings.TrimPrefix(URL(u), u.Scheme))
 		} else if strings.ContainsAny(raw, "@?") {
-			// The scheme in lower case, as url.Parse gives it: the
-			// result parses, and gives the same the next time.
-			b.WriteString(strings.ToLower(raw[:strings.Index(raw, "://")+3]) + Redacted)
+			b.WriteString(scheme + "://" + Redacted)
 		} else {
 			b.WriteString(raw)
 		}
