@@ -89,9 +89,9 @@ func clampDur(d float64, lo, hi time.Duration) time.Duration {
 // retryAfter parses the Retry-After header of resp, relative to now. It
 // accepts delta-seconds and every date format [http.ParseTime] accepts. A
 // date in the past, or a negative number of seconds, means "now" (0). A
-// number of seconds too large for a Duration is the largest Duration (as
-// RFC 9111 §1.2.2 reads an overflowing delta), so it is always above the
-// cap. ok is false when the header is absent or malformed, in which case
+// number of seconds, or a date, too far for a Duration is the largest
+// Duration (as RFC 9111 §1.2.2 reads an overflowing delta), which the caller
+// treats as above any cap, math.MaxInt64 included. ok is false when the header is absent or malformed, in which case
 // the caller falls back to the backoff.
 func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 	v := strings.TrimSpace(h.Get("Retry-After"))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"time"
 
@@ -76,7 +77,7 @@ func (r *run) wait(o *Outcome) (time.Duration, bool) {
 	c := &r.t.cfg
 	if resp := o.Response; resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		if d, ok := retryAfter(resp.Header, time.Now()); ok {
-			if d > c.retryAfterCap {
+			if d > c.retryAfterCap || d == math.MaxInt64 { // too long for a Duration: above any cap
 				return 0, false
 			}
 			return spread(d, c.random), true

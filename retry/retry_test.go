@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -275,6 +276,28 @@ func TestRetryAfter(t *testing.T) {
 				} else {
 					assert.Equal(t, []time.Duration{tt.wantWait}, waits)
 				}
+			})
+		})
+	}
+}
+
+// A Retry-After too long for a Duration (a huge number, a date thousands of
+// years away) is above any cap, the largest one included: the response goes
+// back at once. FuzzRetryAfterWait found it at the largest cap (seed
+// overflow-under-max-cap).
+func TestRetryAfterOverflowAboveMaxCap(t *testing.T) {
+	for _, v := range []string{"99999999999", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		t.Run(v, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newScript(step{status: 503, header: http.Header{"Retry-After": {v}}}, step{status: 200})
+				rt := retry.New(s, retry.WithRetryAfterCap(math.MaxInt64))
+				start := time.Now()
+				resp, err := rt.RoundTrip(get(t))
+				require.NoError(t, err)
+				resp.Body.Close()
+				assert.Equal(t, 1, s.calls())
+				assert.Equal(t, 503, resp.StatusCode)
+				assert.Zero(t, time.Since(start))
 			})
 		})
 	}

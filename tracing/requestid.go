@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -49,9 +51,13 @@ func RequestID(opts ...Option) func(http.RoundTripper) http.RoundTripper {
 // on its context, where [RequestIDFrom] finds it for inner layers and logs.
 //
 // The id is, in order of preference: the header's value when the caller set
-// one (it is kept as it is); the id on the request's context (an outer
-// RequestID already chose one); a new one from the generator of
-// [WithIDGenerator]. The caller's request is never modified: the id is set on a
+// one, under any spelling of its name (the header is kept as it is, every
+// value of it); the id on the request's context (an outer RequestID already
+// chose one); a new one from the generator of [WithIDGenerator]. A caller's
+// header whose first value is empty, or with a value that is not a valid
+// header value (a control character, which net/http refuses to send), is
+// not an id: it is replaced, every spelling and value of it, by the one
+// chosen next. The caller's request is never modified: the id is set on a
 // copy. A nil next means [http.DefaultTransport].
 //
 // As the outermost layer of a logical request (no RequestID above it), it
@@ -76,14 +82,14 @@ func NewRequestID(next http.RoundTripper, opts ...Option) *RequestIDTransport {
 // its header map, the two things it changes. The request body is the next
 // RoundTripper's to close. A (nil, nil) from next becomes an error.
 func (t *RequestIDTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	hdr := req.Header.Get(t.header)
+	hdr, key := callerID(req.Header, t.header)
 	if fromCtx := RequestIDFrom(req.Context()); fromCtx != "" {
 		// An outer RequestID runs this logical request and records it.
 		if hdr != "" {
 			return send(t.RT(), req)
 		}
 		out := req.WithContext(req.Context())
-		out.Header = withValue(req.Header, t.header, []string{fromCtx})
+		out.Header = withValue(req.Header, t.header, key, []string{fromCtx})
 		return send(t.RT(), out)
 	}
 	l := &logical{Context: req.Context(), t: t, orig: req, id: hdr}
@@ -103,7 +109,7 @@ func (t *RequestIDTransport) RoundTrip(req *http.Request) (*http.Response, error
 	l.req = *req.WithContext(ctx)
 	if hdr == "" {
 		l.value[0] = l.id
-		l.req.Header = withValue(req.Header, t.header, l.value[:])
+		l.req.Header = withValue(req.Header, t.header, key, l.value[:])
 	}
 	resp, err := send(t.RT(), &l.req)
 	if l.span == nil && t.logger == nil {
@@ -112,15 +118,48 @@ func (t *RequestIDTransport) RoundTrip(req *http.Request) (*http.Response, error
 	return l.await(resp, err), err
 }
 
-// withValue returns a copy of h with name set to v. The copy shares the
-// other values' slices with h, capped so that an append cannot write into
-// h's arrays; layers below never change the values of a request they were
-// given, by the RoundTripper contract.
-func withValue(h http.Header, name string, v []string) http.Header {
+// callerID returns the request id that the caller set in h under name
+// (canonical) or another spelling of it, and the key it is under; the id is
+// "" when the values there are none, the first is empty, or one is not a
+// valid header value.
+func callerID(h http.Header, name string) (id, key string) {
+	vs, key := h[name], name
+	if vs == nil {
+		for k, v := range h { // set directly, as in Header["X-Request-ID"]
+			if strings.EqualFold(k, name) {
+				vs, key = v, k
+				break
+			}
+		}
+	}
+	if len(vs) == 0 || slices.ContainsFunc(vs, invalidValue) {
+		return "", key
+	}
+	return vs[0], key
+}
+
+// invalidValue reports whether net/http refuses to send v as a header value:
+// it holds a control character other than tab.
+func invalidValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// withValue returns a copy of h with name set to v and the key old (another
+// spelling of name) dropped. The copy shares the other values' slices with
+// h, capped so that an append cannot write into h's arrays; layers below
+// never change the values of a request they were given, by the
+// RoundTripper contract.
+func withValue(h http.Header, name, old string, v []string) http.Header {
 	out := make(http.Header, len(h)+1)
 	for k, vs := range h {
 		out[k] = vs[:len(vs):len(vs)]
 	}
+	delete(out, old)
 	out[name] = v
 	return out
 }

@@ -108,3 +108,53 @@ func TestRequestIDHeaderCopy(t *testing.T) {
 	assert.Equal(t, "b", accept[:3][1])
 	assert.Empty(t, accept[:3][2], "an append below wrote into the caller's array")
 }
+
+// A caller's id set under its own spelling of the header name (as in
+// Header["X-Request-ID"]) is the id: it is kept, and no second id is added
+// under the canonical name. Found by FuzzRequestID (seed own-spelling).
+func TestRequestIDCallerSpelling(t *testing.T) {
+	var sent http.Header
+	var ctxID string
+	rt := tracing.NewRequestID(rtFunc(func(r *http.Request) (*http.Response, error) {
+		sent, ctxID = r.Header, tracing.RequestIDFrom(r.Context())
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
+	}))
+	req, err := http.NewRequest(http.MethodGet, "http://example.invalid/", nil)
+	require.NoError(t, err)
+	req.Header["X-Request-ID"] = []string{"mine"}
+	resp, err := rt.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.Header{"X-Request-ID": {"mine"}}, sent)
+	assert.Equal(t, "mine", ctxID)
+}
+
+// A caller's header that net/http would refuse to send (a control
+// character in a value), or whose first value is empty, is replaced by a
+// new id, every spelling and value of it. Found by FuzzRequestID (seed
+// control-character).
+func TestRequestIDInvalidCallerValue(t *testing.T) {
+	hex32 := regexp.MustCompile(`^[0-9a-f]{32}$`)
+	for _, h := range []http.Header{
+		{"X-Request-Id": {"bad\r\nX-Injected: 1"}},
+		{"X-Request-Id": {"ok", "\x17"}},
+		{"X-Request-Id": {"", "second"}},
+		{"x-request-id": {"\x7f"}},
+	} {
+		var sent http.Header
+		rt := tracing.NewRequestID(rtFunc(func(r *http.Request) (*http.Response, error) {
+			sent = r.Header
+			return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
+		}))
+		req, err := http.NewRequest(http.MethodGet, "http://example.invalid/", nil)
+		require.NoError(t, err)
+		req.Header = h.Clone()
+		resp, err := rt.RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Len(t, sent, 1, "%q", h)
+		require.Len(t, sent["X-Request-Id"], 1, "%q", h)
+		assert.Regexp(t, hex32, sent.Get("X-Request-Id"), "%q", h)
+		assert.Equal(t, h, req.Header, "the caller's header must stay unchanged")
+	}
+}

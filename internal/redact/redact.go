@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // Redacted is the placeholder written in place of a secret.
@@ -16,13 +17,15 @@ const Redacted = "REDACTED"
 // URL returns u as a string with any user info replaced by REDACTED (user and
 // password both) and the value of every query parameter replaced by REDACTED;
 // parameter names are kept, since they say what was asked without saying who.
-// The fragment is dropped. u is not modified. A nil u gives "".
+// The fragment is dropped. The result is valid UTF-8: a byte that is not
+// (url.URL keeps those of the query and of an opaque URL) is
+// percent-encoded. u is not modified. A nil u gives "".
 func URL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
 	if u.User == nil && u.RawQuery == "" && u.Fragment == "" {
-		return u.String()
+		return escapeInvalid(u.String())
 	}
 	c := *u
 	if c.User != nil {
@@ -32,7 +35,29 @@ func URL(u *url.URL) string {
 	if c.RawQuery != "" {
 		c.RawQuery = query(c.RawQuery)
 	}
-	return c.String()
+	return escapeInvalid(c.String())
+}
+
+// escapeInvalid returns s with every byte that is not part of valid UTF-8
+// percent-encoded.
+func escapeInvalid(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteByte('%')
+			b.WriteByte(hex[s[i]>>4])
+			b.WriteByte(hex[s[i]&15])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // query replaces every value of a raw query string, keeping its keys and order,

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -121,4 +122,89 @@ func TestTextRequestSecrets(t *testing.T) {
 		assert.Equal(t, tc.want, redact.Text(tc.in, req, []string{"X-Key"}), tc.in)
 	}
 	assert.Equal(t, "key apikey-777", redact.Text("key apikey-777", req, nil), "only named headers are secret")
+}
+
+// A text that is not valid UTF-8 (net/http quotes the bytes of a malformed
+// status line in its error) comes out valid, as span attributes need it,
+// and so does a text in which a secret ended inside a character. Found by
+// FuzzText (seed invalid-utf8).
+func TestTextValidUTF8(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "http://example.test/p?k=%E2%82%AC%E2", nil)
+	require.NoError(t, err)
+	for _, tc := range []struct{ in, want string }{
+		{"malformed HTTP status code \"\x8b\xff\"", "malformed HTTP status code \"\uFFFD\""},
+		{"€€", "REDACTED\uFFFD"},
+		{"value \xe2\x82\xac\xe2 and \xe2\x82\xac\uFFFD", "value REDACTED and REDACTED"},
+	} {
+		got := redact.Text(tc.in, req, nil)
+		assert.Equal(t, tc.want, got, tc.in)
+		assert.True(t, utf8.ValidString(got), got)
+	}
+}
+
+// A query value is removed from a text in the escaped forms that another
+// layer may print it in, not only as the raw query holds it. Found by
+// FuzzText (seed "decoded \x04, raw \x03, path \x05").
+func TestTextEscapedQueryValue(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "http://example.test/p?e=a%2Bb+c%2Fd", nil)
+	require.NoError(t, err)
+	for _, in := range []string{"a+b%20c%2Fd", "a%2Bb+c%2Fd", "a+b c/d"} {
+		assert.Equal(t, "got REDACTED", redact.Text("got "+in, req, nil), in)
+	}
+}
+
+// A URL whose query or opaque part holds bytes that are not UTF-8 (url.Parse
+// keeps them) comes out valid, with those bytes percent-encoded. Found by
+// FuzzURL (seed invalid-utf8-query-key).
+func TestURLValidUTF8(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"0?\x93", "0?%93"},
+		{"http://h/p?k\xff=v\xfe&\xc3", "http://h/p?k%FF=REDACTED&%C3"},
+		{"mailto:\xffu@h", "mailto:%FFu@h"},
+		{"http://h/€?€=1", "http://h/%E2%82%AC?€=REDACTED"},
+	} {
+		u, err := url.Parse(tc.in)
+		require.NoError(t, err)
+		got := redact.URL(u)
+		assert.Equal(t, tc.want, got, tc.in)
+		assert.True(t, utf8.ValidString(got), got)
+	}
+}
+
+// A secret that overlaps the placeholder (a query value "RED", a token
+// "EDAC") does not eat into the REDACTED that replaced another one, and
+// scrubbing a scrubbed text changes nothing (FuzzText's seed #7).
+func TestTextIdempotent(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "http://example.test/p?color=RED&flag", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer EDAC")
+	in := "bad color=RED in http://example.test/p?color=RED&flag, auth Bearer EDAC, EDAC"
+	want := "bad color=REDACTED in http://example.test/p?color=REDACTED&flag, auth REDACTED, REDACTED"
+	got := redact.Text(in, req, nil)
+	assert.Equal(t, want, got)
+	assert.Equal(t, want, redact.Text(got, req, nil))
+
+	// An URL keeps the spelling of its scheme, which url.Parse lowers, so
+	// that the second pass, which parses an URL the first could not, agrees
+	// (errclass's FuzzRedact, seed unparsable-url-scheme-case), and so that
+	// a placeholder before a scheme stays one (FuzzText, seed
+	// placeholder-before-scheme).
+	got = redact.Text("get Ahttp://u:p@h/?q=1\x00 failed", nil, nil)
+	assert.Equal(t, "get Ahttp://REDACTED failed", got)
+	assert.Equal(t, got, redact.Text(got, nil, nil))
+	req, err = http.NewRequest(http.MethodGet, "http://example.test/p?k=r", nil)
+	require.NoError(t, err)
+	got = redact.Text("k=rHTTP://u:p@example.test/p?k=r", req, nil)
+	assert.Equal(t, "k=REDACTEDHTTP://REDACTED@example.test/p?k=REDACTED", got)
+	assert.Equal(t, got, redact.Text(got, req, nil))
+
+	// A secret glued to an URL, once replaced, joins what followed it (a
+	// fragment here) to the URL, which is then redacted in turn (FuzzText,
+	// seed secret-glued-to-url).
+	req, err = http.NewRequest(http.MethodGet, "http://u:p@example.test/p?k=v&flag", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer tok")
+	got = redact.Text("see http://u:p@example.test/p?k=v&flagBearer tok#frag now", req, nil)
+	assert.Equal(t, "see http://REDACTED@example.test/p?k=REDACTED&flagREDACTED now", got)
+	assert.Equal(t, got, redact.Text(got, req, nil))
 }

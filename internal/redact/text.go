@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // MinSecret is the shortest secret that [Secrets.Scrub] replaces wherever it
@@ -54,7 +55,8 @@ func (s *Secrets) URL(u *url.URL) {
 }
 
 // query adds the values of a raw query string, each in its raw and decoded
-// form, alone (when long enough) and as its "key=value" pair.
+// form, alone (when long enough) and as its "key=value" pair, and escaped
+// as a path or a query would be (alone, when long enough).
 func (s *Secrets) query(raw string) {
 	for pair := range strings.SplitSeq(raw, "&") {
 		k, v, ok := strings.Cut(pair, "=")
@@ -62,7 +64,8 @@ func (s *Secrets) query(raw string) {
 			continue
 		}
 		forms := [...]string{v, ""}
-		if dv, err := url.QueryUnescape(v); err == nil && dv != v {
+		dv, err := url.QueryUnescape(v)
+		if err == nil && dv != v {
 			forms[1] = dv
 		}
 		for _, f := range forms {
@@ -71,6 +74,10 @@ func (s *Secrets) query(raw string) {
 			}
 			s.add(f)
 			s.inPlace = append(s.inPlace, k+"="+f, `"`+f+`"`, "'"+f+"'")
+		}
+		if err == nil {
+			s.add(url.PathEscape(dv))
+			s.add(url.QueryEscape(dv))
 		}
 	}
 }
@@ -119,25 +126,66 @@ func (s *Secrets) add(v string) {
 // Scrub returns text with every absolute URL redacted (as [URL] does) and
 // every secret of s replaced by REDACTED. A short secret is replaced only in
 // its context: "key=value" becomes "key=REDACTED", a quoted value becomes a
-// quoted REDACTED, user info before "@" becomes REDACTED.
+// quoted REDACTED, user info before "@" becomes REDACTED. The result is
+// valid UTF-8 (span attributes and their exporters need it): a byte that is
+// not becomes U+FFFD, before the secrets are looked for, in text and in
+// secrets alike, and after they are replaced, for a secret that ended inside
+// a character. No secret is looked for across a REDACTED already in the
+// text, so that a secret that overlaps it (a query value "RED") does not eat
+// into it, and scrubbing a scrubbed text changes nothing.
 func (s *Secrets) Scrub(text string) string {
-	text = scrubURLs(text)
-	if len(s.anywhere) == 0 && len(s.inPlace) == 0 {
-		return text
-	}
+	text = strings.ToValidUTF8(text, "\uFFFD")
 	// Longest first, so that a secret containing another is replaced whole.
 	reps := make([][2]string, 0, len(s.inPlace)+len(s.anywhere))
 	for _, v := range s.inPlace {
-		reps = append(reps, [2]string{v, inPlace(v)})
+		reps = appendValid(reps, v, inPlace(v))
 	}
 	for _, v := range s.anywhere {
-		reps = append(reps, [2]string{v, Redacted})
+		reps = appendValid(reps, v, Redacted)
 	}
 	slices.SortStableFunc(reps, func(a, b [2]string) int { return len(b[0]) - len(a[0]) })
-	for _, r := range reps {
-		text = strings.ReplaceAll(text, r[0], r[1])
+	// A secret replaced next to an URL can join what followed it to the
+	// URL, which the next round redacts: go on until no secret is left.
+	for range maxRounds {
+		text = scrubURLs(text)
+		replaced := text
+		for _, r := range reps {
+			replaced = replaceOutside(replaced, r[0], r[1])
+		}
+		replaced = strings.ToValidUTF8(replaced, "\uFFFD")
+		if replaced == text {
+			break
+		}
+		text = replaced
 	}
 	return text
+}
+
+// maxRounds bounds the rounds of Scrub; each one after the second needs a
+// secret glued to an URL.
+const maxRounds = 4
+
+// replaceOutside replaces old by with in text, outside the placeholders
+// that text holds.
+func replaceOutside(text, old, with string) string {
+	if !strings.Contains(text, old) {
+		return text
+	}
+	parts := strings.Split(text, Redacted)
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(p, old, with)
+	}
+	return strings.Join(parts, Redacted)
+}
+
+// appendValid appends the replacement of v by with, and that of v's valid
+// UTF-8 form when v is not valid, as the text holds it then.
+func appendValid(reps [][2]string, v, with string) [][2]string {
+	reps = append(reps, [2]string{v, with})
+	if !utf8.ValidString(v) {
+		reps = append(reps, [2]string{strings.ToValidUTF8(v, "\uFFFD"), with})
+	}
+	return reps
 }
 
 // inPlace returns the replacement of an in-context secret: its context kept,
@@ -173,7 +221,8 @@ func Text(text string, req *http.Request, extra []string) string {
 
 // scrubURLs redacts every absolute URL in text (see forEachURL); an URL that
 // does not parse loses everything after its scheme when it may hold user
-// info or a query.
+// info or a query. The scheme keeps its spelling (url.Parse lowers it), so
+// that nothing but secrets changes in the text.
 func scrubURLs(text string) string {
 	if !strings.Contains(text, "://") {
 		return text
@@ -183,10 +232,11 @@ func scrubURLs(text string) string {
 	forEachURLAt(text, func(start, end int) {
 		b.WriteString(text[last:start])
 		raw := text[start:end]
+		scheme := raw[:strings.Index(raw, "://")]
 		if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
-			b.WriteString(URL(u))
+			b.WriteString(scheme + strings.TrimPrefix(URL(u), u.Scheme))
 		} else if strings.ContainsAny(raw, "@?") {
-			b.WriteString(raw[:strings.Index(raw, "://")+3] + Redacted)
+			b.WriteString(scheme + "://" + Redacted)
 		} else {
 			b.WriteString(raw)
 		}
