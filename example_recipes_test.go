@@ -64,7 +64,7 @@ func Example_handlingResponses() {
 	}
 	// Output:
 	// status 503 {"error":"overloaded"}
-	// log: errclass: GET https://api.example/v1/items?token=REDACTED 503 Service Unavailable
+	// log: errclass: GET https://api.example/v1/items?token=REDACTED: 503 Service Unavailable
 	// timeout in phase response_header
 	// log: Get "https://api.example/v1/items?token=REDACTED": retry: gave up after 2 attempts (policy): timeouts: response_header: no response header within 20ms
 }

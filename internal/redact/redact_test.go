@@ -208,3 +208,16 @@ func TestTextIdempotent(t *testing.T) {
 	assert.Equal(t, "see http://REDACTED@example.test/p?k=REDACTED&flagREDACTED now", got)
 	assert.Equal(t, got, redact.Text(got, req, nil))
 }
+
+func TestTextKeepsPunctuationAfterURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"GET https://h/x?token=abc: 503", "GET https://h/x?token=REDACTED: 503"},
+		{"see https://h/x?page=2, then", "see https://h/x?page=REDACTED, then"},
+		{"(at https://u:p@h/x).", "(at https://REDACTED@h/x)."},
+	}
+	for _, tt := range tests {
+		if got := redact.Text(tt.in, nil, nil); got != tt.want {
+			t.Errorf("Text(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

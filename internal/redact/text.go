@@ -253,7 +253,7 @@ func forEachURL(text string, f func(raw string)) {
 
 // forEachURLAt calls f with the bounds of every absolute URL in text: a
 // scheme (possibly empty), "://", and what follows up to a space, a quote or
-// an angle bracket.
+// an angle bracket, without the punctuation that ends it.
 func forEachURLAt(text string, f func(start, end int)) {
 	for off := 0; ; {
 		i := strings.Index(text[off:], "://")
@@ -269,10 +269,18 @@ func forEachURLAt(text string, f func(start, end int)) {
 		for end < len(text) && !strings.ContainsRune(" \t\n\"'<>`", rune(text[end])) {
 			end++
 		}
+		// Punctuation that ends the URL is the sentence's, not the URL's
+		// ("…?token=abc: 503", "page=2, then"): it stays in the text.
+		for end > i+3 && strings.ContainsRune(trailing, rune(text[end-1])) {
+			end--
+		}
 		f(start, end)
 		off = end
 	}
 }
+
+// trailing is the punctuation that may follow an URL in a sentence.
+const trailing = ".,:;!?)]}"
 
 func isSchemeByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
