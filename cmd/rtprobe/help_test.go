@@ -77,6 +77,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "sequence", "503,abc"}, `rtprobe serve: sequence: want statuses such as 503,503,200, got "503,abc"`},
 		{[]string{"serve", "ok", "-retry-after", "soon"}, `rtprobe serve: -retry-after: want seconds or an HTTP date, got "soon"`},
 		{[]string{"serve", "ok", "-nope"}, "rtprobe serve: flag provided but not defined: -nope"},
+		{[]string{"serve", "answer-before-body", "-status", "1000"}, "rtprobe serve: -status: want a code from 100 to 599, got 1000"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer

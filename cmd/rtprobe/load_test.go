@@ -30,22 +30,19 @@ func loadJSON(t *testing.T, ctx context.Context, args ...string) (loadSummary, i
 // newSlow answers every request with status after d (or when the server
 // closes).
 func newSlow(d time.Duration, status int) *tt.Server {
-	var srv *tt.Server
-	srv = tt.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return tt.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-t.C:
-		case <-srv.Done():
 		case <-r.Context().Done():
 		}
 		w.WriteHeader(status)
 	}))
-	return srv
 }
 
 func TestLoadJSON(t *testing.T) {
-	srv := tt.NewSequence(tt.Reply{Body: "ok"})
+	srv := tt.NewServer(tt.Reply{Body: "ok"})
 	defer srv.Close()
 	sum, code := loadJSON(t, context.Background(), "-n", "20", "-c", "3", srv.URL+"/?token=secret")
 	require.Equal(t, 0, code)
@@ -71,7 +68,7 @@ func TestLoadPercentilesExcludeRejections(t *testing.T) {
 	require.Equal(t, 200, sum.Requests)
 	rejected := sum.Rejected["breaker_open"]
 	require.Greater(t, rejected, 100, "most requests were rejected: %+v", sum)
-	require.Equal(t, srv.Requests(), sum.Reached)
+	require.Equal(t, srv.Stats().Requests, sum.Reached)
 	require.Equal(t, 200, sum.Reached+rejected)
 	require.GreaterOrEqual(t, sum.Latency.P50, 20.0, "the latency of the server, not of the breaker: %+v", sum.Latency)
 	require.NotEmpty(t, sum.Transitions)
@@ -92,7 +89,7 @@ func TestLoadLimit(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Greater(t, sum.Rejected["limited"], 0, "%+v", sum)
 	require.Equal(t, sum.Rejected["limited"], sum.Outcomes["limited"])
-	require.Equal(t, srv.Requests(), sum.Reached)
+	require.Equal(t, srv.Stats().Requests, sum.Reached)
 	require.Len(t, sum.Limits, 1)
 	require.Equal(t, limitLog{Key: strings.TrimPrefix(srv.URL, "http://"), Limit: 1, Fixed: true}, sum.Limits[0])
 
@@ -110,14 +107,14 @@ func TestLoadDuration(t *testing.T) {
 	sum, code := loadJSON(t, context.Background(), "-duration", "300ms", "-c", "2", srv.URL)
 	require.Equal(t, 0, code)
 	require.Positive(t, sum.Requests)
-	require.Equal(t, srv.Requests(), sum.Requests)
+	require.Equal(t, srv.Stats().Requests, sum.Requests)
 	require.GreaterOrEqual(t, sum.ElapsedMS, 300.0)
 	require.Less(t, sum.ElapsedMS, 5000.0)
 }
 
 // -rate paces the starts; alone, it runs until interrupted.
 func TestLoadRate(t *testing.T) {
-	srv := tt.NewSequence(tt.Reply{Body: "ok"})
+	srv := tt.NewServer(tt.Reply{Body: "ok"})
 	defer srv.Close()
 	sum, code := loadJSON(t, context.Background(), "-rate", "20", "-n", "6", srv.URL)
 	require.Equal(t, 0, code)
