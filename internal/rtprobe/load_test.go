@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"bytes"
@@ -98,6 +98,25 @@ func TestLoadLimit(t *testing.T) {
 	require.Len(t, sum.Limits, 1)
 	require.False(t, sum.Limits[0].Fixed)
 	require.Positive(t, sum.Limits[0].Limit)
+}
+
+// -hedge sends a hedge of an attempt slower than its delay, through the
+// standard stack's hedge layer, and counts the hedges.
+func TestLoadHedge(t *testing.T) {
+	srv := newSlow(100*time.Millisecond, http.StatusOK)
+	defer srv.Close()
+	sum, code := loadJSON(t, context.Background(), "-n", "4", "-c", "2", "-hedge", "10ms", srv.URL)
+	require.Equal(t, 0, code)
+	require.NotNil(t, sum.Hedges, "%+v", sum)
+	require.Positive(t, sum.Hedges.Sent)
+	require.Equal(t, 4+int(sum.Hedges.Sent), srv.Stats().Requests, "each hedge reached the server")
+
+	sum, _ = loadJSON(t, context.Background(), "-n", "2", srv.URL)
+	require.Nil(t, sum.Hedges, "no hedge layer without -hedge")
+
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"-n", "2", "-hedge", "adaptive", srv.URL}, &out, &errOut), errOut.String())
+	require.Regexp(t, `(?m)^hedges    \d+ sent, \d+ won$`, out.String())
 }
 
 // -duration bounds the load in time instead of in requests.

@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"fmt"
@@ -47,25 +47,29 @@ type kind struct {
 	connNote string
 }
 
-func kinds() map[string]kind {
-	// reply serves the Reply that r makes of the flags.
-	reply := func(r func(serveFlags) tt.Reply) func(serveFlags, string) (*tt.Server, error) {
-		return func(sf serveFlags, _ string) (*tt.Server, error) { return tt.NewUnstartedServer(r(sf)), nil }
-	}
-	// just serves rp, whatever the flags.
-	just := func(rp tt.Reply) func(serveFlags, string) (*tt.Server, error) {
-		return reply(func(serveFlags) tt.Reply { return rp })
-	}
-	okNew := just(tt.Reply{Body: "ok\n"})
-	says := func(format string, args ...func(serveFlags) any) func(serveFlags, int, int) string {
-		return func(f serveFlags, _, _ int) string {
-			vs := make([]any, len(args))
-			for i, a := range args {
-				vs[i] = a(f)
-			}
-			return fmt.Sprintf(format, vs...)
+// reply makes a kind's server of the Reply that r makes of the flags.
+func reply(r func(serveFlags) tt.Reply) func(serveFlags, string) (*tt.Server, error) {
+	return func(sf serveFlags, _ string) (*tt.Server, error) { return tt.NewUnstartedServer(r(sf)), nil }
+}
+
+// just makes a kind's server of rp, whatever the flags.
+func just(rp tt.Reply) func(serveFlags, string) (*tt.Server, error) {
+	return reply(func(serveFlags) tt.Reply { return rp })
+}
+
+// says is a note of format with the values of args in the flags.
+func says(format string, args ...func(serveFlags) any) func(serveFlags, int, int) string {
+	return func(f serveFlags, _, _ int) string {
+		vs := make([]any, len(args))
+		for i, a := range args {
+			vs[i] = a(f)
 		}
+		return fmt.Sprintf(format, vs...)
 	}
+}
+
+func kinds() map[string]kind {
+	okNew := just(tt.Reply{Body: "ok\n"})
 	delay := func(f serveFlags) any { return f.delay }
 	bytes := func(f serveFlags) any { return f.bytes }
 	every := func(f serveFlags) any { return f.every }
