@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"bytes"
@@ -30,22 +30,19 @@ func loadJSON(t *testing.T, ctx context.Context, args ...string) (loadSummary, i
 // newSlow answers every request with status after d (or when the server
 // closes).
 func newSlow(d time.Duration, status int) *tt.Server {
-	var srv *tt.Server
-	srv = tt.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return tt.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-t.C:
-		case <-srv.Done():
 		case <-r.Context().Done():
 		}
 		w.WriteHeader(status)
 	}))
-	return srv
 }
 
 func TestLoadJSON(t *testing.T) {
-	srv := tt.NewSequence(tt.Reply{Body: "ok"})
+	srv := tt.NewServer(tt.Reply{Body: "ok"})
 	defer srv.Close()
 	sum, code := loadJSON(t, context.Background(), "-n", "20", "-c", "3", srv.URL+"/?token=secret")
 	require.Equal(t, 0, code)
@@ -71,7 +68,7 @@ func TestLoadPercentilesExcludeRejections(t *testing.T) {
 	require.Equal(t, 200, sum.Requests)
 	rejected := sum.Rejected["breaker_open"]
 	require.Greater(t, rejected, 100, "most requests were rejected: %+v", sum)
-	require.Equal(t, srv.Requests(), sum.Reached)
+	require.Equal(t, srv.Stats().Requests, sum.Reached)
 	require.Equal(t, 200, sum.Reached+rejected)
 	require.GreaterOrEqual(t, sum.Latency.P50, 20.0, "the latency of the server, not of the breaker: %+v", sum.Latency)
 	require.NotEmpty(t, sum.Transitions)
@@ -92,7 +89,7 @@ func TestLoadLimit(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Greater(t, sum.Rejected["limited"], 0, "%+v", sum)
 	require.Equal(t, sum.Rejected["limited"], sum.Outcomes["limited"])
-	require.Equal(t, srv.Requests(), sum.Reached)
+	require.Equal(t, srv.Stats().Requests, sum.Reached)
 	require.Len(t, sum.Limits, 1)
 	require.Equal(t, limitLog{Key: strings.TrimPrefix(srv.URL, "http://"), Limit: 1, Fixed: true}, sum.Limits[0])
 
@@ -103,6 +100,25 @@ func TestLoadLimit(t *testing.T) {
 	require.Positive(t, sum.Limits[0].Limit)
 }
 
+// -hedge sends a hedge of an attempt slower than its delay, through the
+// standard stack's hedge layer, and counts the hedges.
+func TestLoadHedge(t *testing.T) {
+	srv := newSlow(100*time.Millisecond, http.StatusOK)
+	defer srv.Close()
+	sum, code := loadJSON(t, context.Background(), "-n", "4", "-c", "2", "-hedge", "10ms", srv.URL)
+	require.Equal(t, 0, code)
+	require.NotNil(t, sum.Hedges, "%+v", sum)
+	require.Positive(t, sum.Hedges.Sent)
+	require.Equal(t, 4+int(sum.Hedges.Sent), srv.Stats().Requests, "each hedge reached the server")
+
+	sum, _ = loadJSON(t, context.Background(), "-n", "2", srv.URL)
+	require.Nil(t, sum.Hedges, "no hedge layer without -hedge")
+
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"-n", "2", "-hedge", "adaptive", srv.URL}, &out, &errOut), errOut.String())
+	require.Regexp(t, `(?m)^hedges    \d+ sent, \d+ won$`, out.String())
+}
+
 // -duration bounds the load in time instead of in requests.
 func TestLoadDuration(t *testing.T) {
 	srv := newSlow(10*time.Millisecond, http.StatusOK)
@@ -110,14 +126,14 @@ func TestLoadDuration(t *testing.T) {
 	sum, code := loadJSON(t, context.Background(), "-duration", "300ms", "-c", "2", srv.URL)
 	require.Equal(t, 0, code)
 	require.Positive(t, sum.Requests)
-	require.Equal(t, srv.Requests(), sum.Requests)
+	require.Equal(t, srv.Stats().Requests, sum.Requests)
 	require.GreaterOrEqual(t, sum.ElapsedMS, 300.0)
 	require.Less(t, sum.ElapsedMS, 5000.0)
 }
 
 // -rate paces the starts; alone, it runs until interrupted.
 func TestLoadRate(t *testing.T) {
-	srv := tt.NewSequence(tt.Reply{Body: "ok"})
+	srv := tt.NewServer(tt.Reply{Body: "ok"})
 	defer srv.Close()
 	sum, code := loadJSON(t, context.Background(), "-rate", "20", "-n", "6", srv.URL)
 	require.Equal(t, 0, code)

@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"bytes"
@@ -94,7 +94,7 @@ func lineOf(s, prefix string) string {
 }
 
 func TestProbeURL(t *testing.T) {
-	srv := transporttest.NewSequence(transporttest.Reply{Body: "hello", Header: http.Header{"X-Test": {"1"}}})
+	srv := transporttest.NewServer(transporttest.Reply{Body: "hello", Header: http.Header{"X-Test": {"1"}}})
 	defer srv.Close()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{srv.URL + "/path?token=secret", "-v", "-H", "Authorization: Bearer secret"}, &out, &errOut)
@@ -113,10 +113,10 @@ func TestProbeURL(t *testing.T) {
 }
 
 func TestProbeURLRetriesAndBody(t *testing.T) {
-	srv := transporttest.NewSequence(
+	srv := transporttest.NewServer(transporttest.Sequence(
 		transporttest.Reply{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"0"}}},
 		transporttest.Reply{Body: "ok"},
-	)
+	))
 	defer srv.Close()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"-X", "PUT", "-d", "payload", srv.URL}, &out, &errOut)
@@ -139,7 +139,7 @@ func TestProbeURLRefused(t *testing.T) {
 }
 
 func TestProbeURLHeaderTimeout(t *testing.T) {
-	srv := transporttest.NewSlowHeader(time.Minute)
+	srv := transporttest.NewServer(transporttest.Reply{Delay: time.Minute})
 	defer srv.Close()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"-attempts", "1", "-header-timeout", "100ms", srv.URL}, &out, &errOut)
@@ -151,7 +151,9 @@ func TestProbeURLHeaderTimeout(t *testing.T) {
 // TestProbeURLTLS probes an HTTPS (HTTP/2) server trusted through -cacert:
 // the TLS phase is timed.
 func TestProbeURLTLS(t *testing.T) {
-	srv := transporttest.NewHTTP2(transporttest.Reply{Body: "secure"})
+	srv := transporttest.NewUnstartedServer(transporttest.Reply{Body: "secure"})
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
 	defer srv.Close()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
@@ -169,7 +171,7 @@ func TestProbeURLTLS(t *testing.T) {
 }
 
 func TestLoad(t *testing.T) {
-	srv := transporttest.NewSequence(transporttest.Reply{Body: "ok"})
+	srv := transporttest.NewServer(transporttest.Reply{Body: "ok"})
 	defer srv.Close()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"-n", "40", "-c", "4", srv.URL}, &out, &errOut)
@@ -181,12 +183,12 @@ func TestLoad(t *testing.T) {
 	require.Contains(t, s, "outcomes  ok 40")
 	require.Contains(t, s, "statuses  200 40")
 	require.Contains(t, s, "retries   0")
-	require.Equal(t, 40, srv.Requests())
+	require.Equal(t, 40, srv.Stats().Requests)
 	require.NotContains(t, s+errOut.String(), "\r", "no progress bar when stderr is not a terminal")
 }
 
 func TestLoadFailingHost(t *testing.T) {
-	srv := transporttest.NewSequence(transporttest.Reply{Status: http.StatusServiceUnavailable})
+	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusServiceUnavailable})
 	defer srv.Close()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"-n", "60", "-c", "2", "-attempts", "2", srv.URL}, &out, &errOut)
@@ -196,5 +198,5 @@ func TestLoadFailingHost(t *testing.T) {
 	require.Contains(t, s, "60 requests")
 	require.Contains(t, s, "closed→open")
 	require.Contains(t, s, "breaker_open")
-	require.Less(t, srv.Requests(), 120, "the breaker spared the server")
+	require.Less(t, srv.Stats().Requests, 120, "the breaker spared the server")
 }

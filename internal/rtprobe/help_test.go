@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"bytes"
@@ -39,6 +39,13 @@ func TestHelp(t *testing.T) {
 			for _, want := range tc.more {
 				require.Contains(t, help, want)
 			}
+			if tc.args[0] == "-h" {
+				_, examples, _ := strings.Cut(help, "\nexamples:\n")
+				examples, _, _ = strings.Cut(examples, "\nexit codes:")
+				for _, name := range []string{"config", "hedge", "fleet", "limit", "attempt-timeout", "json", "n", "c", "rate", "duration"} {
+					require.Regexp(t, `(?m)^  .* -`+regexp.QuoteMeta(name)+` `, examples, "an example of -%s", name)
+				}
+			}
 			if tc.args[0] == "serve" {
 				for name := range kinds() {
 					require.Contains(t, help, "\n  "+name+" ")
@@ -68,6 +75,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-n", "2", "-o", "f", "http://127.0.0.1:1"}, "rtprobe: -o, -show-body and -watch are for one request"},
 		{[]string{"-limit", "3", "http://127.0.0.1:1"}, "rtprobe: -limit is for load"},
 		{[]string{"-limit", "zero", "-n", "2", "http://127.0.0.1:1"}, `rtprobe: invalid value "zero" for flag -limit`},
+		{[]string{"-hedge", "50ms", "http://127.0.0.1:1"}, "rtprobe: -hedge is for load"},
+		{[]string{"-fleet", "redis://127.0.0.1:1", "http://127.0.0.1:1"}, "rtprobe: -fleet is for load"},
+		{[]string{"-config", "-o", "body.txt"}, "rtprobe: -config sends nothing: -o, -show-body and -watch do not go with it"},
+		{[]string{"-hedge", "0s", "-n", "2", "http://127.0.0.1:1"}, `rtprobe: invalid value "0s" for flag -hedge: want "adaptive" or a positive duration`},
+		{[]string{"-header-timeout", "0s", "http://127.0.0.1:1"}, "rtprobe: timeouts must be positive"},
+		{[]string{"-attempt-timeout", "-1s", "http://127.0.0.1:1"}, "rtprobe: timeouts must be positive"},
 		{[]string{"-cacert", "/nonexistent/ca.pem", "http://127.0.0.1:1"}, "rtprobe: -cacert: open /nonexistent/ca.pem"},
 		{[]string{"-cert", "/nonexistent/c.pem", "-key", "/nonexistent/k.pem", "https://127.0.0.1:1"}, "rtprobe: -cert, -key: "},
 		{[]string{"serve"}, "rtprobe serve: want a KIND"},
@@ -77,6 +90,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "sequence", "503,abc"}, `rtprobe serve: sequence: want statuses such as 503,503,200, got "503,abc"`},
 		{[]string{"serve", "ok", "-retry-after", "soon"}, `rtprobe serve: -retry-after: want seconds or an HTTP date, got "soon"`},
 		{[]string{"serve", "ok", "-nope"}, "rtprobe serve: flag provided but not defined: -nope"},
+		{[]string{"serve", "answer-before-body", "-status", "1000"}, "rtprobe serve: -status: want a code from 100 to 599, got 1000"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer

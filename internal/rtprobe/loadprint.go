@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"fmt"
@@ -48,6 +48,9 @@ func (s loadSummary) print(w io.Writer) {
 		fmt.Fprintf(w, "statuses  %s\n", countLine(s.Statuses))
 	}
 	fmt.Fprintf(w, "retries   %d\n", s.Retries)
+	if h := s.Hedges; h != nil {
+		fmt.Fprintf(w, "hedges    %d sent, %d won\n", h.Sent, h.Won)
+	}
 	fmt.Fprintf(w, "breaker   %d transitions\n", len(s.Transitions))
 	for _, t := range s.Transitions {
 		fmt.Fprintf(w, "          %s %s→%s at %s\n", t.Key, t.From, t.To, fmtMS(t.AtMS))
@@ -58,6 +61,13 @@ func (s loadSummary) print(w io.Writer) {
 			kind = "fixed"
 		}
 		fmt.Fprintf(w, "limit     %s: %d (%s), %d in flight\n", l.Key, l.Limit, kind, l.InFlight)
+	}
+	if f := s.Fleet; f != nil {
+		state := "breakers and retry budget shared"
+		if f.Degraded {
+			state = "degraded: the last outcomes did not reach the fleet"
+		}
+		fmt.Fprintf(w, "fleet     %s: %s\n", f.URL, state)
 	}
 	if s.TargetRate > 0 {
 		note := ""

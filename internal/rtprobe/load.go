@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"context"
@@ -13,12 +13,14 @@ import (
 
 	"github.com/rtchain/chain/breaker"
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/hedge"
 	"github.com/rtchain/chain/retry"
 )
 
 // loadStats collects the results of the load mode. Safe for concurrent use.
 type loadStats struct {
 	retries, done, failed atomic.Int64
+	hedges, hedgesWon     atomic.Int64
 	canceled              atomic.Int64 // in flight when the load was interrupted: not counted
 
 	mu          sync.Mutex      // guards the fields below
@@ -63,6 +65,14 @@ func (s *loadStats) record(d time.Duration, class string, status int, reached bo
 	s.done.Add(1)
 }
 
+func (s *loadStats) hedge(e hedge.Event) {
+	if e.Won {
+		s.hedgesWon.Add(1)
+	} else {
+		s.hedges.Add(1)
+	}
+}
+
 func (s *loadStats) transition(at time.Duration, key string, from, to breaker.State) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -75,24 +85,33 @@ func (s *loadStats) transition(at time.Duration, key string, from, to breaker.St
 func runLoad(ctx context.Context, pf probeFlags, target string, con console) (int, error) {
 	st := newLoadStats()
 	start := time.Now()
-	c, err := pf.newClient(clientHooks{
+	h := clientHooks{
 		retry: []retry.Option{retry.WithOnRetry(func(retry.Event) { st.retries.Add(1) })},
 		breaker: []breaker.Option{breaker.WithOnStateChange(func(key string, from, to breaker.State) {
 			st.transition(time.Since(start), key, from, to)
 		})},
-	})
+		hedge: []hedge.Option{hedge.WithOnHedge(st.hedge)},
+	}
+	fl, err := openFleet(pf, con, &h)
 	if err != nil {
 		return 2, err
 	}
+	c, err := pf.newClient(h)
+	if err != nil {
+		fl.close()
+		return 2, err
+	}
 	defer c.close()
+	fl.sync(ctx, con)
 	total := pf.count()
 	stopBar := progress(con, total, pf.duration, &st.done, &st.failed)
 	interrupted := drive(ctx, pf, total, func() { loadOne(ctx, pf, target, c.Client, st) })
 	stopBar()
 	sum := st.summary(pf, target, time.Since(start), total, interrupted)
-	if c.limit != nil {
-		sum.Limits = limitsOf(c.limit)
+	if lim := c.stack.Limit(); lim != nil {
+		sum.Limits = limitsOf(lim)
 	}
+	sum.Fleet = fl.close()
 	if pf.json {
 		writeJSON(con.out, sum)
 	} else {
@@ -104,7 +123,7 @@ func runLoad(ctx context.Context, pf probeFlags, target string, con console) (in
 // count is the number of requests to send; 0 when the load is bounded by
 // -duration, or by nothing but an interrupt (-rate alone).
 func (pf probeFlags) count() int {
-	if pf.duration > 0 || (pf.rate > 0 && !pf.nSet) {
+	if pf.duration > 0 || (pf.rate > 0 && !pf.set["n"]) {
 		return 0
 	}
 	return pf.n
@@ -210,11 +229,19 @@ type loadSummary struct {
 	Statuses    map[string]int  `json:"statuses,omitempty"`
 	Rejected    map[string]int  `json:"rejected"` // not sent, by class: breaker_open, limited
 	Retries     int64           `json:"retries"`
+	Hedges      *hedgeLog       `json:"hedges,omitempty"` // with -hedge
 	Transitions []transitionLog `json:"breaker_transitions"`
 	Limits      []limitLog      `json:"limits,omitempty"`
+	Fleet       *fleetLog       `json:"fleet,omitempty"` // with -fleet
 	Interrupted bool            `json:"interrupted,omitempty"`
 	Canceled    int64           `json:"canceled,omitempty"` // in flight at the interrupt, not counted
 	code        int
+}
+
+// hedgeLog counts the hedges of a load (-hedge).
+type hedgeLog struct {
+	Sent int64 `json:"sent"`
+	Won  int64 `json:"won"` // of those sent: their response came first
 }
 
 // latencyFigures are percentiles in milliseconds.
@@ -241,6 +268,9 @@ func (s *loadStats) summary(pf probeFlags, target string, elapsed time.Duration,
 		for k, v := range s.statuses {
 			sum.Statuses[strconv.Itoa(k)] = v
 		}
+	}
+	if pf.hedge.on() {
+		sum.Hedges = &hedgeLog{Sent: s.hedges.Load(), Won: s.hedgesWon.Load()}
 	}
 	if lat := slices.Sorted(slices.Values(s.latencies)); len(lat) > 0 {
 		sum.Latency = &latencyFigures{

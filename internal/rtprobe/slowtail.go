@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"context"
@@ -104,13 +104,12 @@ func tailCut(cfg scenarioConfig, plain, chain outcome) bool {
 // the server nothing more. With c.mem it listens on an in-memory network.
 func newSlowTail(c tailConfig) target {
 	var seen atomic.Int64
-	var srv *tt.Server
-	srv = tt.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := tt.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d := c.fast
 		if seen.Add(1)%int64(c.every) == 0 {
 			d = c.slow
 		}
-		if pause(r, d, srv.Done()) {
+		if pause(r, d) { // r's context ends when its client goes away, or when the server closes
 			io.WriteString(w, "ok")
 		}
 	}))

@@ -1,11 +1,13 @@
-package main
+package rtprobe
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -137,7 +139,7 @@ func TestProbeErrorKeepsRedactedURL(t *testing.T) {
 
 // A timeout is shown in the phase it cut.
 func TestProbeTimeoutPhase(t *testing.T) {
-	srv := tt.NewSlowHeader(time.Minute)
+	srv := tt.NewServer(tt.Reply{Delay: time.Minute})
 	defer srv.Close()
 	res, code := probeJSON(t, "-attempts", "1", "-header-timeout", "100ms", srv.URL)
 	require.Equal(t, 1, code)
@@ -151,7 +153,7 @@ func TestProbeTimeoutPhase(t *testing.T) {
 
 // -json: one object per probe, with the phases, status and retries.
 func TestProbeJSON(t *testing.T) {
-	srv := tt.NewSequence(tt.Reply{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"0"}}}, tt.Reply{Body: "hello"})
+	srv := tt.NewServer(tt.Sequence(tt.Reply{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"0"}}}, tt.Reply{Body: "hello"}))
 	defer srv.Close()
 	res, code := probeJSON(t, "-v", srv.URL+"/p?key=secret")
 	require.Equal(t, 0, code)
@@ -174,7 +176,7 @@ func TestProbeJSON(t *testing.T) {
 
 // -o saves the body, -show-body prints it after the summary.
 func TestProbeBody(t *testing.T) {
-	srv := tt.NewSequence(tt.Reply{Body: "the body\n"})
+	srv := tt.NewServer(tt.Reply{Body: "the body\n"})
 	defer srv.Close()
 	file := filepath.Join(t.TempDir(), "body.txt")
 	var out, errOut bytes.Buffer
@@ -192,13 +194,13 @@ func TestProbeBody(t *testing.T) {
 
 // A URL without a scheme is https.
 func TestProbeNoScheme(t *testing.T) {
-	srv := tt.NewUnstartedSequence(tt.Reply{Body: "secure"})
+	srv := tt.NewUnstartedServer(tt.Reply{Body: "secure"})
 	srv.StartTLS()
 	defer srv.Close()
 	ca := writeCA(t, srv)
-	res, code := probeJSON(t, "-cacert", ca, srv.Addr()+"/path")
+	res, code := probeJSON(t, "-cacert", ca, srv.Listener.Addr().String()+"/path")
 	require.Equal(t, 0, code, res.Error)
-	require.Equal(t, "https://"+srv.Addr()+"/path", res.URL)
+	require.Equal(t, "https://"+srv.Listener.Addr().String()+"/path", res.URL)
 	require.Equal(t, stateDone, res.Phases.TLS.State)
 	require.Equal(t, "/path", srv.Seen()[0].Path)
 
@@ -215,7 +217,7 @@ func TestProbeNoScheme(t *testing.T) {
 
 // -k skips the verification of the server's certificate.
 func TestProbeInsecure(t *testing.T) {
-	srv := tt.NewUnstartedSequence(tt.Reply{Body: "secure"})
+	srv := tt.NewUnstartedServer(tt.Reply{Body: "secure"})
 	srv.StartTLS()
 	defer srv.Close()
 	res, code := probeJSON(t, "-attempts", "1", srv.URL)
@@ -240,7 +242,15 @@ func writeCA(t *testing.T, srv *tt.Server) string {
 // certificate is presented on a new connection.
 func TestProbeCertWatch(t *testing.T) {
 	ca := tt.NewCA("test CA")
-	srv := tt.NewTLSServer(ca, nil) // answers the client certificate's serial
+	srv := tt.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, clientSerial(r)) // the client certificate's serial
+	}))
+	srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{ca.IssueServer().Certificate},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+	}
+	srv.StartTLS()
 	defer srv.Close()
 	dir := t.TempDir()
 	first := ca.IssueClient("first", time.Hour)

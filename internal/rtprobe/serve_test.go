@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"bufio"
@@ -191,13 +191,7 @@ func TestServeKinds(t *testing.T) {
 func TestServeLog(t *testing.T) {
 	s := startServe(t, "sequence", "503,200", "-retry-after", "0", "-tls")
 	require.FileExists(t, s.info.CA)
-	c := clientFor(t, s.info, 2)
-	class, _ := get(c, s.info.URL+"/a")
-	require.Equal(t, errclass.OK, class)
-	c.CloseIdleConnections()
-	require.Equal(t, 0, s.stop())
-	lines := strings.Split(strings.TrimSpace(s.out.String()), "\n")
-	t.Log("\n" + s.out.String())
+	lines := servedLog(t, s, 2, "/a", 1)
 	require.Len(t, lines, 5, "serving, CA, two requests, stopped")
 	require.Contains(t, lines[0], "serving sequence on https://127.0.0.1:")
 	require.Contains(t, lines[1], "CA certificate  "+s.info.CA)
@@ -261,4 +255,39 @@ func TestServeBlackholeHangsPlainClient(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, 0, s.stop())
 	require.Contains(t, s.out.String(), "accepted; never reads or answers")
+}
+
+// Each request is logged with the number of its connection, as the server
+// counts them: a reused connection keeps its number, a new one takes the
+// next.
+func TestServeLogConnections(t *testing.T) {
+	s := startServe(t, "stale-keepalive")
+	lines := servedLog(t, s, 1, "/s", 2)
+	require.Len(t, lines, 5, "serving, three requests, stopped")
+	var requests []string // without the time; a request is logged when it ends
+	for _, l := range lines[1:4] {
+		_, rest, _ := strings.Cut(l, " ")
+		requests = append(requests, rest)
+	}
+	require.ElementsMatch(t, []string{
+		"conn 1 GET /s HTTP/1.1: 200, 2 bytes; kept the connection alive",
+		"conn 1 GET /s HTTP/1.1: took the connection over; closed the reused connection without answering",
+		"conn 2 GET /s HTTP/1.1: 200, 2 bytes; kept the connection alive",
+	}, requests)
+	require.Equal(t, "stopped after 3 requests on 2 connections", lines[4])
+}
+
+// servedLog sends n GETs of path to s, each of which must succeed within
+// attempts, stops s and returns the lines of its log.
+func servedLog(t *testing.T, s *served, attempts int, path string, n int) []string {
+	t.Helper()
+	c := clientFor(t, s.info, attempts)
+	for range n {
+		class, _ := get(c, s.info.URL+path)
+		require.Equal(t, errclass.OK, class, "log:\n%s", s.out.String())
+	}
+	c.CloseIdleConnections()
+	require.Equal(t, 0, s.stop())
+	t.Log("\n" + s.out.String())
+	return strings.Split(strings.TrimSpace(s.out.String()), "\n")
 }

@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"bufio"
@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	tt "github.com/rtchain/chain/transporttest"
 )
 
 // serveLog writes the serve mode's events, one line each, text or JSON. It
@@ -25,10 +23,11 @@ type serveLog struct {
 	w       io.Writer
 	n       int            // requests so far
 	perConn map[string]int // requests so far per open connection, by remote address
+	connIDs map[string]int // the number of each open connection, by remote address
 }
 
 func newServeLog(w io.Writer, f serveFlags, k kind) *serveLog {
-	return &serveLog{w: w, f: f, k: k, perConn: map[string]int{}}
+	return &serveLog{w: w, f: f, k: k, perConn: map[string]int{}, connIDs: map[string]int{}}
 }
 
 // event is one line of the serve log.
@@ -95,8 +94,10 @@ func (l *serveLog) rotated(file, serial string, err error) {
 
 func stamp(t time.Time) string { return t.Format("15:04:05.000") }
 
-// listener logs each accepted connection when the kind's connections never
-// reach a handler (a blackhole).
+// listener numbers each accepted connection, as the Server below it does
+// (from 1, in accept order), so that requests are logged with their
+// connection's number; when the kind's connections never reach a handler (a
+// blackhole), it logs each connection instead.
 func (l *serveLog) listener(ln net.Listener) net.Listener {
 	return &logListener{Listener: ln, l: l}
 }
@@ -108,32 +109,42 @@ type logListener struct {
 
 func (ll *logListener) Accept() (net.Conn, error) {
 	c, err := ll.Listener.Accept()
-	if err == nil && ll.l.k.connNote != "" {
-		id := int(ll.l.conns.Add(1))
-		now := time.Now()
-		remote := c.RemoteAddr().String()
-		ll.l.write(fmt.Sprintf("%s conn %d from %s: %s", stamp(now), id, remote, ll.l.k.connNote),
-			event{Event: "connection", Time: now.Format(time.RFC3339Nano), Conn: id, Remote: remote, Did: ll.l.k.connNote})
+	if err != nil {
+		return c, err
 	}
-	return c, err
+	id := int(ll.l.conns.Add(1))
+	remote := c.RemoteAddr().String()
+	if ll.l.k.connNote == "" {
+		ll.l.mu.Lock()
+		ll.l.connIDs[remote] = id
+		ll.l.mu.Unlock()
+		return c, nil
+	}
+	now := time.Now()
+	ll.l.write(fmt.Sprintf("%s conn %d from %s: %s", stamp(now), id, remote, ll.l.k.connNote),
+		event{Event: "connection", Time: now.Format(time.RFC3339Nano), Conn: id, Remote: remote, Did: ll.l.k.connNote})
+	return c, nil
 }
 
-// connState forgets the request count of a closed connection.
+// connState forgets the number and the request count of a closed
+// connection.
 func (l *serveLog) connState(c net.Conn, st http.ConnState) {
 	if st == http.StateClosed || st == http.StateHijacked {
 		l.mu.Lock()
 		delete(l.perConn, c.RemoteAddr().String())
+		delete(l.connIDs, c.RemoteAddr().String())
 		l.mu.Unlock()
 	}
 }
 
-// count numbers r overall and on its connection.
-func (l *serveLog) count(r *http.Request) (n, onConn int) {
+// count numbers r overall and on its connection, and returns the number of
+// its connection (0 if unknown).
+func (l *serveLog) count(r *http.Request) (n, onConn, conn int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.n++
 	l.perConn[r.RemoteAddr]++
-	return l.n, l.perConn[r.RemoteAddr]
+	return l.n, l.perConn[r.RemoteAddr], l.connIDs[r.RemoteAddr]
 }
 
 // handler wraps the fake's handler to log one line per request, after it
@@ -141,12 +152,12 @@ func (l *serveLog) count(r *http.Request) (n, onConn int) {
 // passed on).
 func (l *serveLog) handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, onConn := l.count(r)
+		n, onConn, conn := l.count(r)
 		rec := &recorder{ResponseWriter: w}
 		start := time.Now()
 		defer func() {
 			p := recover()
-			l.request(r, rec, start, p != nil, l.k.noteFor(l.f, n, onConn))
+			l.request(r, conn, rec, start, p != nil, l.k.noteFor(l.f, n, onConn))
 			if p != nil {
 				panic(p)
 			}
@@ -162,7 +173,7 @@ func (k kind) noteFor(f serveFlags, n, onConn int) string {
 	return k.note(f, n, onConn)
 }
 
-func (l *serveLog) request(r *http.Request, rec *recorder, start time.Time, aborted bool, note string) {
+func (l *serveLog) request(r *http.Request, conn int, rec *recorder, start time.Time, aborted bool, note string) {
 	d := time.Since(start)
 	status, bytes, hijacked := rec.result()
 	var did []string
@@ -188,8 +199,8 @@ func (l *serveLog) request(r *http.Request, rec *recorder, start time.Time, abor
 		did = append(did, note)
 	}
 	e := event{
-		Event: "request", Time: start.Format(time.RFC3339Nano), Conn: tt.ConnID(r), Remote: r.RemoteAddr,
-		Method: r.Method, Path: r.URL.Path, Proto: r.Proto, Bytes: &bytes, ClientSerial: tt.ClientSerial(r),
+		Event: "request", Time: start.Format(time.RFC3339Nano), Conn: conn, Remote: r.RemoteAddr,
+		Method: r.Method, Path: r.URL.Path, Proto: r.Proto, Bytes: &bytes, ClientSerial: clientSerial(r),
 		Did: strings.Join(did, "; "),
 	}
 	if !hijacked && !(status == 0 && aborted) {

@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"context"
@@ -133,8 +133,11 @@ type target struct {
 	dial  func(ctx context.Context, network, addr string) (net.Conn, error) // nil: the network
 }
 
+// serving starts a server of h and returns it as a target.
+func serving(h http.Handler) target { return fromServer(transporttest.NewServer(h)) }
+
 func fromServer(s *transporttest.Server) target {
-	return target{url: s.URL, hits: s.Requests, close: s.Close}
+	return target{url: s.URL, hits: func() int { return s.Stats().Requests }, close: s.Close}
 }
 
 // scenario is one failure shape and what chain is expected to do with it.
@@ -178,21 +181,23 @@ func scenarios() []scenario {
 		{
 			name: "slow header",
 			start: func(cfg scenarioConfig) target {
-				return fromServer(transporttest.NewSlowHeader(cfg.slowHeader))
+				return serving(transporttest.Reply{Delay: cfg.slowHeader, Body: "slow\n"})
 			},
 			expect: "timeout response_header",
 			check:  isTimeout(errclass.PhaseResponseHeader),
 		},
 		{
-			name:   "stalled body",
-			start:  func(scenarioConfig) target { return fromServer(transporttest.NewStall(1024)) },
+			name: "stalled body",
+			start: func(scenarioConfig) target {
+				return serving(transporttest.Reply{BodySize: 1024, Fault: transporttest.Stall})
+			},
 			expect: "timeout body_idle",
 			check:  isTimeout(errclass.PhaseBodyIdle),
 		},
 		{
 			name: "trickle stream",
 			start: func(cfg scenarioConfig) target {
-				return fromServer(transporttest.NewTrickle(cfg.trickleEvery, cfg.trickleBytes))
+				return serving(transporttest.Reply{BodySize: int64(cfg.trickleBytes), Trickle: cfg.trickleEvery})
 			},
 			expect: "200, not cut",
 			check: func(_ scenarioConfig, _, o outcome) bool {
@@ -203,7 +208,7 @@ func scenarios() []scenario {
 			name: "503 then 200 (Retry-After)",
 			start: func(cfg scenarioConfig) target {
 				h := http.Header{"Retry-After": {fmt.Sprint(cfg.retryAfterSecs)}}
-				return fromServer(transporttest.NewSequence(
+				return serving(transporttest.Sequence(
 					transporttest.Reply{Status: http.StatusServiceUnavailable, Header: h},
 					transporttest.Reply{Status: http.StatusOK, Body: "ok"},
 				))
@@ -214,16 +219,20 @@ func scenarios() []scenario {
 			},
 		},
 		{
-			name:   "reset mid-body",
-			start:  func(scenarioConfig) target { return fromServer(transporttest.NewResetMidBody(1024)) },
+			name: "reset mid-body",
+			start: func(scenarioConfig) target {
+				return serving(transporttest.Reply{BodySize: 1024, Fault: transporttest.ResetMidBody})
+			},
 			expect: "reset, at once",
 			check: func(cfg scenarioConfig, _, o outcome) bool {
 				return o.class == errclass.Reset && o.elapsed < cfg.plainBound
 			},
 		},
 		{
-			name:   "blackhole",
-			start:  func(scenarioConfig) target { return fromServer(transporttest.NewBlackhole()) },
+			name: "blackhole",
+			start: func(scenarioConfig) target {
+				return serving(transporttest.Reply{Fault: transporttest.Blackhole})
+			},
 			expect: "timeout response_header",
 			check:  isTimeout(errclass.PhaseResponseHeader),
 		},
@@ -240,7 +249,7 @@ func scenarios() []scenario {
 		{
 			name: "failing host (breaker)",
 			start: func(scenarioConfig) target {
-				return fromServer(transporttest.NewSequence(transporttest.Reply{Status: http.StatusServiceUnavailable}))
+				return serving(transporttest.Reply{Status: http.StatusServiceUnavailable})
 			},
 			calls:  -1, // cfg.breakerCalls
 			expect: "breaker_open, fewer hits",
@@ -332,23 +341,22 @@ func newFlaky(n int64) *transporttest.Server {
 func newOneSlow(at int64, d time.Duration) *transporttest.Server {
 	var seen atomic.Int64
 	return transporttest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if seen.Add(1) == at && !pause(r, d, nil) {
+		if seen.Add(1) == at && !pause(r, d) {
 			return
 		}
 		io.WriteString(w, "ok")
 	}))
 }
 
-// pause waits d and reports true, or false as soon as r's client has gone
-// away or stop is closed (a nil stop never is).
-func pause(r *http.Request, d time.Duration, stop <-chan struct{}) bool {
+// pause waits d and reports true, or false as soon as r's context ends: its
+// client has gone away, or the server is closing.
+func pause(r *http.Request, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
 	case <-r.Context().Done():
-	case <-stop:
 	}
 	return false
 }

@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"context"
@@ -66,16 +66,16 @@ func (f *loadFigures) String() string {
 // newOverloaded starts a server whose requests queue for one of o.workers
 // workers, each taking o.service to answer; like many real servers it does
 // not notice a client that gave up, so a queued request still costs a
-// worker's time when its turn comes. With o.mem it listens on an in-memory
-// network.
+// worker's time when its turn comes (its handler ends early only when the
+// server closes). With o.mem it listens on an in-memory network.
 func newOverloaded(o overloadConfig) target {
 	sem := make(chan struct{}, o.workers)
-	var srv *tt.Server
-	srv = tt.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	closing := make(chan struct{})
+	srv := tt.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		select {
 		case sem <- struct{}{}:
-		case <-srv.Done():
+		case <-closing:
 			return
 		}
 		defer func() { <-sem }()
@@ -83,12 +83,17 @@ func newOverloaded(o overloadConfig) target {
 		defer t.Stop()
 		select {
 		case <-t.C:
-		case <-srv.Done():
+		case <-closing:
 			return
 		}
 		io.WriteString(w, "ok")
 	}))
-	return startOn(srv, o.mem)
+	t := startOn(srv, o.mem)
+	t.close = func() {
+		close(closing)
+		srv.Close()
+	}
+	return t
 }
 
 // startOn starts srv on a loopback port or, with mem, on an in-memory
@@ -100,7 +105,9 @@ func startOn(srv *tt.Server, mem bool) target {
 		srv.Listener, dial = ml, ml.DialContext
 	}
 	srv.Start()
-	return target{url: srv.URL, hits: srv.Requests, close: srv.Close, dial: dial}
+	t := fromServer(srv)
+	t.dial = dial
+	return t
 }
 
 // tunedTransport is the base of both sides of the load scenarios: a clone of

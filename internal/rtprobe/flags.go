@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"crypto/x509"
@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -42,63 +41,22 @@ type probeFlags struct {
 
 	// Load.
 	n, c     int
-	nSet     bool // -n was given
 	duration time.Duration
 	rate     float64
 	limit    limitFlag
+	hedge    hedgeFlag
+	fleet    string // -fleet: the URL of the fleet store
+	fleetURL *url.URL
+
+	attemptTimeout time.Duration
+	config         bool            // -config: print the stack's settings, send nothing
+	set            map[string]bool // the flags given, by name
 }
 
 // load reports whether the flags ask for the load mode.
 func (pf probeFlags) load() bool {
 	return pf.n > 1 || pf.c > 1 || pf.duration > 0 || pf.rate > 0
 }
-
-// headerList is a repeatable -H flag.
-type headerList []string
-
-func (h *headerList) String() string { return strings.Join(*h, ", ") }
-
-func (h *headerList) Set(v string) error {
-	name, _, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(name) == "" {
-		return errors.New(`want "Name: value"`)
-	}
-	*h = append(*h, v)
-	return nil
-}
-
-// limitFlag is -limit: "" (no limit layer), "adaptive", or a fixed limit.
-type limitFlag struct {
-	adaptive bool
-	fixed    int
-}
-
-func (l *limitFlag) String() string {
-	switch {
-	case l == nil:
-		return ""
-	case l.adaptive:
-		return "adaptive"
-	case l.fixed > 0:
-		return strconv.Itoa(l.fixed)
-	}
-	return ""
-}
-
-func (l *limitFlag) Set(v string) error {
-	if v == "adaptive" {
-		*l = limitFlag{adaptive: true}
-		return nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return errors.New(`want "adaptive" or a number of at least 1`)
-	}
-	*l = limitFlag{fixed: n}
-	return nil
-}
-
-func (l limitFlag) on() bool { return l.adaptive || l.fixed > 0 }
 
 // newFlagSet returns the flag set of the URL modes, filling pf.
 func newFlagSet(pf *probeFlags) *flag.FlagSet {
@@ -110,7 +68,9 @@ func newFlagSet(pf *probeFlags) *flag.FlagSet {
 	fs.StringVar(&pf.body, "d", "", "request `body`")
 	fs.IntVar(&pf.attempts, "attempts", 3, "attempts per request, the first included")
 	fs.DurationVar(&pf.total, "timeout", 30*time.Second, "bound over every attempt and wait of a request (0: none)")
-	fs.DurationVar(&pf.headerTimeout, "header-timeout", standard.DefaultResponseHeader, "response header bound, per attempt")
+	fs.DurationVar(&pf.headerTimeout, "header-timeout", 0,
+		"response header bound, per attempt (default 10s, or none when -attempt-timeout or -timeout is 10s or less)")
+	fs.DurationVar(&pf.attemptTimeout, "attempt-timeout", 0, "bound over each attempt, from its start to the end of its body (0: none)")
 	fs.DurationVar(&pf.bodyIdle, "body-idle", standard.DefaultBodyIdle, "response body idle bound")
 	fs.DurationVar(&pf.connect, "connect-timeout", 0, "connect bound, per address (0: the timeouts package's default, 500ms)")
 	fs.BoolVar(&pf.verbose, "v", false, "print every attempt, redirect and the response headers")
@@ -127,6 +87,9 @@ func newFlagSet(pf *probeFlags) *flag.FlagSet {
 	fs.DurationVar(&pf.duration, "duration", 0, "load: send requests for this long instead of -n")
 	fs.Float64Var(&pf.rate, "rate", 0, "load: start at most this many requests per second (0: as fast as the workers go; alone: until interrupted)")
 	fs.Var(&pf.limit, "limit", "load: a concurrency `limit` per host below retry: \"adaptive\" or a fixed number (default: none)")
+	fs.Var(&pf.hedge, "hedge", "load: hedge slow attempts after a `delay`: \"adaptive\" (the host's P90 time to headers) or a fixed one, 50ms (default: none)")
+	fs.StringVar(&pf.fleet, "fleet", "", "load: share breaker state and the retry budget with other rtprobe processes through Redis at `url`, redis://127.0.0.1:6379 (redisstore's build)")
+	fs.BoolVar(&pf.config, "config", false, "print the standard stack's settings for the other flags (each bound, its value, its default, its layer) and exit")
 	return fs
 }
 
@@ -157,10 +120,10 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // parseProbeFlags parses args, which may mix flags and the URL in any order.
-// It returns the URL ("" for the scenarios) or a usageError (flag.ErrHelp for
-// -h).
+// It returns the URL ("" for the scenarios and -config) or a usageError
+// (flag.ErrHelp for -h).
 func parseProbeFlags(args []string) (probeFlags, string, error) {
-	var pf probeFlags
+	pf := probeFlags{set: map[string]bool{}}
 	fs := newFlagSet(&pf)
 	rest, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -168,11 +131,11 @@ func parseProbeFlags(args []string) (probeFlags, string, error) {
 	} else if err != nil {
 		return pf, "", usagef("%v", err)
 	}
-	fs.Visit(func(f *flag.Flag) { pf.nSet = pf.nSet || f.Name == "n" })
+	fs.Visit(func(f *flag.Flag) { pf.set[f.Name] = true })
 	if len(rest) > 1 {
 		return pf, "", usagef("want one URL, got %d arguments", len(rest))
 	}
-	if len(rest) == 0 {
+	if len(rest) == 0 && !pf.config {
 		var other []string
 		fs.Visit(func(f *flag.Flag) {
 			if f.Name != "json" {
@@ -184,9 +147,11 @@ func parseProbeFlags(args []string) (probeFlags, string, error) {
 		}
 		return pf, "", nil
 	}
-	target, err := normalizeURL(rest[0])
-	if err != nil {
-		return pf, "", err
+	var target string
+	if len(rest) == 1 {
+		if target, err = normalizeURL(rest[0]); err != nil {
+			return pf, "", err
+		}
 	}
 	if err := pf.check(); err != nil {
 		return pf, "", err
@@ -194,27 +159,14 @@ func parseProbeFlags(args []string) (probeFlags, string, error) {
 	return pf, target, nil
 }
 
-// check validates the flags of the URL modes and loads the CA file.
+// check validates the flags of the URL modes and -config, and loads the CA
+// file.
 func (pf *probeFlags) check() error {
-	switch {
-	case pf.attempts < 1:
-		return usagef("-attempts must be at least 1")
-	case pf.n < 1 || pf.c < 1:
-		return usagef("-n and -c must be at least 1")
-	case pf.duration < 0 || pf.rate < 0:
-		return usagef("-duration and -rate must not be negative")
-	case pf.duration > 0 && pf.nSet:
-		return usagef("give -n or -duration, not both")
-	case pf.headerTimeout <= 0 || pf.bodyIdle <= 0 || pf.connect < 0 || pf.total < 0:
-		return usagef("timeouts must be positive")
-	case (pf.certFile == "") != (pf.keyFile == ""):
-		return usagef("-cert and -key go together")
-	case pf.watch && pf.certFile == "":
-		return usagef("-watch needs -cert and -key: it probes again when they change")
-	case pf.load() && (pf.outFile != "" || pf.showBody || pf.watch):
-		return usagef("-o, -show-body and -watch are for one request, not for load")
-	case pf.limit.on() && !pf.load():
-		return usagef("-limit is for load (-n, -duration or -rate)")
+	if err := pf.checkRanges(); err != nil {
+		return err
+	}
+	if err := pf.checkModes(); err != nil {
+		return err
 	}
 	if pf.method == "" {
 		pf.method = http.MethodGet
@@ -225,6 +177,13 @@ func (pf *probeFlags) check() error {
 	if _, err := http.NewRequest(pf.method, "http://127.0.0.1/", nil); err != nil {
 		return usagef("-X: invalid method %q", pf.method)
 	}
+	if pf.fleet != "" {
+		u, err := url.Parse(pf.fleet)
+		if err != nil || u.Host == "" && u.Scheme != "unix" {
+			return usagef("-fleet: want a URL such as redis://127.0.0.1:6379, got %s", redactedURL(pf.fleet))
+		}
+		pf.fleetURL = u
+	}
 	if pf.caFile != "" {
 		pem, err := os.ReadFile(pf.caFile)
 		if err != nil {
@@ -234,6 +193,47 @@ func (pf *probeFlags) check() error {
 		if !pf.roots.AppendCertsFromPEM(pem) {
 			return usagef("-cacert: no certificate in %s", pf.caFile)
 		}
+	}
+	return nil
+}
+
+// checkRanges checks each flag's value on its own.
+func (pf *probeFlags) checkRanges() error {
+	switch {
+	case pf.attempts < 1:
+		return usagef("-attempts must be at least 1")
+	case pf.n < 1 || pf.c < 1:
+		return usagef("-n and -c must be at least 1")
+	case pf.duration < 0 || pf.rate < 0:
+		return usagef("-duration and -rate must not be negative")
+	case pf.set["header-timeout"] && pf.headerTimeout <= 0 || pf.bodyIdle <= 0 ||
+		pf.connect < 0 || pf.total < 0 || pf.attemptTimeout < 0:
+		return usagef("timeouts must be positive")
+	}
+	return nil
+}
+
+// checkModes checks that the flags given go together. -config takes the
+// load's flags without a load: it shows the stack they give.
+func (pf *probeFlags) checkModes() error {
+	load := pf.load() || pf.config
+	switch {
+	case pf.duration > 0 && pf.set["n"]:
+		return usagef("give -n or -duration, not both")
+	case (pf.certFile == "") != (pf.keyFile == ""):
+		return usagef("-cert and -key go together")
+	case pf.watch && pf.certFile == "":
+		return usagef("-watch needs -cert and -key: it probes again when they change")
+	case pf.config && (pf.watch || pf.outFile != "" || pf.showBody):
+		return usagef("-config sends nothing: -o, -show-body and -watch do not go with it")
+	case pf.load() && (pf.outFile != "" || pf.showBody || pf.watch):
+		return usagef("-o, -show-body and -watch are for one request, not for load")
+	case pf.limit.on() && !load:
+		return usagef("-limit is for load (-n, -duration or -rate)")
+	case pf.hedge.on() && !load:
+		return usagef("-hedge is for load (-n, -duration or -rate)")
+	case pf.fleet != "" && !load:
+		return usagef("-fleet is for load (-n, -duration or -rate)")
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package rtprobe
 
 import (
 	"context"
@@ -113,6 +113,9 @@ func parseServe(args []string) (serveFlags, string, kind, error) {
 	if err := checkRetryAfter(f.retryAfter); err != nil {
 		return f, "", kind{}, err
 	}
+	if f.status < 100 || f.status > 599 {
+		return f, "", kind{}, serveUsagef("-status: want a code from 100 to 599, got %d", f.status)
+	}
 	return f, name, k, nil
 }
 
@@ -178,7 +181,8 @@ func runServe(ctx context.Context, args []string, con console, ready func(serveI
 	}
 	<-ctx.Done()
 	srv.Close()
-	log.stopped(srv.Requests(), srv.Connections())
+	st := srv.Stats()
+	log.stopped(st.Requests, st.Connections)
 	return 0, nil
 }
 
