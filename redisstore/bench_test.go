@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"github.com/rtchain/chain/redisstore/internal/redistest"
 	"net"
 	"net/http"
 	"strconv"
@@ -31,8 +32,8 @@ func newInstant() instant {
 // take about as long. (On a loaded machine the sub-benchmark that runs
 // first tends to be the slower: compare several -count runs.)
 func BenchmarkClosedPath(b *testing.B) {
-	r := startRedis(b)
-	s := redisstore.New(r.client(b))
+	r := redistest.Start(b)
+	s := redisstore.New(r.Client(b))
 	b.Cleanup(func() { s.Close() })
 	for _, bc := range []struct {
 		name string
@@ -81,7 +82,7 @@ func (c countingConn) Write(p []byte) (int, error) {
 // more to span rounds: use a time -benchtime (the default 1s), not a count.
 func BenchmarkSyncTraffic(b *testing.B) {
 	const keys = 10
-	r := startRedis(b)
+	r := redistest.Start(b)
 	var bytes atomic.Int64
 	c := redis.NewClient(&redis.Options{Addr: r.Addr(), Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"github.com/rtchain/chain/redisstore/internal/redistest"
 	"io"
 	"net/http"
 	"sync"
@@ -55,14 +56,14 @@ func TestFleetBudget(t *testing.T) {
 	bound := func(d time.Duration) float64 {
 		return (1+ratio)*requests + floor*(d.Seconds()+1)
 	}
-	r := startRedis(t)
+	r := redistest.Start(t)
 
 	t.Run("fleet", func(t *testing.T) {
 		h := newHost(t, http.StatusServiceUnavailable)
 		start := time.Now()
 		var budgets []*retry.Budget
 		for range stacks {
-			s := redisstore.New(r.client(t))
+			s := redisstore.New(r.Client(t))
 			t.Cleanup(func() { s.Close() })
 			budgets = append(budgets, retry.NewBudget(retry.WithRatio(ratio), retry.WithFloor(floor), retry.WithStore(s)))
 		}

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"github.com/rtchain/chain/redisstore/internal/redistest"
 	"net/http"
 	"runtime"
 	"sync"
@@ -80,19 +81,19 @@ func TestRedisFaults(t *testing.T) {
 	// is degraded, and state re-syncs when Redis is back.
 	faults := []struct {
 		name         string
-		break_, mend func(r *redisServer)
+		break_, mend func(r *redistest.Server)
 		degrades     bool
 	}{
-		{"killed", (*redisServer).kill, (*redisServer).restart, true},
-		{"frozen", (*redisServer).pause, (*redisServer).resume, true},
-		{"flushed", func(r *redisServer) {
-			c := r.client(t)
+		{"killed", (*redistest.Server).Kill, (*redistest.Server).Restart, true},
+		{"frozen", (*redistest.Server).Pause, (*redistest.Server).Resume, true},
+		{"flushed", func(r *redistest.Server) {
+			c := r.Client(t)
 			require.NoError(t, c.FlushAll(context.Background()).Err())
-		}, func(*redisServer) {}, false},
+		}, func(*redistest.Server) {}, false},
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
-			r := startRedis(t)
+			r := redistest.Start(t)
 			healthy := newHost(t, http.StatusOK)
 			failing := newHost(t, http.StatusInternalServerError)
 			var hook degradedHook
@@ -102,8 +103,8 @@ func TestRedisFaults(t *testing.T) {
 				redisstore.WithOnDegraded(hook.hook),
 				redisstore.WithLogger(logs.logger()),
 			}
-			a := newMember(t, r.client(t), sopts)
-			b := newMember(t, r.client(t), sopts)
+			a := newMember(t, r.Client(t), sopts)
+			b := newMember(t, r.Client(t), sopts)
 			l := startLoad(t, healthy, a, b)
 			time.Sleep(300 * time.Millisecond)
 
@@ -140,11 +141,11 @@ func TestRedisFaults(t *testing.T) {
 func TestGarbageIgnored(t *testing.T) {
 	// Bad data in the store's keys is logged, ignored and overwritten; the
 	// fleet goes on working.
-	r := startRedis(t)
+	r := redistest.Start(t)
 	h := newHost(t, http.StatusInternalServerError)
 	other := newHost(t, http.StatusInternalServerError)
 	ctx := context.Background()
-	c := r.client(t)
+	c := r.Client(t)
 	rec := "chain:b:" + h.key()
 	require.NoError(t, c.Set(ctx, rec, "junk", 0).Err())
 	require.NoError(t, c.Set(ctx, "chain:open", "junk", 0).Err())
@@ -153,8 +154,8 @@ func TestGarbageIgnored(t *testing.T) {
 
 	logs := &logBuffer{}
 	sopts := []redisstore.Option{redisstore.WithLogger(logs.logger())}
-	a := newMember(t, r.client(t), sopts)
-	b := newMember(t, r.client(t), sopts)
+	a := newMember(t, r.Client(t), sopts)
+	b := newMember(t, r.Client(t), sopts)
 	budget := retry.NewBudget(retry.WithStore(a.store))
 
 	a.trip(t, h)
@@ -185,9 +186,9 @@ func TestGarbageIgnored(t *testing.T) {
 func TestCloseLeavesNothing(t *testing.T) {
 	// The store's goroutine ends with Close; breakers and budgets go on
 	// locally; nothing leaks.
-	r := startRedis(t)
+	r := redistest.Start(t)
 	h := newHost(t, http.StatusInternalServerError)
-	c := r.client(t)
+	c := r.Client(t)
 	s := redisstore.New(c)
 	br := breaker.New(nil, fleetOpts(s)...)
 	budget := retry.NewBudget(retry.WithStore(s), retry.WithFloor(1))

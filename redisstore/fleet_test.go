@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"errors"
+	"github.com/rtchain/chain/redisstore/internal/redistest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -135,10 +136,10 @@ func TestTripReachesTheFleet(t *testing.T) {
 	// Two stacks, one Redis: the first trips on a failing host; the
 	// second, which never called it, rejects within the staleness bound
 	// without sending.
-	r := startRedis(t)
+	r := redistest.Start(t)
 	h := newHost(t, http.StatusInternalServerError)
-	a := newMember(t, r.client(t), nil)
-	b := newMember(t, r.client(t), nil)
+	a := newMember(t, r.Client(t), nil)
+	b := newMember(t, r.Client(t), nil)
 
 	a.trip(t, h)
 	hits := h.hits.Load()
@@ -160,11 +161,11 @@ func TestRecoveryByEitherProcess(t *testing.T) {
 	// Half-open probes from either process close the key for both.
 	for _, prober := range []string{"first", "second"} {
 		t.Run("probes from "+prober, func(t *testing.T) {
-			r := startRedis(t)
+			r := redistest.Start(t)
 			h := newHost(t, http.StatusInternalServerError)
 			open := breaker.WithOpenDuration(time.Second)
-			a := newMember(t, r.client(t), nil, open)
-			b := newMember(t, r.client(t), nil, open)
+			a := newMember(t, r.Client(t), nil, open)
+			b := newMember(t, r.Client(t), nil, open)
 			a.trip(t, h)
 			waitFor(t, staleness, "second stack sees the key open", func() bool {
 				return b.breaker().State(h.key()) == breaker.Open
@@ -195,11 +196,11 @@ func TestRecoveryByEitherProcess(t *testing.T) {
 func TestProbesOfTheFleet(t *testing.T) {
 	// Recovery needs the fleet's probes, not each process's: with 4 probes
 	// to close, two from each process close the key.
-	r := startRedis(t)
+	r := redistest.Start(t)
 	h := newHost(t, http.StatusInternalServerError)
 	opts := []breaker.Option{breaker.WithOpenDuration(time.Second), breaker.WithHalfOpenProbes(4)}
-	a := newMember(t, r.client(t), nil, opts...)
-	b := newMember(t, r.client(t), nil, opts...)
+	a := newMember(t, r.Client(t), nil, opts...)
+	b := newMember(t, r.Client(t), nil, opts...)
 	a.trip(t, h)
 	waitFor(t, staleness, "second stack sees the key open", func() bool {
 		return b.breaker().State(h.key()) == breaker.Open
@@ -227,10 +228,10 @@ func TestProbesOfTheFleet(t *testing.T) {
 func TestStaleGenerationLoses(t *testing.T) {
 	// A process cut off from Redis while the fleet moved on must not undo
 	// the newer transition when it comes back with its older state.
-	r := startRedis(t)
+	r := redistest.Start(t)
 	h := newHost(t, http.StatusInternalServerError)
-	a := newMember(t, r.client(t), nil)
-	cb, link := r.switchableClient(t)
+	a := newMember(t, r.Client(t), nil)
+	cb, link := switchableClient(r, t)
 	b := newMember(t, cb, nil)
 	a.trip(t, h)
 	waitFor(t, staleness, "second stack sees the key open", func() bool {
@@ -256,10 +257,10 @@ func TestWindowsAddUp(t *testing.T) {
 	// Window counts are shared: 5 outcomes judge the failure rate, and
 	// three failures in one process and two in another trip the key,
 	// though neither holds 5 outcomes of its own.
-	r := startRedis(t)
+	r := redistest.Start(t)
 	h := newHost(t, http.StatusInternalServerError)
-	a := newMember(t, r.client(t), nil)
-	b := newMember(t, r.client(t), nil)
+	a := newMember(t, r.Client(t), nil)
+	b := newMember(t, r.Client(t), nil)
 	for range 3 {
 		require.False(t, isOpen(a.get(t, h)))
 	}
@@ -283,12 +284,12 @@ func TestShortLivedProcess(t *testing.T) {
 	// A short-lived process syncs once before its first request, so it
 	// rejects a key the fleet holds open from the start; its Close pushes
 	// its last outcomes, so they count for the fleet.
-	r := startRedis(t)
+	r := redistest.Start(t)
 	h := newHost(t, http.StatusInternalServerError)
-	a := newMember(t, r.client(t), nil, breaker.WithMinRequests(10))
+	a := newMember(t, r.Client(t), nil, breaker.WithMinRequests(10))
 	require.False(t, isOpen(a.get(t, h)))
 
-	job := newMember(t, r.client(t), []redisstore.Option{redisstore.WithInterval(time.Hour)}, breaker.WithMinRequests(10))
+	job := newMember(t, r.Client(t), []redisstore.Option{redisstore.WithInterval(time.Hour)}, breaker.WithMinRequests(10))
 	for range 3 {
 		require.False(t, isOpen(job.get(t, h)))
 	}
@@ -299,7 +300,7 @@ func TestShortLivedProcess(t *testing.T) {
 
 	a.trip(t, h)
 	require.NoError(t, a.store.Sync(t.Context())) // pushed now, not at the next round
-	next := newMember(t, r.client(t), []redisstore.Option{redisstore.WithInterval(time.Hour)})
+	next := newMember(t, r.Client(t), []redisstore.Option{redisstore.WithInterval(time.Hour)})
 	require.NoError(t, next.store.Sync(t.Context()))
 	hits := h.hits.Load()
 	require.True(t, isOpen(next.get(t, h)), "rejected from the first request")

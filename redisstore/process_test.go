@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"bufio"
 	"fmt"
+	"github.com/rtchain/chain/redisstore/internal/redistest"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,10 +36,10 @@ func TestProcesses(t *testing.T) {
 		runChild(t)
 		return
 	}
-	r := startRedis(t)
+	r := redistest.Start(t)
 	h := newHost(t, http.StatusInternalServerError)
 	open := breaker.WithOpenDuration(time.Second)
-	parent := newMember(t, r.client(t), nil, open)
+	parent := newMember(t, r.Client(t), nil, open)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestProcesses$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childEnv+"=1", childRedis+"="+r.Addr(), childHostURL+"="+h.url)

@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"net"
 	"net/http"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/rtchain/chain/redisstore/internal/redistest"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -57,7 +54,7 @@ func load(t *testing.T, args ...string) (summary, int, string) {
 // with the fleet before its first request, rejects every request at once
 // with breaker_open and sends none.
 func TestFleetSecondRunRejectsAtOnce(t *testing.T) {
-	fleet := "redis://" + startRedis(t)
+	fleet := "redis://" + redistest.Start(t).Addr()
 	host := transporttest.NewServer(transporttest.Reply{Status: http.StatusServiceUnavailable})
 	defer host.Close()
 	args := []string{"-fleet", fleet, "-n", "100", "-c", "4", "-attempts", "2", host.URL}
@@ -106,34 +103,4 @@ func TestFleetUnreachable(t *testing.T) {
 	assert.True(t, strings.HasPrefix(errOut.String(),
 		"rtprobe: -fleet http://REDACTED@127.0.0.1:1: redis: invalid URL scheme: http\n"), errOut.String())
 	assert.NotContains(t, errOut.String(), "secret")
-}
-
-// startRedis starts a redis-server for t on a free loopback port, in a
-// temporary directory, without persistence, and stops it when t ends. It
-// returns the server's address. (redisstore's own tests have a fuller
-// helper, in its package's test files, which another package cannot use.)
-func startRedis(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	require.NoError(t, err, "the fleet tests need redis-server (apt-get install -y redis-server)")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	cmd := exec.Command(path, "--bind", "127.0.0.1", "--port", port, "--dir", t.TempDir(),
-		"--save", "", "--appendonly", "no", "--loglevel", "warning")
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	addr := "127.0.0.1:" + port
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	defer rdb.Close()
-	require.Eventually(t, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		return rdb.Ping(ctx).Err() == nil
-	}, 10*time.Second, 20*time.Millisecond, "redis-server on %s does not answer", addr)
-	return addr
 }
