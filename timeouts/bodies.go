@@ -116,14 +116,6 @@ func (b *respBody) Close() error {
 	return err
 }
 
-// upgradedBody is the body of a 101 response: it keeps io.Writer.
-type upgradedBody struct {
-	*respBody
-	w io.Writer
-}
-
-func (b *upgradedBody) Write(p []byte) (int, error) { return b.w.Write(p) }
-
 // readEnter starts the idle clock, or returns the timeout already declared.
 // With a static bound it takes no lock and reads no clock: it marks the Read
 // as in progress (readSeq odd), then makes sure the timer ticks (see

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/internal/body"
 	"github.com/rtchain/chain/internal/layer"
 )
 
@@ -98,16 +99,10 @@ func (t *total) RoundTrip(req *http.Request) (*http.Response, error) {
 			x.finish()
 		}
 	}()
-	resp, err := t.RT().RoundTrip(req.WithContext(x))
+	next := t.RT()
+	resp, err := next.RoundTrip(req.WithContext(x))
 	returned = true
-	if err == nil && resp == nil {
-		err = errNilResponse
-		closeBody(req)
-	}
-	if err != nil {
-		if resp != nil && resp.Body != nil { // a broken next: never both
-			resp.Body.Close()
-		}
+	if resp, err = layer.Checked("timeouts", next, req, resp, err); err != nil {
 		x.finish()
 		return nil, x.mapErr(err)
 	}
@@ -116,11 +111,7 @@ func (t *total) RoundTrip(req *http.Request) (*http.Response, error) {
 		x.finish()
 	case resp.StatusCode == http.StatusSwitchingProtocols:
 		x.rc = resp.Body
-		if w, ok := resp.Body.(io.Writer); ok {
-			resp.Body = &totalUpgraded{totalBody: (*totalBody)(x), w: w}
-		} else {
-			resp.Body = (*totalBody)(x)
-		}
+		resp.Body = body.KeepWriter((*totalBody)(x), x.rc)
 	default:
 		x.rc = resp.Body
 		resp.Body = (*totalBody)(x)
@@ -216,10 +207,3 @@ func (b *totalBody) Close() error {
 	x.finish()
 	return err
 }
-
-type totalUpgraded struct {
-	*totalBody
-	w io.Writer
-}
-
-func (u *totalUpgraded) Write(p []byte) (int, error) { return u.w.Write(p) }
