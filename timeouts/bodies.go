@@ -2,6 +2,7 @@ package timeouts
 
 import (
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtchain/chain/errclass"
@@ -11,12 +12,13 @@ import (
 // clock, from the return of one of the transport's Reads to its next call,
 // and marks a failure of the caller's body as the caller's (bodyError). Its
 // state is guarded by the exchange's mutex, except s and rc, which never
-// change.
+// change, and err.
 type upload struct {
 	s      *exchange
 	rc     io.ReadCloser
-	at     int64 // deadline of the write idle clock, or 0
-	last   int64 // when the last Read returned
+	err    atomic.Pointer[bodyError] // the first failure of rc's Read
+	at     int64                     // deadline of the write idle clock, or 0
+	last   int64                     // when the last Read returned
 	lim    time.Duration
 	gaps   writeGaps
 	closed bool // Close was called: the clock never runs again
@@ -28,8 +30,8 @@ func (u *upload) Read(p []byte) (int, error) {
 	n, err := u.rc.Read(p)
 	if err != nil && err != io.EOF {
 		be := &bodyError{err: err}
-		if !s.bodyErr.CompareAndSwap(nil, be) {
-			be = s.bodyErr.Load()
+		if !u.err.CompareAndSwap(nil, be) {
+			be = u.err.Load()
 		}
 		err = be
 	}
@@ -175,10 +177,10 @@ func (s *exchange) readExit(err error) error {
 	switch {
 	case err == io.EOF:
 		return err
-	case s.parent.Err() != nil:
+	case s.parent().Err() != nil:
 		return errclass.Wrap(err)
-	case s.bodyErr.Load() != nil:
-		return s.bodyErr.Load()
+	case s.bodyErr() != nil:
+		return s.bodyErr()
 	case s.attemptOver():
 		e := &Error{Phase: errclass.PhaseAttempt, Limit: c.attempt, cause: err}
 		s.report(e)

@@ -95,12 +95,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // bounds that run from the call.
 func (t *Transport) start(req *http.Request) (*exchange, *http.Request) {
 	c := &t.cfg
-	s := &exchange{t: t, req: req}
-	s.parent = req.Context()
+	s := &exchange{t: t}
+	s.req = req
 	if c.attempt > 0 {
 		s.attemptAt = t.clock.now() + int64(c.attempt)
 	}
-	r2 := req.WithContext(s)
+	// The copy lives in s: WithContext's own copy does not escape, so the
+	// exchange, its context and the request next gets cost one allocation.
+	s.out = *req.WithContext(s)
+	r2 := &s.out
 	if req.Body != nil && req.Body != http.NoBody {
 		s.up = &upload{s: s, rc: req.Body}
 		r2.Body = s.up
