@@ -164,13 +164,30 @@ func (s *ctxState) cancelLocked(e end) []afterFunc {
 // runs the functions derived contexts registered.
 func (s *ctxState) cancel(e end) {
 	s.mu.Lock()
-	funcs := s.cancelLocked(e)
-	stop := s.stopParent
-	s.stopParent = nil
+	f := s.finalLocked(e)
 	s.mu.Unlock()
-	runAll(funcs)
-	if stop != nil {
-		stop()
+	f.run()
+}
+
+// final is what remains to do, outside the lock, once the context is done:
+// run the functions derived contexts registered, stop watching the parent.
+type final struct {
+	funcs []afterFunc
+	stop  func() bool
+}
+
+// finalLocked ends the context for the reason e (unless it is done
+// already) and returns what remains to do. Called with s.mu held.
+func (s *ctxState) finalLocked(e end) final {
+	f := final{funcs: s.cancelLocked(e), stop: s.stopParent}
+	s.stopParent = nil
+	return f
+}
+
+func (f final) run() {
+	runAll(f.funcs)
+	if f.stop != nil {
+		f.stop()
 	}
 }
 

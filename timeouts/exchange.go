@@ -259,6 +259,7 @@ func (s *exchange) finish() {
 	if s.trace != nil {
 		c = s.trace.conn
 	}
+	f := s.finalLocked(canceled)
 	s.mu.Unlock()
 	if release {
 		s.t.slots.put(s.slot)
@@ -266,7 +267,7 @@ func (s *exchange) finish() {
 	if c != nil {
 		c.release(s)
 	}
-	s.cancel(canceled)
+	f.run()
 }
 
 // upgrade stops every bound: a 101 stream belongs to its protocol.
