@@ -252,22 +252,38 @@ func (s *exchange) finish() {
 		return
 	}
 	s.mu.Lock()
-	s.phase = phaseDone
-	release := !s.released
-	s.released = true
-	var c *conn
-	if s.trace != nil {
-		c = s.trace.conn
-	}
-	f := s.finalLocked(canceled)
+	e := s.endLocked()
 	s.mu.Unlock()
-	if release {
+	e.run(s)
+}
+
+// teardown is what remains to do, outside the lock, to end an exchange.
+type teardown struct {
+	release bool  // put the timer slot back
+	c       *conn // release the claimed connection
+	f       final
+}
+
+// endLocked ends the exchange's phase and its context and returns what
+// remains to do. Called with s.mu held, by the caller that won s.finished.
+func (s *exchange) endLocked() teardown {
+	s.phase = phaseDone
+	e := teardown{release: !s.released, f: s.finalLocked(canceled)}
+	s.released = true
+	if s.trace != nil {
+		e.c = s.trace.conn
+	}
+	return e
+}
+
+func (e teardown) run(s *exchange) {
+	if e.release {
 		s.t.slots.put(s.slot)
 	}
-	if c != nil {
-		c.release(s)
+	if e.c != nil {
+		e.c.release(s)
 	}
-	f.run()
+	e.f.run()
 }
 
 // upgrade stops every bound: a 101 stream belongs to its protocol.

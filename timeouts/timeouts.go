@@ -160,6 +160,13 @@ func (s *exchange) receive(resp *http.Response) (*http.Response, error) {
 		}
 		return nil, s.fail(nil)
 	}
+	if (resp.Body == nil || resp.Body == http.NoBody) && s.finished.CompareAndSwap(false, true) {
+		// Nothing to wait for: end the exchange under this same lock.
+		e := s.endLocked()
+		s.mu.Unlock()
+		e.run(s)
+		return resp, nil
+	}
 	s.phase = phaseBody
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// Decided under the same lock as the check above, so that no bound
