@@ -93,7 +93,7 @@ func BenchmarkCost(b *testing.B) {
 func BenchmarkCostByLayer(b *testing.B) {
 	cfg := Config{Attempts: 4}
 	cs := append([]Contender{Plain}, Ours[:4]...)
-	cs = append(cs, OursStandard, handStack, FailsafeRetryBreaker, allocFloor)
+	cs = append(cs, OursStandard, handStack, FailsafeRetryBreaker, allocFloor, floorRetryBreaker)
 	rts := make([]http.RoundTripper, len(cs))
 	for i, c := range cs {
 		rts[i] = c.Wrap(Instant{}, cfg)
@@ -138,6 +138,15 @@ var handStack = Contender{Name: "chain-hand-stack", Wrap: func(base http.RoundTr
 // same run, is the lowest ratio the standard stack could reach.
 var allocFloor = Contender{Name: "alloc-floor", Wrap: func(base http.RoundTripper, _ Config) http.RoundTripper {
 	return floorID{floorAttempt{base}}
+}}
+
+// floorRetryBreaker is the allocation floor with the standard stack's
+// retry and breaker layers between its two copies, where the stack has
+// them: the lowest the standard stack could cost with these two layers as
+// they are.
+var floorRetryBreaker = Contender{Name: "alloc-floor+retry+breaker", Wrap: func(base http.RoundTripper, cfg Config) http.RoundTripper {
+	b := breaker.New(floorAttempt{base}, append([]breaker.Option{breaker.WithRetryAfter(standard.DefaultRetryAfter)}, breakerOptions(cfg)...)...)
+	return floorID{retry.New(b, append([]retry.Option{retry.WithBudget(retry.NewBudget())}, retryOptions(cfg)...)...)}
 }}
 
 // floorID copies the request with a context and a header map that carry
