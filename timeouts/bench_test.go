@@ -12,11 +12,11 @@ import (
 	"github.com/rtchain/chain/transporttest"
 )
 
-// floorState is the size of an exchange: its own 200 bytes and the request
+// floorState is the size of an exchange: its own 176 bytes and the request
 // copy.
 type floorState struct {
-	state [25]*int
-	req   http.Request
+	_   [22]*int
+	req http.Request
 }
 
 var floor *floorState
