@@ -22,8 +22,8 @@ func (c *config) timeoutOptions() []timeouts.Option {
 // caller's that covers the header wait (an attempt bound, the total) is not
 // above it, so that the default could never fire.
 func (c *config) defaultHeader() time.Duration {
-	own, _ := resolveTimeouts(c.timeoutOpts)
-	if own.attempt > 0 && own.attempt <= DefaultResponseHeader ||
+	own := timeouts.SettingsOf(c.timeoutOpts...)
+	if own.Attempt > 0 && own.Attempt <= DefaultResponseHeader ||
 		c.on(LayerTotal) && c.total <= DefaultResponseHeader {
 		return 0
 	}
@@ -44,16 +44,14 @@ func (c *config) check() error {
 	if !c.on(LayerTimeouts) {
 		return nil
 	}
-	t, ok := resolveTimeouts(c.timeoutOptions())
+	t := timeouts.SettingsOf(c.timeoutOptions()...)
 	switch {
-	case !ok:
-		return nil
-	case c.on(LayerTotal) && t.attempt > c.total:
+	case c.on(LayerTotal) && t.Attempt > c.total:
 		return fmt.Errorf("standard: timeouts.WithAttempt(%v) is above WithTotal(%v): "+
-			"the total always ends the request first, so the attempt bound could never fire", t.attempt, c.total)
-	case t.attempt > 0 && t.header > t.attempt:
+			"the total always ends the request first, so the attempt bound could never fire", t.Attempt, c.total)
+	case t.Attempt > 0 && t.ResponseHeader > t.Attempt:
 		return fmt.Errorf("standard: timeouts.WithResponseHeader(%v) is above timeouts.WithAttempt(%v): "+
-			"the attempt bound always ends the wait first, so the header bound could never fire", t.header, t.attempt)
+			"the attempt bound always ends the wait first, so the header bound could never fire", t.ResponseHeader, t.Attempt)
 	}
 	return nil
 }
@@ -61,9 +59,6 @@ func (c *config) check() error {
 // notes returns the sentences of Config's Notes: the settings in v that can
 // never take effect alongside the others.
 func (v *values) notes(c *config) []string {
-	if !v.known {
-		return []string{"the timeouts package's settings could not be read; no bound was checked"}
-	}
 	var out []string
 	note := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	a, total := v.attempt, time.Duration(0)
@@ -71,17 +66,17 @@ func (v *values) notes(c *config) []string {
 		total = v.total
 	}
 	if c.on(LayerTimeouts) {
-		if a.attempt > 0 && a.header == a.attempt {
+		if a.Attempt > 0 && a.ResponseHeader == a.Attempt {
 			note("timeouts.WithResponseHeader(%v) equals timeouts.WithAttempt(%v): the attempt bound starts first "+
-				"and always fires first, so the header bound never fires", a.header, a.attempt)
+				"and always fires first, so the header bound never fires", a.ResponseHeader, a.Attempt)
 		}
-		if total > 0 && a.attempt == total {
+		if total > 0 && a.Attempt == total {
 			note("timeouts.WithAttempt(%v) equals WithTotal(%v): the total starts first and always fires first, "+
-				"so the attempt bound never fires", a.attempt, total)
+				"so the attempt bound never fires", a.Attempt, total)
 		}
-		if total > 0 && a.header >= total && (a.attempt == 0 || a.attempt > a.header) {
+		if total > 0 && a.ResponseHeader >= total && (a.Attempt == 0 || a.Attempt > a.ResponseHeader) {
 			note("timeouts.WithResponseHeader(%v) is not below WithTotal(%v): the total always fires first, "+
-				"so the header bound never fires", a.header, total)
+				"so the header bound never fires", a.ResponseHeader, total)
 		}
 	}
 	v.breakerNotes(c, note)
@@ -112,8 +107,8 @@ func (v *values) breakerNotes(c *config, note func(string, ...any)) {
 		}
 	}
 	if c.on(LayerTimeouts) {
-		consider(v.attempt.header+v.attempt.header/8, fmt.Sprintf("timeouts.WithResponseHeader(%v)", v.attempt.header))
-		consider(v.attempt.attempt+v.attempt.attempt/8, fmt.Sprintf("timeouts.WithAttempt(%v)", v.attempt.attempt))
+		consider(v.attempt.ResponseHeader+v.attempt.ResponseHeader/8, fmt.Sprintf("timeouts.WithResponseHeader(%v)", v.attempt.ResponseHeader))
+		consider(v.attempt.Attempt+v.attempt.Attempt/8, fmt.Sprintf("timeouts.WithAttempt(%v)", v.attempt.Attempt))
 	}
 	if c.on(LayerTotal) {
 		consider(v.total, fmt.Sprintf("WithTotal(%v)", v.total))

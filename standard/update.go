@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/rtchain/chain/timeouts"
 )
 
 // Update changes the settings of the retry, per-attempt timeouts and
@@ -121,18 +123,15 @@ func (c *config) sameBase(next *config) error {
 	if c.base != nil {
 		return nil // WithBase: the timeouts options do not reach the base
 	}
-	was, ok1 := resolveTimeouts(c.timeoutOptions())
-	now, ok2 := resolveTimeouts(next.timeoutOptions())
-	if !ok1 || !ok2 {
-		return nil
-	}
+	was := timeouts.SettingsOf(c.timeoutOptions()...)
+	now := timeouts.SettingsOf(next.timeoutOptions()...)
 	for _, b := range []struct {
 		option   string
 		was, now any
 	}{
-		{"timeouts.WithDNS", was.dns, now.dns},
-		{"timeouts.WithConnect", was.connect, now.connect},
-		{"timeouts.WithTLSHandshake", was.tlsHandshake, now.tlsHandshake},
+		{"timeouts.WithDNS", was.DNS, now.DNS},
+		{"timeouts.WithConnect", was.Connect, now.Connect},
+		{"timeouts.WithTLSHandshake", was.TLSHandshake, now.TLSHandshake},
 	} {
 		if b.was != b.now {
 			return fmt.Errorf("standard: Update: %s(%v): the base transport's connections keep the bound of New (%v)",

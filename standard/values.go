@@ -10,6 +10,7 @@ import (
 	"github.com/rtchain/chain/hedge"
 	"github.com/rtchain/chain/limit"
 	"github.com/rtchain/chain/retry"
+	"github.com/rtchain/chain/timeouts"
 )
 
 // values are the settings in force in the layers of a Stack, read from the
@@ -21,10 +22,9 @@ type values struct {
 	shared  bool // the hedges take the tokens of the stack's retry budget
 	limit   limit.Settings
 	breaker breaker.Settings
-	attempt timeoutSettings // of the per-attempt timeouts layer
-	base    timeoutSettings // of the stack's own base transport
-	known   bool            // the timeouts settings could be read
-	tp      bool            // the telemetry given
+	attempt timeouts.Settings // of the per-attempt timeouts layer
+	base    timeouts.Settings // of the stack's own base transport
+	tp      bool              // the telemetry given
 	mp      bool
 	logger  bool
 }
@@ -45,11 +45,9 @@ func (s *Stack) values(c *config) values {
 	if s.breaker != nil {
 		v.breaker = s.breaker.Settings()
 	}
-	var ok bool
-	v.base, v.known = resolveTimeouts(c.timeoutOptions())
+	v.base = timeouts.SettingsOf(c.timeoutOptions()...)
 	if t := s.Timeouts(); t != nil {
-		v.attempt, ok = readTimeouts(t)
-		v.known = v.known && ok
+		v.attempt = t.Settings()
 	}
 	return v
 }
@@ -82,14 +80,14 @@ func (v *values) settings(l Layer, def values) []Setting {
 		}
 	case LayerTimeouts:
 		a, d := v.attempt, def.attempt
-		return v.unknown([]Setting{
-			{"timeouts.WithResponseHeader", dur(a.header), dur(d.header)},
-			{"timeouts.WithBodyIdle", dur(a.bodyIdle), dur(d.bodyIdle)},
-			{"timeouts.WithWriteIdle", dur(a.writeIdle), dur(d.writeIdle)},
-			{"timeouts.WithAttempt", dur(a.attempt), dur(d.attempt)},
-			{"timeouts.WithAdaptiveBodyIdle", a.adaptiveBody.String(), d.adaptiveBody.String()},
-			{"timeouts.WithAdaptiveWriteIdle", a.adaptiveWrite.String(), d.adaptiveWrite.String()},
-		})
+		return []Setting{
+			{"timeouts.WithResponseHeader", dur(a.ResponseHeader), dur(d.ResponseHeader)},
+			{"timeouts.WithBodyIdle", dur(a.BodyIdle), dur(d.BodyIdle)},
+			{"timeouts.WithWriteIdle", dur(a.WriteIdle), dur(d.WriteIdle)},
+			{"timeouts.WithAttempt", dur(a.Attempt), dur(d.Attempt)},
+			{"timeouts.WithAdaptiveBodyIdle", adaptiveBound(a.AdaptiveBodyIdle), adaptiveBound(d.AdaptiveBodyIdle)},
+			{"timeouts.WithAdaptiveWriteIdle", adaptiveBound(a.AdaptiveWriteIdle), adaptiveBound(d.AdaptiveWriteIdle)},
+		}
 	}
 	return nil
 }
@@ -97,22 +95,11 @@ func (v *values) settings(l Layer, def values) []Setting {
 // baseSettings returns the rows of the stack's own base transport.
 func (v *values) baseSettings(def values) []Setting {
 	b, d := v.base, def.base
-	return v.unknown([]Setting{
-		{"timeouts.WithDNS", dur(b.dns), dur(d.dns)},
-		{"timeouts.WithConnect", dur(b.connect), dur(d.connect)},
-		{"timeouts.WithTLSHandshake", dur(b.tlsHandshake), dur(d.tlsHandshake)},
-	})
-}
-
-// unknown marks the values of rows read from the timeouts package as
-// unknown when they could not be read.
-func (v *values) unknown(rows []Setting) []Setting {
-	if !v.known {
-		for i := range rows {
-			rows[i].Value, rows[i].Default = "unknown", "unknown"
-		}
+	return []Setting{
+		{"timeouts.WithDNS", dur(b.DNS), dur(d.DNS)},
+		{"timeouts.WithConnect", dur(b.Connect), dur(d.Connect)},
+		{"timeouts.WithTLSHandshake", dur(b.TLSHandshake), dur(d.TLSHandshake)},
 	}
-	return rows
 }
 
 func retryRows(s, d retry.Settings) []Setting {
@@ -250,12 +237,12 @@ func recovery(s breaker.Settings) string {
 	return fmt.Sprintf("%v, %v, %v", rate(s.RecoveryFailureRate), dur(s.RecoveryP99), rate(s.RecoveryConcurrentFailureRate))
 }
 
-// String writes an adaptive bound as its option's arguments.
-func (a adaptiveSetting) String() string {
-	if a.factor == 0 {
+// adaptiveBound writes an adaptive bound as its option's arguments.
+func adaptiveBound(a timeouts.AdaptiveBound) string {
+	if !a.On() {
 		return "off"
 	}
-	return fmt.Sprintf("%v, %v, %v", a.factor, a.floor, a.ceiling)
+	return fmt.Sprintf("%v, %v, %v", a.Factor, a.Floor, a.Ceiling)
 }
 
 // nopTransport answers nothing; it is the base of the stack that gives the

@@ -2,6 +2,7 @@ package timeouts
 
 import (
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtchain/chain/errclass"
@@ -11,12 +12,13 @@ import (
 // clock, from the return of one of the transport's Reads to its next call,
 // and marks a failure of the caller's body as the caller's (bodyError). Its
 // state is guarded by the exchange's mutex, except s and rc, which never
-// change.
+// change, and err.
 type upload struct {
 	s      *exchange
 	rc     io.ReadCloser
-	at     int64 // deadline of the write idle clock, or 0
-	last   int64 // when the last Read returned
+	err    atomic.Pointer[bodyError] // the first failure of rc's Read
+	at     int64                     // deadline of the write idle clock, or 0
+	last   int64                     // when the last Read returned
 	lim    time.Duration
 	gaps   writeGaps
 	closed bool // Close was called: the clock never runs again
@@ -28,8 +30,8 @@ func (u *upload) Read(p []byte) (int, error) {
 	n, err := u.rc.Read(p)
 	if err != nil && err != io.EOF {
 		be := &bodyError{err: err}
-		if !s.bodyErr.CompareAndSwap(nil, be) {
-			be = s.bodyErr.Load()
+		if !u.err.CompareAndSwap(nil, be) {
+			be = u.err.Load()
 		}
 		err = be
 	}
@@ -116,14 +118,6 @@ func (b *respBody) Close() error {
 	return err
 }
 
-// upgradedBody is the body of a 101 response: it keeps io.Writer.
-type upgradedBody struct {
-	*respBody
-	w io.Writer
-}
-
-func (b *upgradedBody) Write(p []byte) (int, error) { return b.w.Write(p) }
-
 // readEnter starts the idle clock, or returns the timeout already declared.
 // With a static bound it takes no lock and reads no clock: it marks the Read
 // as in progress (readSeq odd), then makes sure the timer ticks (see
@@ -183,10 +177,10 @@ func (s *exchange) readExit(err error) error {
 	switch {
 	case err == io.EOF:
 		return err
-	case s.parent.Err() != nil:
+	case s.parent().Err() != nil:
 		return errclass.Wrap(err)
-	case s.bodyErr.Load() != nil:
-		return s.bodyErr.Load()
+	case s.bodyErr() != nil:
+		return s.bodyErr()
 	case s.attemptOver():
 		e := &Error{Phase: errclass.PhaseAttempt, Limit: c.attempt, cause: err}
 		s.report(e)

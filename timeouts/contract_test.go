@@ -101,7 +101,7 @@ func bodyClosedCases() []bodyClosedCase {
 		{name: "nil response", next: func() http.RoundTripper {
 			return rtFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
 		}, want: func(t *testing.T, err error) {
-			assert.ErrorContains(t, err, "timeouts: next RoundTripper returned neither")
+			assert.ErrorContains(t, err, "timeouts: RoundTripper implementation (timeouts_test.rtFunc) returned a nil *Response with a nil error")
 		}},
 	}
 }

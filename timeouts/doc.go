@@ -85,8 +85,9 @@
 // EOF, fails or is closed (or when RoundTrip fails, or next panics). The
 // context the middleware gives the next RoundTripper lives until then, so a
 // body read long after RoundTrip returned is never cut by a cancelled
-// context. A round trip costs two allocations over a RoundTripper that does
-// not look at its context, and six over net/http, which asks it for Done and
-// for its httptrace hooks. Total fires on time, from a pooled timer too, and
-// costs at most three allocations per request.
+// context. A round trip costs one allocation (480 bytes: the state, its
+// context and the request copy) over a RoundTripper that does not look at
+// its context, and about ten over net/http, which asks it for Done and for
+// its httptrace hooks and derives contexts from it. Total fires on time,
+// from a pooled timer too, and costs at most two allocations per request.
 package timeouts

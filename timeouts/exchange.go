@@ -1,7 +1,6 @@
 package timeouts
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -19,8 +18,10 @@ const (
 )
 
 // exchange is the state of one round trip through a Transport. It is also the
-// context given to the next RoundTripper (one allocation for both; see
-// ctxState), and it holds the response body wrapper (respBody).
+// context given to the next RoundTripper, and holds the request copy that
+// carries it (one allocation for the three; see ctxState), and it is the
+// response body wrapper (respBody). What only some round trips need (the
+// trace, the upload, the adaptive bound) is allocated apart, when needed.
 //
 // # How bounds are checked
 //
@@ -38,35 +39,36 @@ const (
 // Times are clock readings; 0 means "not set".
 type exchange struct {
 	ctxState
+	out  http.Request // the copy of the caller's request that next gets, with s as its context
 	t    *Transport
-	req  *http.Request // the caller's, for the hook
 	rc   io.ReadCloser // the response body from next, set before the caller gets it
 	slot *timerSlot[exchange, *exchange]
 
-	readSeq  atomic.Uint64         // incremented as each Read starts and ends: odd while in Read
-	fired    atomic.Pointer[Error] // the timeout this exchange declared
-	bodyErr  atomic.Pointer[bodyError]
-	finished atomic.Bool // finish has run
+	readSeq atomic.Uint64         // incremented as each Read starts and ends: odd while in Read
+	fired   atomic.Pointer[Error] // the timeout this exchange declared
 
 	// Guarded by ctxState.mu.
-	trace     traceState
-	conn      *conn      // the NewTransport connection this exchange claimed
-	up        *upload    // the request body's state, when there is a body
-	adapt     *bodyAdapt // made on the first Read with an adaptive bound
+	trace     *traceState // made when next first asks for the trace
+	up        *upload     // the request body's state, when there is a body
+	adapt     *bodyAdapt  // made on the first Read with an adaptive bound
 	attemptAt int64
 	seenAt    int64  // when a tick first saw seenID running
 	headerRun uint32 // header clock epoch while it runs, 0 while it does not
 	seenID    uint32 // the header epoch (header phase) or readSeq (body phase) seen at seenAt
 	epochs    uint32 // header clock starts so far
-	phase     uint8
-	released  bool // the slot went back to the pool
-	written   bool // the request has been written: the header clock may run
-	reported  bool // the hook was called
+
+	finished atomic.Bool // finish has run
+
+	// Guarded by ctxState.mu.
+	phase    uint8
+	released bool // the slot went back to the pool
+	written  bool // the request has been written: the header clock may run
+	reported bool // the hook was called
 }
 
 // Deadline returns the earlier of the parent's deadline and the attempt's.
 func (s *exchange) Deadline() (time.Time, bool) {
-	d, ok := s.parent.Deadline()
+	d, ok := s.parent().Deadline()
 	if s.attemptAt != 0 {
 		a := s.t.clock.at(s.attemptAt)
 		if !ok || a.Before(d) {
@@ -83,7 +85,7 @@ func (s *exchange) Value(key any) any {
 	if traceKey != nil && key == traceKey && s.t.cfg.header > 0 {
 		return s.clientTrace()
 	}
-	return s.parent.Value(key)
+	return s.parent().Value(key)
 }
 
 func (s *exchange) String() string { return "timeouts.exchange" }
@@ -150,7 +152,7 @@ func (d *due) fire(ph errclass.Phase, lim time.Duration) {
 // whose bound ran out, or sets the next tick while a bound is running.
 func (s *exchange) onTimer() {
 	s.mu.Lock()
-	if s.phase >= phaseUpgraded || s.err != nil {
+	if s.phase >= phaseUpgraded || s.end != notDone {
 		s.mu.Unlock()
 		return
 	}
@@ -168,7 +170,7 @@ func (s *exchange) onTimer() {
 		return
 	}
 	s.fired.Store(&Error{Phase: d.phase, Limit: d.limit})
-	funcs := s.cancelLocked(context.DeadlineExceeded)
+	funcs := s.cancelLocked(deadline)
 	s.mu.Unlock()
 	runAll(funcs)
 }
@@ -229,10 +231,10 @@ func (s *exchange) checkBody(d *due, now int64) {
 // parentExpired reports whether the caller's context is done or past its
 // deadline (its own timer may not have run yet).
 func (s *exchange) parentExpired() bool {
-	if s.parent.Err() != nil {
+	if s.parent().Err() != nil {
 		return true
 	}
-	d, ok := s.parent.Deadline()
+	d, ok := s.parent().Deadline()
 	return ok && !time.Now().Before(d)
 }
 
@@ -250,18 +252,38 @@ func (s *exchange) finish() {
 		return
 	}
 	s.mu.Lock()
-	s.phase = phaseDone
-	release := !s.released
-	s.released = true
-	c := s.conn
+	e := s.endLocked()
 	s.mu.Unlock()
-	if release {
+	e.run(s)
+}
+
+// teardown is what remains to do, outside the lock, to end an exchange.
+type teardown struct {
+	release bool  // put the timer slot back
+	c       *conn // release the claimed connection
+	f       final
+}
+
+// endLocked ends the exchange's phase and its context and returns what
+// remains to do. Called with s.mu held, by the caller that won s.finished.
+func (s *exchange) endLocked() teardown {
+	s.phase = phaseDone
+	e := teardown{release: !s.released, f: s.finalLocked(canceled)}
+	s.released = true
+	if s.trace != nil {
+		e.c = s.trace.conn
+	}
+	return e
+}
+
+func (e teardown) run(s *exchange) {
+	if e.release {
 		s.t.slots.put(s.slot)
 	}
-	if c != nil {
-		c.release(s)
+	if e.c != nil {
+		e.c.release(s)
 	}
-	s.cancel(context.Canceled)
+	e.f.run()
 }
 
 // upgrade stops every bound: a 101 stream belongs to its protocol.
@@ -288,10 +310,10 @@ func (s *exchange) fail(err error) error {
 	switch {
 	case fired != nil: // declared while the caller's context was alive
 		out = fired
-	case s.parent.Err() != nil:
+	case s.parent().Err() != nil:
 		return errclass.Wrap(err)
-	case s.bodyErr.Load() != nil:
-		return s.bodyErr.Load()
+	case s.bodyErr() != nil:
+		return s.bodyErr()
 	case s.attemptOver():
 		// next enforced the attempt deadline our context advertises before
 		// our timer's tick: still the attempt bound.
@@ -303,6 +325,15 @@ func (s *exchange) fail(err error) error {
 	}
 	s.report(out)
 	return out
+}
+
+// bodyErr returns the failure of the caller's request body, or nil. (s.up
+// is set before next is called and never changes.)
+func (s *exchange) bodyErr() *bodyError {
+	if s.up == nil {
+		return nil
+	}
+	return s.up.err.Load()
 }
 
 // report calls the OnTimeout hooks, once per exchange.

@@ -1,11 +1,10 @@
 package timeouts
 
 import (
-	"errors"
-	"io"
 	"net/http"
 	"time"
 
+	"github.com/rtchain/chain/internal/body"
 	"github.com/rtchain/chain/internal/layer"
 )
 
@@ -73,8 +72,6 @@ func Middleware(opts ...Option) func(http.RoundTripper) http.RoundTripper {
 	return func(next http.RoundTripper) http.RoundTripper { return newTransport(next, c) }
 }
 
-var errNilResponse = errors.New("timeouts: next RoundTripper returned neither a response nor an error")
-
 // RoundTrip sends req through the next RoundTripper under the configured
 // bounds. It does not change req: next gets a shallow copy with a derived
 // context (and, when req has a body, a wrapper of it that watches the upload).
@@ -98,12 +95,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // bounds that run from the call.
 func (t *Transport) start(req *http.Request) (*exchange, *http.Request) {
 	c := &t.cfg
-	s := &exchange{t: t, req: req}
-	s.parent = req.Context()
+	s := &exchange{t: t}
+	s.req = req
 	if c.attempt > 0 {
 		s.attemptAt = t.clock.now() + int64(c.attempt)
 	}
-	r2 := req.WithContext(s)
+	// The copy lives in s: WithContext's own copy does not escape, so the
+	// exchange, its context and the request next gets cost one allocation.
+	s.out = *req.WithContext(s)
+	r2 := &s.out
 	if req.Body != nil && req.Body != http.NoBody {
 		s.up = &upload{s: s, rc: req.Body}
 		r2.Body = s.up
@@ -135,16 +135,10 @@ func (s *exchange) send(req, r2 *http.Request) (*http.Response, error) {
 			closeBody(req)
 		}
 	}()
-	resp, err := s.t.RT().RoundTrip(r2)
+	next := s.t.RT()
+	resp, err := next.RoundTrip(r2)
 	returned = true
-	if err == nil && resp == nil {
-		err = errNilResponse
-		closeBody(req)
-	}
-	if err != nil {
-		if resp != nil && resp.Body != nil {
-			resp.Body.Close()
-		}
+	if resp, err = layer.Checked("timeouts", next, req, resp, err); err != nil {
 		return nil, s.fail(err)
 	}
 	return resp, nil
@@ -166,6 +160,13 @@ func (s *exchange) receive(resp *http.Response) (*http.Response, error) {
 		}
 		return nil, s.fail(nil)
 	}
+	if (resp.Body == nil || resp.Body == http.NoBody) && s.finished.CompareAndSwap(false, true) {
+		// Nothing to wait for: end the exchange under this same lock.
+		e := s.endLocked()
+		s.mu.Unlock()
+		e.run(s)
+		return resp, nil
+	}
 	s.phase = phaseBody
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// Decided under the same lock as the check above, so that no bound
@@ -183,11 +184,7 @@ func (s *exchange) receive(resp *http.Response) (*http.Response, error) {
 	case resp.StatusCode == http.StatusSwitchingProtocols:
 		s.upgrade()
 		s.rc = resp.Body
-		if w, ok := resp.Body.(io.Writer); ok {
-			resp.Body = &upgradedBody{respBody: (*respBody)(s), w: w}
-		} else {
-			resp.Body = (*respBody)(s)
-		}
+		resp.Body = body.KeepWriter((*respBody)(s), s.rc)
 	default:
 		s.rc = resp.Body
 		resp.Body = (*respBody)(s)

@@ -1,13 +1,13 @@
 package timeouts
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/internal/body"
 	"github.com/rtchain/chain/internal/layer"
 )
 
@@ -39,9 +39,9 @@ type totalConfig struct {
 // be positive; anything else panics.
 //
 // The deadline fires exactly on time, from a timer pooled by the middleware;
-// a request costs at most three allocations (its state, which is also the
-// context given to the next layer, the request copy that carries it, and the
-// Done channel when a layer below asks for it). The RoundTripper returned is
+// a request costs at most two allocations: its state, which is also the
+// context given to the next layer and holds the request copy that carries
+// it, and the Done channel when a layer below asks for it. The RoundTripper returned is
 // safe for concurrent use; it forwards CloseIdleConnections and has Unwrap.
 func Total(d time.Duration, opts ...TotalOption) func(http.RoundTripper) http.RoundTripper {
 	positive("Total", d)
@@ -70,8 +70,8 @@ var _ http.RoundTripper = (*total)(nil)
 // EOF, a read error or Close.
 type totalReq struct {
 	ctxState
+	out      http.Request // the copy of the caller's request that next gets, with x as its context
 	t        *total
-	req      *http.Request
 	deadline time.Time
 	rc       io.ReadCloser
 	slot     *timerSlot[totalReq, *totalReq]
@@ -81,15 +81,17 @@ type totalReq struct {
 }
 
 func (t *total) RoundTrip(req *http.Request) (*http.Response, error) {
-	parent := req.Context()
 	deadline := time.Now().Add(t.d)
-	if pd, ok := parent.Deadline(); ok && !pd.After(deadline) {
+	if pd, ok := req.Context().Deadline(); ok && !pd.After(deadline) {
 		// The caller's deadline comes first.
 		resp, err := t.RT().RoundTrip(req)
 		return resp, errclass.Wrap(err)
 	}
-	x := &totalReq{t: t, req: req, deadline: deadline}
-	x.parent = parent
+	x := &totalReq{t: t, deadline: deadline}
+	x.req = req
+	// One allocation for the request's state, its context and the copy of
+	// the request (WithContext's own copy does not escape).
+	x.out = *req.WithContext(x)
 	x.slot = t.slots.take(x)
 	x.slot.arm(t.d)
 	returned := false
@@ -98,16 +100,10 @@ func (t *total) RoundTrip(req *http.Request) (*http.Response, error) {
 			x.finish()
 		}
 	}()
-	resp, err := t.RT().RoundTrip(req.WithContext(x))
+	next := t.RT()
+	resp, err := next.RoundTrip(&x.out)
 	returned = true
-	if err == nil && resp == nil {
-		err = errNilResponse
-		closeBody(req)
-	}
-	if err != nil {
-		if resp != nil && resp.Body != nil { // a broken next: never both
-			resp.Body.Close()
-		}
+	if resp, err = layer.Checked("timeouts", next, req, resp, err); err != nil {
 		x.finish()
 		return nil, x.mapErr(err)
 	}
@@ -116,11 +112,7 @@ func (t *total) RoundTrip(req *http.Request) (*http.Response, error) {
 		x.finish()
 	case resp.StatusCode == http.StatusSwitchingProtocols:
 		x.rc = resp.Body
-		if w, ok := resp.Body.(io.Writer); ok {
-			resp.Body = &totalUpgraded{totalBody: (*totalBody)(x), w: w}
-		} else {
-			resp.Body = (*totalBody)(x)
-		}
+		resp.Body = body.KeepWriter((*totalBody)(x), x.rc)
 	default:
 		x.rc = resp.Body
 		resp.Body = (*totalBody)(x)
@@ -132,7 +124,7 @@ func (t *total) RoundTrip(req *http.Request) (*http.Response, error) {
 func (x *totalReq) Deadline() (time.Time, bool) { return x.deadline, true }
 
 // Value returns the parent's value.
-func (x *totalReq) Value(key any) any { return x.parent.Value(key) }
+func (x *totalReq) Value(key any) any { return x.parent().Value(key) }
 
 func (x *totalReq) String() string { return "timeouts.total" }
 
@@ -141,7 +133,7 @@ func (x *totalReq) String() string { return "timeouts.total" }
 // timer may still be set from its previous user).
 func (x *totalReq) onTimer() {
 	x.mu.Lock()
-	if x.err != nil {
+	if x.end != notDone {
 		x.mu.Unlock()
 		return
 	}
@@ -151,7 +143,7 @@ func (x *totalReq) onTimer() {
 		return
 	}
 	x.fired = true
-	funcs := x.cancelLocked(context.DeadlineExceeded)
+	funcs := x.cancelLocked(deadline)
 	x.mu.Unlock()
 	runAll(funcs)
 }
@@ -162,17 +154,17 @@ func (x *totalReq) finish() {
 		return
 	}
 	x.t.slots.put(x.slot)
-	x.cancel(context.Canceled)
+	x.cancel(canceled)
 }
 
 // expired reports whether the deadline ended the request: the timer fired,
 // or the deadline has passed (a layer below may see it before the timer
 // does), while the caller's context is alive.
 func (x *totalReq) expired() bool {
-	if x.parent.Err() != nil {
+	if x.parent().Err() != nil {
 		return false
 	}
-	if d, ok := x.parent.Deadline(); ok && !time.Now().Before(d) {
+	if d, ok := x.parent().Deadline(); ok && !time.Now().Before(d) {
 		return false
 	}
 	x.mu.Lock()
@@ -216,10 +208,3 @@ func (b *totalBody) Close() error {
 	x.finish()
 	return err
 }
-
-type totalUpgraded struct {
-	*totalBody
-	w io.Writer
-}
-
-func (u *totalUpgraded) Write(p []byte) (int, error) { return u.w.Write(p) }

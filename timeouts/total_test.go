@@ -177,7 +177,7 @@ func TestTotalWithBrokenNext(t *testing.T) {
 		require.NoError(t, err)
 		resp, err := timeouts.Total(time.Minute)(next).RoundTrip(req)
 		assert.Nil(t, resp)
-		require.Error(t, err)
+		require.EqualError(t, err, "timeouts: RoundTripper implementation (chain.RoundTripperFunc) returned a nil *Response with a nil error")
 		assert.Equal(t, int32(1), b.closed.Load(), "request body closed")
 	})
 	t.Run("response and error", func(t *testing.T) {

@@ -35,15 +35,13 @@ func probeTraceKey() any {
 	return p.key
 }
 
-// traceState is the trace an exchange answers for traceKey. It lives in the
-// exchange; its hooks are bound on the first request for it, so a next that
-// never asks pays nothing.
+// traceState is the trace an exchange answers for traceKey, made the first
+// time next asks for it (a next that never asks pays nothing), and what the
+// trace's hooks find: the caller's own trace and the connection claimed.
 type traceState struct {
-	ct       httptrace.ClientTrace
-	on       bool
-	getConn  func(string)
-	gotConn  func(httptrace.GotConnInfo)
-	wroteReq func(httptrace.WroteRequestInfo)
+	ct   httptrace.ClientTrace
+	prev *httptrace.ClientTrace // the caller's, or nil
+	conn *conn                  // the NewTransport connection this exchange claimed
 }
 
 // clientTrace returns the trace the exchange answers for traceKey: the
@@ -52,18 +50,17 @@ type traceState struct {
 func (s *exchange) clientTrace() *httptrace.ClientTrace {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ts := &s.trace
-	if !ts.on {
-		ts.on = true
-		if prev := httptrace.ContextClientTrace(s.parent); prev != nil {
-			ts.ct = *prev
-			ts.getConn, ts.gotConn, ts.wroteReq = prev.GetConn, prev.GotConn, prev.WroteRequest
+	if s.trace == nil {
+		ts := new(traceState)
+		if prev := httptrace.ContextClientTrace(s.parent()); prev != nil {
+			ts.ct, ts.prev = *prev, prev
 		}
 		ts.ct.GetConn = s.onGetConn
 		ts.ct.GotConn = s.onGotConn
 		ts.ct.WroteRequest = s.onWroteRequest
+		s.trace = ts
 	}
-	return &ts.ct
+	return &s.trace.ct
 }
 
 // onGetConn tells that next is a net/http transport that reports when the
@@ -75,10 +72,10 @@ func (s *exchange) onGetConn(hostPort string) {
 		s.written = false
 		s.headerRun = 0 // until WroteRequest
 	}
-	prev := s.trace.getConn
+	prev := s.trace.prev
 	s.mu.Unlock()
-	if prev != nil {
-		prev(hostPort)
+	if prev != nil && prev.GetConn != nil {
+		prev.GetConn(hostPort)
 	}
 }
 
@@ -94,22 +91,22 @@ func (s *exchange) onGotConn(info httptrace.GotConnInfo) {
 	if oc, ok := c.(*conn); ok && s.t.cfg.header > 0 && s.phase < phaseDone {
 		// Under s.mu, so that finish releases what was claimed (the lock
 		// order is s.mu, then the connection's).
-		s.conn = oc
+		s.trace.conn = oc
 		oc.claim(s)
 	}
-	prev := s.trace.gotConn
+	prev := s.trace.prev
 	s.mu.Unlock()
-	if prev != nil {
-		prev(info)
+	if prev != nil && prev.GotConn != nil {
+		prev.GotConn(info)
 	}
 }
 
 func (s *exchange) onWroteRequest(info httptrace.WroteRequestInfo) {
 	s.mu.Lock()
 	s.markWritten()
-	prev := s.trace.wroteReq
+	prev := s.trace.prev
 	s.mu.Unlock()
-	if prev != nil {
-		prev(info)
+	if prev != nil && prev.WroteRequest != nil {
+		prev.WroteRequest(info)
 	}
 }

@@ -61,10 +61,13 @@ func RequestID(opts ...Option) func(http.RoundTripper) http.RoundTripper {
 // copy. A nil next means [http.DefaultTransport].
 //
 // As the outermost layer of a logical request (no RequestID above it), it
-// also starts the record of the request that the retry layer fills in
-// (attempts, the reason it gave up), makes one INTERNAL span per request
-// with [WithLogicalSpan], and with [WithLogger] writes one summary record
-// per request (see the package documentation). The options that concern it
+// makes one INTERNAL span per request with [WithLogicalSpan], and with
+// [WithLogger] starts the record of the request that the retry layer fills
+// in (attempts, the reason it gave up) and writes one summary record per
+// request (see the package documentation). Without either, a request costs
+// three allocations (the copy of the request, which also holds its context
+// and the id, and the copied header map's two), or one when the caller set
+// the id. The options that concern it
 // are WithHeader, WithIDGenerator, WithLogicalSpan, WithTracerProvider (for
 // the logical span), WithLogger, WithRedactHeaders and WithSummaryLevels.
 func NewRequestID(next http.RoundTripper, opts ...Option) *RequestIDTransport {
@@ -92,30 +95,38 @@ func (t *RequestIDTransport) RoundTrip(req *http.Request) (*http.Response, error
 		out.Header = withValue(req.Header, t.header, key, []string{fromCtx})
 		return send(t.RT(), out)
 	}
-	l := &logical{Context: req.Context(), t: t, orig: req, id: hdr}
-	if l.id == "" {
-		l.id = l.makeID()
+	if t.logger == nil && t.tracer == nil {
+		// Nothing to end: the context only carries the id.
+		c := &idContext{Context: req.Context()}
+		c.setID(hdr, t.newID)
+		return send(t.RT(), c.prepare(req, c, t.header, key, hdr))
 	}
-	if t.logger != nil || t.tracer != nil {
-		l.start = time.Now()
-	}
+	l := &logical{t: t, orig: req}
+	l.Context = req.Context()
+	l.setID(hdr, t.newID)
+	l.start = time.Now()
 	var ctx context.Context = l
 	if t.tracer != nil {
 		ctx, l.span = t.tracer.Start(ctx, LogicalSpanName, trace.WithSpanKind(trace.SpanKindInternal),
 			trace.WithAttributes(RequestIDKey.String(l.id)))
 	}
-	// The copy lives in l: WithContext's own copy does not escape, so the
-	// request, its context and its record cost one allocation together.
-	l.req = *req.WithContext(ctx)
-	if hdr == "" {
-		l.value[0] = l.id
-		l.req.Header = withValue(req.Header, t.header, key, l.value[:])
-	}
-	resp, err := send(t.RT(), &l.req)
-	if l.span == nil && t.logger == nil {
-		return resp, err // nothing to end
-	}
+	resp, err := send(t.RT(), l.prepare(req, ctx, t.header, key, hdr))
 	return l.await(resp, err), err
+}
+
+// prepare returns the request to send down: a copy of req, held in c, with
+// ctx as its context and, unless the caller set it (hdr), the id in the
+// header (in place of the caller's unusable one under key). The copy shares
+// everything else with req.
+func (c *idContext) prepare(req *http.Request, ctx context.Context, header, key, hdr string) *http.Request {
+	// WithContext's own copy does not escape: the request, its context and
+	// the id cost one allocation together.
+	c.req = *req.WithContext(ctx)
+	if hdr == "" {
+		c.value[0] = c.id
+		c.req.Header = withValue(req.Header, header, key, c.value[:])
+	}
+	return &c.req
 }
 
 // callerID returns the request id that the caller set in h under name
@@ -164,64 +175,98 @@ func withValue(h http.Header, name, old string, v []string) http.Header {
 	return out
 }
 
-// makeID returns a new request id: the generator's, or the default made in
-// l's own buffer.
-func (l *logical) makeID() string {
-	if l.t.newID != nil {
-		return l.t.newID()
+// setID sets the id: hdr, the caller's, when it is not empty, else a new
+// one from newID or, when newID is nil, the default made in c's own buffer.
+func (c *idContext) setID(hdr string, newID func() string) {
+	switch {
+	case hdr != "":
+		c.id = hdr
+	case newID != nil:
+		c.id = newID()
+	default:
+		hexInto((*[16]byte)(c.idBuf[:16]), rand.Uint64())
+		hexInto((*[16]byte)(c.idBuf[16:]), rand.Uint64())
+		// The string shares idBuf, which is never written again: a string
+		// of its own would be one more allocation per request.
+		c.id = unsafe.String(&c.idBuf[0], len(c.idBuf))
 	}
-	const digits = "0123456789abcdef"
-	for i, v := range [2]uint64{rand.Uint64(), rand.Uint64()} {
-		for j := 15; j >= 0; j-- {
-			l.idBuf[i*16+j] = digits[v&15]
-			v >>= 4
-		}
-	}
-	// The string shares idBuf, which is never written again: a string of
-	// its own would be one more allocation per request.
-	return unsafe.String(&l.idBuf[0], len(l.idBuf))
 }
 
-// logical is one logical request as RequestID sees it: the context the
-// layers below get (carrying the id and the record), the copy of the
-// request they are sent, and what the end of the request needs. One
-// allocation holds it all.
-type logical struct {
-	context.Context // the caller's
-	t               *RequestIDTransport
-	orig            *http.Request // the caller's request, read only
-	req             http.Request  // the copy sent down
+// hexInto writes v as 16 lower-case hex digits, a byte (two digits) at a
+// time: half the steps of a digit at a time.
+func hexInto(dst *[16]byte, v uint64) {
+	for k := 7; k >= 0; k-- {
+		p := hexPairs[byte(v)]
+		dst[2*k], dst[2*k+1] = p[0], p[1]
+		v >>= 8
+	}
+}
+
+// hexPairs are the two hex digits of each byte value.
+var hexPairs = func() (t [256][2]byte) {
+	const digits = "0123456789abcdef"
+	for i := range t {
+		t[i] = [2]byte{digits[i>>4], digits[i&15]}
+	}
+	return t
+}()
+
+// idContext is the context the layers below get when nothing is to be done
+// at the end of the request (no logger, no logical span): it carries the id,
+// and holds the copy of the request they are sent. One allocation holds it
+// all.
+type idContext struct {
+	context.Context              // the caller's
+	req             http.Request // the copy sent down
 	id              string
 	value           [1]string // the backing array of the header value
 	idBuf           [32]byte  // the default id's digits
-	rec             record.Record
+}
 
-	// The end of the request, with a logical span or a summary.
+// Value returns the id for requestIDKey and false for summaryKey (no
+// summary will be written), and asks the parent otherwise. A pointer is
+// returned so that asking allocates nothing.
+func (c *idContext) Value(key any) any {
+	switch key.(type) {
+	case requestIDKey:
+		return &c.id
+	case summaryKey:
+		return false
+	}
+	return c.Context.Value(key)
+}
+
+// logical is one logical request with a logger or a logical span: the
+// context the layers below get (carrying the id and the record), the copy
+// of the request they are sent, and what the end of the request needs. One
+// allocation holds it all.
+type logical struct {
+	idContext
+	t    *RequestIDTransport
+	orig *http.Request // the caller's request, read only
+	rec  record.Record
+
+	// The end of the request.
 	end   ending
 	start time.Time
 	span  trace.Span // nil without WithLogicalSpan
 }
 
-// Value returns the id for requestIDKey, the record for record's key and
-// whether a summary will be written for summaryKey, and asks the parent
-// otherwise. Pointers and bools are returned so that asking allocates
-// nothing.
+// Value returns the record for record's key and whether a summary will be
+// written for summaryKey, and answers as idContext otherwise.
 func (l *logical) Value(key any) any {
-	switch key.(type) {
-	case requestIDKey:
-		return &l.id
-	case summaryKey:
+	if _, ok := key.(summaryKey); ok {
 		return l.t.logger != nil
 	}
 	if record.IsKey(key) {
 		return &l.rec
 	}
-	return l.Context.Value(key)
+	return l.idContext.Value(key)
 }
 
 // String names the context in panics and debug output, as the context
 // package's own types do.
-func (l *logical) String() string { return "tracing.requestID" }
+func (c *idContext) String() string { return "tracing.requestID" }
 
 type (
 	requestIDKey struct{}

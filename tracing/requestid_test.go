@@ -66,13 +66,11 @@ func TestRequestIDContextKeepsParent(t *testing.T) {
 }
 
 // TestRequestIDAllocs: a request id costs at most three allocations (the
-// copy of the request with its context, id and record; the header map's
-// two), with the record of the request started for the layers below.
+// copy of the request with its context and id; the header map's two), and
+// one when the caller set the id (no header to change).
 func TestRequestIDAllocs(t *testing.T) {
 	resp := &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}
-	var sawRecord bool
 	rt := tracing.NewRequestID(rtFunc(func(req *http.Request) (*http.Response, error) {
-		sawRecord = record.From(req.Context()) != nil
 		return resp, nil
 	}))
 	req, err := http.NewRequest(http.MethodGet, "http://example.invalid/items?q=1", nil)
@@ -83,9 +81,50 @@ func TestRequestIDAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	assert.True(t, sawRecord, "the layers below find the request's record")
 	assert.LessOrEqual(t, allocs, 3.0)
 	t.Logf("request id: %v allocations", allocs)
+
+	req.Header.Set("X-Request-ID", "abc")
+	allocs = testing.AllocsPerRun(200, func() {
+		if _, err := rt.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 1.0)
+	t.Logf("request id set by the caller: %v allocations", allocs)
+}
+
+// TestRequestIDRecord: with a summary to write, the layers below find the
+// record of the request on the context, and know a summary will be
+// written; without one, there is no record to fill in (nothing would read
+// it) and they know no summary will be written.
+func TestRequestIDRecord(t *testing.T) {
+	var rec *record.Record
+	var id string
+	next := rtFunc(func(req *http.Request) (*http.Response, error) {
+		rec, id = record.From(req.Context()), tracing.RequestIDFrom(req.Context())
+		rec.Attempt()
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+	})
+	get := func(rt http.RoundTripper) {
+		req, err := http.NewRequest(http.MethodGet, "http://example.invalid/", nil)
+		require.NoError(t, err)
+		resp, err := rt.RoundTrip(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
+
+	r := newRig(t)
+	get(tracing.NewRequestID(next, r.opts()...))
+	require.NotNil(t, rec, "with a logger the layers below find the record")
+	assert.NotEmpty(t, id)
+	sums := r.summaries(t)
+	require.Len(t, sums, 1)
+	assert.EqualValues(t, 1, sums[0]["attempts"])
+
+	get(tracing.NewRequestID(next))
+	assert.Nil(t, rec, "without a summary no record is made")
+	assert.NotEmpty(t, id)
 }
 
 // TestRequestIDHeaderCopy: the header the layers below get holds the
