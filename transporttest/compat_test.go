@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -16,11 +17,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// compatGet does one POST of "body" to srv with a short deadline and
-// returns the status (0 on error), the body read and the error.
-func compatGet(t *testing.T, srv *Server) (int, string, error) {
+// compatGet does one POST of "body" to srv and returns the status (0 on
+// error), the body read and the error. A fixture that stalls after sending
+// status and want (status 0: before answering) has its request ended by a
+// deadline once it got there; others have 10 s.
+func compatGet(t *testing.T, srv *Server, stalls bool, status int, want string) (int, string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	var answered atomic.Bool
+	var read atomic.Int64
+	if stalls {
+		ctx, cancel = DeadlineWhen(func() bool {
+			return srv.Connections() > 0 && (status == 0 || answered.Load() && read.Load() >= int64(len(want)))
+		})
+	}
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader("body"))
 	tr := srv.Client().Transport.(*http.Transport).Clone()
@@ -30,8 +40,21 @@ func compatGet(t *testing.T, srv *Server) (int, string, error) {
 		return 0, "", err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	answered.Store(true)
+	b, err := io.ReadAll(readCounter{resp.Body, &read})
 	return resp.StatusCode, string(b), err
+}
+
+// readCounter counts the bytes read through it in n.
+type readCounter struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c readCounter) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 func TestCompatConstructors(t *testing.T) {
@@ -71,7 +94,9 @@ func TestCompatConstructors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer tc.srv.Close()
-			status, body, err := compatGet(t, tc.srv)
+			// A case that wants a timeout, and not just any error, stalls.
+			stalls := tc.errWant != nil && tc.errWant(context.DeadlineExceeded) && !tc.errWant(io.ErrUnexpectedEOF)
+			status, body, err := compatGet(t, tc.srv, stalls, tc.status, tc.body)
 			assert.Equal(t, tc.status, status)
 			assert.Equal(t, tc.body, body)
 			if tc.errWant == nil {
@@ -98,7 +123,7 @@ func TestCompatServerMethods(t *testing.T) {
 	defer srv.Close()
 	assert.Equal(t, srv.Listener.Addr().String(), srv.Addr())
 	for range 2 {
-		_, _, err := compatGet(t, srv)
+		_, _, err := compatGet(t, srv, false, 200, "")
 		require.NoError(t, err)
 	}
 	assert.Equal(t, []int{1, 2}, ids, "compatGet uses a new transport each time")
