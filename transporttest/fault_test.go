@@ -18,6 +18,7 @@ import (
 )
 
 func TestStall(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{BodySize: 5, Fault: transporttest.Stall})
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -138,6 +139,7 @@ func TestBlackhole(t *testing.T) {
 }
 
 func TestBlackholeTLSHandshake(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole})
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -190,6 +192,7 @@ func TestNoRead(t *testing.T) {
 }
 
 func TestAnswerBeforeBody(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusServiceUnavailable, Fault: transporttest.AnswerBeforeBody})
 	t.Cleanup(srv.Close)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, io.LimitReader(&uploadBody{}, 64<<20))
@@ -236,6 +239,7 @@ func TestBlackholeInSequence(t *testing.T) {
 // TestDelayThenFault: the Delay comes before the fault, as before a
 // response.
 func TestDelayThenFault(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Delay: 50 * time.Millisecond, Fault: transporttest.EmptyReply})
 	t.Cleanup(srv.Close)
 	start := time.Now()

@@ -15,6 +15,11 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// Tests that mostly wait on real time (loopback fixtures with delays, the
+// server's lingering close) call t.Parallel, so that their waits overlap
+// once the other tests, run first one at a time, are done; tests that check
+// for leaked goroutines must not, and do not.
+
 // A mode is how a test starts a server: over cleartext HTTP/1.1 on
 // loopback (""), TLS with HTTP/1.1 ("tls"), TLS with HTTP/2 ("h2"),
 // cleartext on a MemListener ("mem"), or TLS with HTTP/2 on a MemListener

@@ -96,6 +96,7 @@ func TestFreezeDeadHTTP2(t *testing.T) {
 }
 
 func TestFreezeHTTP1(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Body: "ok"})
 	t.Cleanup(srv.Close)
 	c := newClient(t)

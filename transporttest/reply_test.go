@@ -140,6 +140,7 @@ func TestSlowHeader(t *testing.T) {
 }
 
 func TestSlowHeaderAnswers(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Delay: 50 * time.Millisecond, Body: "slow"})
 	t.Cleanup(srv.Close)
 	start := time.Now()
@@ -151,6 +152,7 @@ func TestSlowHeaderAnswers(t *testing.T) {
 }
 
 func TestTrickle(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{BodySize: 10, Trickle: 20 * time.Millisecond})
 	t.Cleanup(srv.Close)
 	start := time.Now()
@@ -162,6 +164,7 @@ func TestTrickle(t *testing.T) {
 }
 
 func TestTrickleBody(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Body: "hey", Trickle: 20 * time.Millisecond})
 	t.Cleanup(srv.Close)
 	start := time.Now()
@@ -184,6 +187,7 @@ func TestDeadAddr(t *testing.T) {
 }
 
 func TestSlowReader(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Body: "ok", ReadChunk: 4, ReadEvery: 10 * time.Millisecond})
 	t.Cleanup(srv.Close)
 	start := time.Now()

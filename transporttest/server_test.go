@@ -20,6 +20,7 @@ import (
 )
 
 func TestCloseUnblocksStalledHandlers(t *testing.T) {
+	t.Parallel()
 	type R = transporttest.Reply
 	for name, h := range map[string]http.Handler{
 		"SlowHeader": R{Delay: time.Hour},
@@ -95,6 +96,7 @@ func closeWithin(t *testing.T, srv *transporttest.Server, d time.Duration) {
 }
 
 func TestCloseReleasesHTTP2AndFrozen(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		h      http.Handler
@@ -154,6 +156,7 @@ func TestCloseUnreadLargeReply(t *testing.T) {
 }
 
 func TestCloseWaitsForRequestInFlight(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(100 * time.Millisecond) // not a stall: an ordinary slow handler
 		io.WriteString(w, "finished")
