@@ -220,7 +220,7 @@ func TestRealH2CancelDeadlineClientTimeout(t *testing.T) {
 	})
 	t.Run("deadline", func(t *testing.T) {
 		c := h2Client(t, cfg)
-		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond) // whenever it fires: a timeout
 		defer cancel()
 		err := fetch(t, c, newRequest(t, ctx, http.MethodGet, url, nil))
 		if got := errclass.Classify(err); got != errclass.Timeout {
@@ -229,7 +229,7 @@ func TestRealH2CancelDeadlineClientTimeout(t *testing.T) {
 	})
 	t.Run("client timeout", func(t *testing.T) {
 		c := h2Client(t, cfg)
-		c.Timeout = 300 * time.Millisecond
+		c.Timeout = 100 * time.Millisecond // whenever it fires: a timeout of the whole exchange
 		err := get(t, c, url)
 		check(t, err, errclass.Timeout, errclass.PhaseTotal, false)
 	})

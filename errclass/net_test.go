@@ -141,7 +141,7 @@ func TestRealClientTimeout(t *testing.T) {
 				hold(c)
 			}
 		})
-		c := &http.Client{Transport: newTransport(t, nil), Timeout: 200 * time.Millisecond}
+		c := &http.Client{Transport: newTransport(t, nil), Timeout: 100 * time.Millisecond}
 		err := get(t, c, "http://"+srv.addr()+"/")
 		check(t, err, errclass.Timeout, errclass.PhaseTotal, false)
 	})

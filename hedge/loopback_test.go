@@ -2,9 +2,11 @@ package hedge_test
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -20,6 +22,12 @@ import (
 // request gets "fast" at once. It returns the server and its client's
 // *http.Transport.
 func stuckFirst(t *testing.T, h2 bool) (*transporttest.Server, *http.Transport) {
+	return stuckFirstOn(t, h2, nil)
+}
+
+// stuckFirstOn is stuckFirst on l (nil: loopback), for example a
+// transporttest.MemListener inside a synctest bubble.
+func stuckFirstOn(t *testing.T, h2 bool, l net.Listener) (*transporttest.Server, *http.Transport) {
 	var n atomic.Int32
 	srv := transporttest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
@@ -28,6 +36,7 @@ func stuckFirst(t *testing.T, h2 bool) (*transporttest.Server, *http.Transport) 
 		}
 		io.WriteString(w, "fast")
 	}))
+	srv.Listener = l
 	if h2 {
 		srv.EnableHTTP2 = true
 		srv.StartTLS()
@@ -59,6 +68,10 @@ func conns(srv *transporttest.Server) []int {
 	return ids
 }
 
+// TestHedgeUsesAnotherConnection runs in bubbles, on a MemListener, so
+// that the first attempt reaches the server before the hedge whatever the
+// machine's load (on loopback, a handshake slower than the hedge delay let
+// the hedge arrive first and be the stuck one).
 func TestHedgeUsesAnotherConnection(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -69,28 +82,30 @@ func TestHedgeUsesAnotherConnection(t *testing.T) {
 		{"HTTP/2", true, "HTTP/2.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, base := stuckFirst(t, tc.h2)
-			rt := hedge.New(base, hedge.WithDelay(50*ms))
-			t.Cleanup(rt.CloseIdleConnections)
-			hedgedGet(t, rt, srv)
-			seen := srv.Seen()
-			require.Len(t, seen, 2)
-			assert.Equal(t, tc.proto, seen[1].Proto)
-			assert.NotEqual(t, seen[0].ConnID, seen[1].ConnID, "the hedge went over another connection")
+			synctest.Test(t, func(t *testing.T) {
+				srv, base := stuckFirstOn(t, tc.h2, transporttest.NewMemListener())
+				rt := hedge.New(base, hedge.WithDelay(50*ms))
+				t.Cleanup(rt.CloseIdleConnections)
+				hedgedGet(t, rt, srv)
+				seen := srv.Seen()
+				require.Len(t, seen, 2)
+				assert.Equal(t, tc.proto, seen[1].Proto)
+				assert.NotEqual(t, seen[0].ConnID, seen[1].ConnID, "the hedge went over another connection")
 
-			// Not poisoned: the next request succeeds; over HTTP/2 it goes
-			// over the first connection, whose stream was reset. (Over
-			// HTTP/1 the cancelled attempt's connection is closed, and the
-			// hedge's idle one belongs to the hedges' pool: a new one.)
-			req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/", nil)
-			resp, err := rt.RoundTrip(req)
-			require.NoError(t, err)
-			assert.Equal(t, "fast", readAll(t, resp))
-			if tc.h2 {
-				ids := conns(srv)
-				assert.Equal(t, ids[0], ids[2], "the first connection carries the next request")
-				assert.Equal(t, 2, srv.Stats().Connections)
-			}
+				// Not poisoned: the next request succeeds; over HTTP/2 it goes
+				// over the first connection, whose stream was reset. (Over
+				// HTTP/1 the cancelled attempt's connection is closed, and the
+				// hedge's idle one belongs to the hedges' pool: a new one.)
+				req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/", nil)
+				resp, err := rt.RoundTrip(req)
+				require.NoError(t, err)
+				assert.Equal(t, "fast", readAll(t, resp))
+				if tc.h2 {
+					ids := conns(srv)
+					assert.Equal(t, ids[0], ids[2], "the first connection carries the next request")
+					assert.Equal(t, 2, srv.Stats().Connections)
+				}
+			})
 		})
 	}
 }

@@ -55,7 +55,7 @@ func TestConcurrentHedgedRequests(t *testing.T) {
 			defer ht.CloseIdleConnections()
 			client := &http.Client{Transport: retry.New(ht, retry.WithBudget(b))}
 
-			const workers, each = 16, 15
+			const workers, each = 16, 8
 			start := time.Now()
 			var wg sync.WaitGroup
 			for w := range workers {

@@ -25,7 +25,7 @@ type load struct {
 
 // drive runs workers goroutines that send GETs through rt in a loop for d
 // (on the bubble's clock): each reads and closes its response; a rejected
-// one pauses 5 ms and tries again, a failed one goes on.
+// one pauses 20 ms and tries again, a failed one goes on.
 func drive(t *testing.T, rt http.RoundTripper, workers int, d time.Duration, l *load) {
 	t.Helper()
 	end := time.Now().Add(d)
@@ -40,7 +40,7 @@ func drive(t *testing.T, rt http.RoundTripper, workers int, d time.Duration, l *
 					drain(resp)
 				case isLimited(err):
 					l.rejected.Add(1)
-					time.Sleep(5 * time.Millisecond)
+					time.Sleep(20 * time.Millisecond)
 				default:
 					l.failed.Add(1)
 				}

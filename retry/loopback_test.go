@@ -263,7 +263,7 @@ func TestLoopbackRetryAfterOverCap(t *testing.T) {
 	assert.Equal(t, 429, resp.StatusCode)
 	assert.Equal(t, "slow down", string(b))
 	assert.Equal(t, 1, srv.Stats().Requests)
-	assert.Less(t, time.Since(start), 2*time.Second, "returns at once")
+	assert.Less(t, time.Since(start), 10*time.Second, "returns at once, not after an hour or the 30 s cap")
 }
 
 // attemptTimeout bounds each attempt, as the timeouts package's attempt
@@ -293,7 +293,8 @@ func TestLoopbackAttemptTimeoutVersusCaller(t *testing.T) {
 	t.Run("attempt timeout", func(t *testing.T) {
 		srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.Blackhole})
 		t.Cleanup(srv.Close)
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		const callerDeadline = 10 * time.Second
+		ctx, cancel := context.WithTimeout(t.Context(), callerDeadline)
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
 		client, c := clientFor(attemptTimeout{next: srv.Client().Transport, d: 100 * time.Millisecond}, fast, retry.WithMaxAttempts(5))
@@ -302,7 +303,7 @@ func TestLoopbackAttemptTimeoutVersusCaller(t *testing.T) {
 		require.Error(t, err)
 		assert.Equal(t, errclass.Timeout, errclass.Classify(err))
 		assert.Equal(t, int32(2), c.n.Load())
-		assert.Less(t, time.Since(start), 2*time.Second, "ended by the attempts, not by the caller's deadline")
+		assert.Less(t, time.Since(start), callerDeadline, "ended by the attempts, not by the caller's deadline")
 	})
 	t.Run("caller cancel", func(t *testing.T) {
 		srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.Blackhole})

@@ -17,6 +17,7 @@ import (
 // or not (an empty TLSNextProto map turns HTTP/2 off), against a server that
 // offers h2: the generations speak what they negotiate.
 func TestTemplateTransports(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{h2: true})
 	used := &http.Transport{}
 	used.Clone() // runs the lazy HTTP/2 set-up, as a first request would

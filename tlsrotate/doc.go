@@ -43,7 +43,10 @@
 // work), and sends every new request to the newest generation. Connections
 // are dialed through a wrapper that tracks them per generation. The Source
 // knows nothing of this: a Transport sees a new snapshot at its next request,
-// or at once through the old snapshot's end.
+// or at once through the old snapshot's end. Requests that use no TLS
+// (http:// URLs, sent directly or through a proxy that is not https://)
+// carry no certificate: they share one more clone that rotations never
+// retire, so their keep-alive connections outlive every rotation.
 //
 // Under the default [Graceful] retirement an older generation is retired:
 // its idle connections are closed at once; it counts its requests in flight

@@ -22,6 +22,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // env is one mutual-TLS setup: a CA, a directory with the client's files, a
 // server that requires client certificates and a source watching the files.
+// It runs in real time, on loopback and fsnotify, for what depends on the
+// kernel; everything else runs in synctest bubbles (see bubble). The
+// real-time tests call t.Parallel, so that their waits overlap once the
+// bubbles, which run first, are done.
 type env struct {
 	t    *testing.T
 	ca   *transporttest.CA

@@ -126,6 +126,7 @@ func TestNginxRejection(t *testing.T) {
 // installed: nginx trusts only a new client CA; the source starts with an
 // older certificate while its provider already has one of the new CA.
 func TestRealNginxRejectionRenews(t *testing.T) {
+	t.Parallel()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		bin = "/usr/sbin/nginx"

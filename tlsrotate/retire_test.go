@@ -30,13 +30,16 @@ func inBubbles(t *testing.T, test func(t *testing.T, h2 bool)) {
 // stream of concurrent requests, several rotations. No request fails, and
 // every request that starts after a snapshot is published is served on a
 // connection whose client certificate is that snapshot's or newer; at the
-// end only the newest certificate's connections are open.
+// end only the newest certificate's connections are open. The rotations
+// come after so many requests, not after so much time, so that every
+// generation takes its share whatever the requests cost.
 func TestZeroFailedRequestsAcrossRotations(t *testing.T) {
 	inBubbles(t, func(t *testing.T, h2 bool) {
 		b := newBubble(t, h2)
 		c, _ := b.client()
 		var genOf sync.Map // serial → generation
-		genOf.Store(b.src.Current().Serial(), b.src.Current().Generation)
+		first := b.src.Current().Generation
+		genOf.Store(b.src.Current().Serial(), first)
 		type result struct {
 			startGen uint64
 			serial   string
@@ -63,26 +66,43 @@ func TestZeroFailedRequestsAcrossRotations(t *testing.T) {
 				}
 			})
 		}
+		// awaitResults waits until n requests have ended.
+		awaitResults := func(n int) {
+			for {
+				mu.Lock()
+				got := len(results)
+				mu.Unlock()
+				if got >= n {
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		const perGeneration = 30
 		var last string
-		for range 4 {
-			time.Sleep(150 * time.Millisecond)
+		for i := range 4 {
+			awaitResults((i + 1) * perGeneration)
 			p := b.ca.IssueClient("client", time.Hour)
 			genOf.Store(p.Serial(), b.src.Current().Generation+1)
 			b.rotateTo(p)
 			last = p.Serial()
 		}
-		time.Sleep(150 * time.Millisecond)
+		awaitResults(5 * perGeneration)
 		close(stop)
 		wg.Wait()
 
-		require.Greater(t, len(results), 100, "too few requests to mean anything")
 		t.Logf("%d requests", len(results))
+		served := map[uint64]int{}
 		for _, r := range results {
 			require.NoError(t, r.err, "no request may fail across rotations")
 			v, ok := genOf.Load(r.serial)
 			require.True(t, ok, "unknown serial %q", r.serial)
 			require.GreaterOrEqual(t, v.(uint64), r.startGen,
 				"request started at generation %d was served with the certificate of generation %d", r.startGen, v)
+			served[v.(uint64)]++
+		}
+		for g := first; g <= first+4; g++ {
+			assert.Positive(t, served[g], "no request was served with the certificate of generation %d: %v", g, served)
 		}
 		c.CloseIdleConnections()
 		synctest.Wait()

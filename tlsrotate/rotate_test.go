@@ -18,6 +18,7 @@ import (
 )
 
 func TestRotationByAtomicRenameIsPickedUpWithoutPolling(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{}) // poll interval 1h: only fsnotify can find it
 	c, _ := e.client()
 	old := e.src.Current()
@@ -40,6 +41,7 @@ func TestRotationByAtomicRenameIsPickedUpWithoutPolling(t *testing.T) {
 }
 
 func TestRotationBySymlinkSwapIsPickedUpWithoutPolling(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{kubernetes: true})
 	c, _ := e.client()
 	require.Equal(t, e.src.Current().Serial(), serial(t, c, e.srv.URL))
@@ -56,6 +58,7 @@ func TestRotationBySymlinkSwapIsPickedUpWithoutPolling(t *testing.T) {
 }
 
 func TestInPlaceRewriteIsPickedUp(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	p := e.ca.IssueClient("client", time.Hour)
 	// Rewrite both files in place (truncate and write), key first.
@@ -66,6 +69,7 @@ func TestInPlaceRewriteIsPickedUp(t *testing.T) {
 }
 
 func TestDirectoryReplacedIsHandled(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "certs")
@@ -108,6 +112,7 @@ func TestCloseStopsWatcher(t *testing.T) {
 }
 
 func TestSessionCacheIsFreshPerGeneration(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = &tls.Config{ClientSessionCache: tls.NewLRUClientSessionCache(8)}
@@ -130,6 +135,7 @@ func TestSessionCacheIsFreshPerGeneration(t *testing.T) {
 // same directory never lets a 100 ms debounce go quiet; a rotation is still
 // picked up, at ten debounce intervals at most (before: only at the poll).
 func TestDebounceIsNotStarvedByOtherWrites(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	stop := make(chan struct{})
 	done := make(chan struct{})

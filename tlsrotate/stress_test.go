@@ -23,6 +23,7 @@ import (
 // connections) uses the old consistent pair; after the key, the new pair is
 // active promptly.
 func TestTornPairKeepsOldPairUntilKeyArrives(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	c, tr := e.client()
 	old := e.src.Current().Serial()
@@ -79,7 +80,8 @@ func TestConcurrentRequestsDuringManyRotations(t *testing.T) {
 
 // TestWatcherSurvivesManyRotationsAndInvalidWrites is R-4.
 func TestWatcherSurvivesManyRotationsAndInvalidWrites(t *testing.T) {
-	e := newEnv(t, envOpts{kubernetes: true}, tlsrotate.WithDebounce(10*time.Millisecond))
+	t.Parallel()
+	e := newEnv(t, envOpts{kubernetes: true}, tlsrotate.WithDebounce(2*time.Millisecond))
 	for i := 1; i <= 100; i++ {
 		if i%5 == 0 {
 			require.NoError(t, transporttest.WriteKubernetes(e.dir, map[string][]byte{"tls.crt": []byte("garbage"), "tls.key": []byte("garbage"), "ca.crt": e.ca.CertPEM}))
@@ -97,6 +99,7 @@ func TestWatcherSurvivesManyRotationsAndInvalidWrites(t *testing.T) {
 // TestSymlinkTargetDirectoryIsWatched: a certificate path that is a symlink
 // into another directory, rotated by renames there, is seen without polling.
 func TestSymlinkTargetDirectoryIsWatched(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	real, links := t.TempDir(), t.TempDir()
 	require.NoError(t, transporttest.WritePair(real, ca.IssueClient("a", time.Hour)))

@@ -31,9 +31,11 @@ type Transport struct {
 
 	cur atomic.Pointer[generation] // nil until the first request
 
-	mu   sync.Mutex // serialises the replacement of cur; guards seq
+	mu   sync.Mutex // serialises the replacement of cur and the making of cleartext; guards seq
 	seq  uint64     // the number of the last generation made
 	gens sync.Map   // *generation → struct{}: every generation not yet forgotten
+
+	cleartext atomic.Pointer[http.Transport] // requests without TLS; nil until the first
 
 	renewals [numTriggers]atomic.Uint64
 	renewing atomic.Int32 // re-reads of the source in progress for a renewal
@@ -57,6 +59,18 @@ type Transport struct {
 // but the connections it makes are closed only when idle: do not give New a
 // transport prepared by [Configure].
 //
+// Only requests that use TLS go through the generations: https:// URLs, and
+// any URL sent through an https:// proxy. A request that will not use TLS
+// (an http:// URL sent directly, or through an http:// or SOCKS proxy)
+// carries no certificate, so it goes through one more clone of the template,
+// made at the first such request, whose connections no rotation, renewal,
+// expiry margin or maximum age retires: its keep-alive connections survive
+// rotations. To choose, RoundTrip calls the template's Proxy function for
+// each http:// request (net/http calls it again to send it).
+// [Transport.CloseIdleConnections] closes that clone's idle connections
+// too; [Transport.Stats] and [Transport.LiveConnections] count only the
+// connections of the generations.
+//
 // New panics when src is nil.
 func New(template *http.Transport, src *Source, opts ...TransportOption) *Transport {
 	if src == nil {
@@ -74,14 +88,20 @@ func New(template *http.Transport, src *Source, opts ...TransportOption) *Transp
 	return t
 }
 
-// RoundTrip sends req over the newest generation. The request counts as in
-// flight for that generation until its response body is read to the end or
-// closed. A handshake that failed because a certificate was rejected comes
+// RoundTrip sends req over the newest generation, or, when req will not use
+// TLS, over the connections kept for such requests (see [New]). The request
+// counts as in flight for that generation until its response body is read
+// to the end or closed. A handshake that failed because a certificate was rejected comes
 // back as a [*HandshakeError]; other errors are net/http's, matching their
 // errclass sentinel. RoundTrip follows the http.RoundTripper contract: it
 // does not modify req, and the underlying transport closes req.Body on every
 // path.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL != nil && req.URL.Scheme == "http" {
+		if rt := t.cleartextPool(); !usesTLS(rt, req) {
+			return roundTripCleartext(rt, req)
+		}
+	}
 	g := t.acquire(req.Context())
 	resp, err := g.rt.RoundTrip(req)
 	resp, err = layer.Checked("tlsrotate", g.rt, req, resp, err)
@@ -205,10 +225,13 @@ func (t *Transport) generations() []*generation {
 }
 
 // CloseIdleConnections closes the idle connections of every generation,
-// retired ones included.
+// retired ones included, and those of requests without TLS.
 func (t *Transport) CloseIdleConnections() {
 	for _, g := range t.generations() {
 		g.rt.CloseIdleConnections()
+	}
+	if rt := t.cleartext.Load(); rt != nil {
+		rt.CloseIdleConnections()
 	}
 }
 
@@ -224,6 +247,7 @@ func (t *Transport) Source() *Source { return t.src }
 // by the generation of the snapshot they were made with (a gauge for
 // dashboards: old generations should drain to zero after a rotation).
 // HTTP/2 connections count once however many streams they carry.
+// Connections without TLS, which belong to no generation, are not counted.
 func (t *Transport) LiveConnections() map[uint64]int {
 	m := map[uint64]int{}
 	for _, g := range t.generations() {
@@ -238,8 +262,9 @@ func (t *Transport) LiveConnections() map[uint64]int {
 type TransportStats struct {
 	// Renewals counts the generations retired, by what retired them.
 	Renewals map[Trigger]uint64
-	// Connections is the number of open connections; Stale those of them
-	// that belong to a retired generation (draining, or kept under [None]).
+	// Connections is the number of open connections of the generations
+	// (connections without TLS are not counted); Stale those of them that
+	// belong to a retired generation (draining, or kept under [None]).
 	Connections, Stale int
 }
 

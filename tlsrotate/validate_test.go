@@ -21,6 +21,7 @@ import (
 
 // TestBundleGrowthIsAChange is R-3: "old" → "old+new" is a rotation.
 func TestBundleGrowthIsAChange(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	other := transporttest.NewCA("new-ca")
 	require.NoError(t, transporttest.WriteFileAtomic(e.caf, append(append([]byte{}, e.ca.CertPEM...), other.CertPEM...)))

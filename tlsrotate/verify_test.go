@@ -41,6 +41,7 @@ func isUnknownAuthority(err error) bool {
 // fails before the bundle update, works after it (old and new CA overlap),
 // and the old CA's servers keep working during the overlap.
 func TestCARotationWithOverlap(t *testing.T) {
+	t.Parallel()
 	for _, h2 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "http1", true: "http2"}[h2], func(t *testing.T) {
 			e := newEnv(t, envOpts{h2: h2})
@@ -82,6 +83,7 @@ func TestCARotationWithOverlap(t *testing.T) {
 // is for a different IP fails in both modes (ServerName is empty for IPs;
 // the dialed address is what is checked).
 func TestConfigureVerifiesDialedIP(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	e.setServerCertificate(e.ca.Issue(transporttest.CertSpec{Server: true, IPAddresses: []net.IP{net.IPv4(10, 0, 0, 1)}}))
 	for mode, c := range clients(t, e) {
@@ -103,6 +105,7 @@ func TestConfigureVerifiesDialedIP(t *testing.T) {
 // TestConfigureVerifiesResumedSessions is R-11: with a session cache, a
 // resumed session is verified against the roots current at resumption.
 func TestConfigureVerifiesResumedSessions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{ClientSessionCache: tls.NewLRUClientSessionCache(8)}
@@ -135,6 +138,7 @@ func writeCAOnly(t *testing.T, e *env, ca *transporttest.CA) {
 }
 
 func TestConfigureRejectsProxies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = func(*http.Request) (*url.URL, error) { return url.Parse("http://127.0.0.1:1") }
@@ -145,6 +149,7 @@ func TestConfigureRejectsProxies(t *testing.T) {
 }
 
 func TestConfigureKeepsHTTP2(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{h2: true})
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tlsrotate.Configure(tr, e.src)
@@ -159,6 +164,7 @@ func TestConfigureKeepsHTTP2(t *testing.T) {
 // chain.Base reaches its template, and CloseIdleConnections reaches its
 // generations.
 func TestTransportIsTheBase(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{h2: true})
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	tr := tlsrotate.New(base, e.src)
@@ -181,6 +187,7 @@ func TestTransportIsTheBase(t *testing.T) {
 // only the old CA gets the previous (still valid) certificate; once it
 // accepts the new CA, the new one.
 func TestCAMigrationServesPreviousCertificateToOldServers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	c, tr := e.client()
 	old := e.src.Current().Serial()

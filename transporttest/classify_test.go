@@ -19,6 +19,7 @@ import (
 // net/http client, the failure its documentation promises, as errclass
 // names it: the contract the other packages' tests build on.
 func TestFailureShapesClassify(t *testing.T) {
+	t.Parallel()
 	type R = transporttest.Reply
 	for _, tc := range []struct {
 		name      string

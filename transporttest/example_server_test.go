@@ -96,7 +96,7 @@ func ExampleServer_Freeze() {
 	srv.StartTLS()
 	defer srv.Close()
 	tr := srv.Client().Transport.(*http.Transport).Clone()
-	tr.HTTP2 = &http.HTTP2Config{SendPingTimeout: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond}
+	tr.HTTP2 = &http.HTTP2Config{SendPingTimeout: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr}
 

@@ -18,6 +18,7 @@ import (
 )
 
 func TestStall(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{BodySize: 5, Fault: transporttest.Stall})
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -129,15 +130,16 @@ func TestBlackhole(t *testing.T) {
 	srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.Blackhole})
 	t.Cleanup(srv.Close)
 	start := time.Now()
-	_, _, err := get(t, srv.Client(), srv.URL, 100*time.Millisecond)
+	_, _, err := getStalled(t, srv.Client(), srv.URL, func() bool { return srv.Stats().Connections == 1 })
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Less(t, time.Since(start), 5*time.Second, "the deadline ended the request")
 	assert.Equal(t, 1, srv.Stats().Connections)
 	assert.Equal(t, 0, srv.Stats().Requests)
 }
 
 func TestBlackholeTLSHandshake(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole})
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -173,7 +175,7 @@ func (b *uploadBody) Close() error {
 func TestNoRead(t *testing.T) {
 	srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.NoRead})
 	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := transporttest.DeadlineWhen(func() bool { return srv.Stats().Requests == 1 })
 	defer cancel()
 	body := &uploadBody{}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, body)
@@ -184,12 +186,13 @@ func TestNoRead(t *testing.T) {
 	}
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Less(t, time.Since(start), 5*time.Second, "the deadline ended the upload")
 	assert.Equal(t, 1, srv.Stats().Requests)
 	assert.Zero(t, srv.Stats().BodyBytes, "the server never reads the body")
 }
 
 func TestAnswerBeforeBody(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusServiceUnavailable, Fault: transporttest.AnswerBeforeBody})
 	t.Cleanup(srv.Close)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, io.LimitReader(&uploadBody{}, 64<<20))
@@ -227,7 +230,7 @@ func TestBlackholeInSequence(t *testing.T) {
 	_, body, err := get(t, c, srv.URL, 5*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "ok", body)
-	_, _, err = get(t, c, srv.URL, 100*time.Millisecond)
+	_, _, err = getStalled(t, c, srv.URL, func() bool { return srv.Stats().Requests == 2 })
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Equal(t, transporttest.Stats{Requests: 2, Connections: 1, OpenConnections: 1}, srv.Stats(),
 		"the request was seen, on the kept-alive connection, which the server holds open")
@@ -236,6 +239,7 @@ func TestBlackholeInSequence(t *testing.T) {
 // TestDelayThenFault: the Delay comes before the fault, as before a
 // response.
 func TestDelayThenFault(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Delay: 50 * time.Millisecond, Fault: transporttest.EmptyReply})
 	t.Cleanup(srv.Close)
 	start := time.Now()

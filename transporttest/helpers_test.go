@@ -15,9 +15,15 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// Tests that mostly wait on real time (loopback fixtures with delays, the
+// server's lingering close) call t.Parallel, so that their waits overlap
+// once the other tests, run first one at a time, are done; tests that check
+// for leaked goroutines must not, and do not.
+
 // A mode is how a test starts a server: over cleartext HTTP/1.1 on
-// loopback (""), TLS with HTTP/1.1 ("tls"), TLS with HTTP/2 ("h2"), or
-// cleartext on a MemListener ("mem").
+// loopback (""), TLS with HTTP/1.1 ("tls"), TLS with HTTP/2 ("h2"),
+// cleartext on a MemListener ("mem"), or TLS with HTTP/2 on a MemListener
+// ("mem/h2"). The MemListener modes run inside a testing/synctest bubble.
 type mode string
 
 // serve starts a server for h in mode m; the caller closes it.
@@ -38,6 +44,10 @@ func startIn(srv *transporttest.Server, m mode) *transporttest.Server {
 	case "mem":
 		srv.Listener = transporttest.NewMemListener()
 		srv.Start()
+	case "mem/h2":
+		srv.Listener = transporttest.NewMemListener()
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
 	default:
 		panic("unknown mode " + string(m))
 	}
@@ -53,6 +63,22 @@ func get(t *testing.T, c *http.Client, url string, timeout time.Duration) (int, 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	return getCtx(t, c, ctx, url)
+}
+
+// getStalled does a GET through c whose request ends, as at a deadline, once
+// stalled reports that the fixture stalls (see transporttest.DeadlineWhen).
+func getStalled(t *testing.T, c *http.Client, url string, stalled func() bool) (int, string, error) {
+	t.Helper()
+	ctx, cancel := transporttest.DeadlineWhen(stalled)
+	defer cancel()
+	return getCtx(t, c, ctx, url)
+}
+
+// getCtx does a GET through c with ctx and returns the status, the body
+// read and the first error.
+func getCtx(t *testing.T, c *http.Client, ctx context.Context, url string) (int, string, error) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	require.NoError(t, err)
 	resp, err := c.Do(req)
@@ -62,6 +88,15 @@ func get(t *testing.T, c *http.Client, url string, timeout time.Duration) (int, 
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
+}
+
+// clientOf returns a client with its own transport, a clone of that of
+// srv.Client() (so it dials a MemListener too), closed at cleanup.
+func clientOf(t *testing.T, srv *transporttest.Server) *http.Client {
+	t.Helper()
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 // newClient returns a client with its own transport, closed at cleanup.

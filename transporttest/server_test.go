@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -19,6 +20,7 @@ import (
 )
 
 func TestCloseUnblocksStalledHandlers(t *testing.T) {
+	t.Parallel()
 	type R = transporttest.Reply
 	for name, h := range map[string]http.Handler{
 		"SlowHeader": R{Delay: time.Hour},
@@ -94,6 +96,7 @@ func closeWithin(t *testing.T, srv *transporttest.Server, d time.Duration) {
 }
 
 func TestCloseReleasesHTTP2AndFrozen(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		h      http.Handler
@@ -134,19 +137,26 @@ func TestCloseReleasesHTTP2AndFrozen(t *testing.T) {
 	}
 }
 
+// TestCloseUnreadLargeReply runs in a bubble, on a MemListener (whose
+// connections buffer 256 KiB), so that the grace period is exact.
 func TestCloseUnreadLargeReply(t *testing.T) {
-	srv := transporttest.NewServer(transporttest.Reply{Body: strings.Repeat("x", 32<<20)})
-	resp, err := newClient(t).Get(srv.URL)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	// The handler is blocked writing a body nobody reads: Close gives it
-	// its grace period, then closes the connection.
-	closeWithin(t, srv, 5*time.Second)
-	_, err = io.ReadAll(resp.Body)
-	assert.Error(t, err, "the unread body is cut")
+	synctest.Test(t, func(t *testing.T) {
+		srv := serve(transporttest.Reply{Body: strings.Repeat("x", 4<<20)}, "mem")
+		resp, err := clientOf(t, srv).Get(srv.URL)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		// The handler is blocked writing a body nobody reads: Close gives it
+		// its grace period, then closes the connection.
+		start := time.Now()
+		closeWithin(t, srv, 5*time.Second)
+		assert.Equal(t, time.Second, time.Since(start), "the grace period")
+		_, err = io.ReadAll(resp.Body)
+		assert.Error(t, err, "the unread body is cut")
+	})
 }
 
 func TestCloseWaitsForRequestInFlight(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(100 * time.Millisecond) // not a stall: an ordinary slow handler
 		io.WriteString(w, "finished")
@@ -266,36 +276,38 @@ func TestInvalidValuesPanic(t *testing.T) {
 // released at once, not after Close's grace period; a BaseContext of the
 // user's is kept, and ended too.
 func TestRequestContextDoneOnClose(t *testing.T) {
-	type key struct{}
-	waiting := make(chan struct{})
-	var got any
-	var ended error
-	srv := transporttest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = r.Context().Value(key{})
-		close(waiting)
-		<-r.Context().Done()
-		ended = r.Context().Err()
-	}))
-	srv.Config.BaseContext = func(net.Listener) context.Context {
-		return context.WithValue(context.Background(), key{}, "base")
-	}
-	srv.Start()
-	errc := make(chan error, 1)
-	go func() {
-		_, _, err := get(t, srv.Client(), srv.URL, 10*time.Second)
-		errc <- err
-	}()
-	<-waiting
-	start := time.Now()
-	closeWithin(t, srv, 5*time.Second)
-	assert.Less(t, time.Since(start), 900*time.Millisecond, "the handler was released when Close started, not after the grace period")
-	assert.Equal(t, "base", got, "the user's BaseContext is kept")
-	assert.ErrorIs(t, ended, context.Canceled)
-	select {
-	case <-errc:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the client was not released")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		type key struct{}
+		waiting := make(chan struct{})
+		var got any
+		var ended error
+		srv := transporttest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = r.Context().Value(key{})
+			close(waiting)
+			<-r.Context().Done()
+			ended = r.Context().Err()
+		}))
+		srv.Config.BaseContext = func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), key{}, "base")
+		}
+		startIn(srv, "mem")
+		errc := make(chan error, 1)
+		go func() {
+			_, _, err := get(t, srv.Client(), srv.URL, 10*time.Second)
+			errc <- err
+		}()
+		<-waiting
+		start := time.Now()
+		closeWithin(t, srv, 5*time.Second)
+		assert.Less(t, time.Since(start), time.Second, "the handler was released when Close started, not after the grace period")
+		assert.Equal(t, "base", got, "the user's BaseContext is kept")
+		assert.ErrorIs(t, ended, context.Canceled)
+		select {
+		case <-errc:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the client was not released")
+		}
+	})
 }
 
 func TestStats(t *testing.T) {
