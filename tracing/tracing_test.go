@@ -393,7 +393,7 @@ func TestCardinalityBounded(t *testing.T) {
 		return &http.Response{StatusCode: 200, ProtoMajor: 1, ProtoMinor: 1, Body: http.NoBody, Request: req}, nil
 	})
 	rt := tracing.New(base, tracing.WithTracerProvider(r.tp), tracing.WithMeterProvider(r.mp))
-	for i := range 1000 {
+	for i := range 10000 { // 10,000 random methods and paths
 		method := fmt.Sprintf("M%dX", i)
 		if i%3 == 0 {
 			method = "GET"
