@@ -69,7 +69,8 @@ func TestScenarioTable(t *testing.T) {
 // is not cut in time.
 func TestScenarioFailureExits1(t *testing.T) {
 	cfg := shortConfig()
-	cfg.bodyIdle = 2 * cfg.plainBound
+	cfg.plainBound = 300 * time.Millisecond
+	cfg.bodyIdle = 2 * cfg.plainBound // chain too hangs past the bound: the scenario fails
 	cfg.only = map[string]bool{"stalled body": true}
 	var out bytes.Buffer
 	require.Equal(t, 1, runScenarios(context.Background(), &out, cfg, false), out.String())
