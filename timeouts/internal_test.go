@@ -161,6 +161,48 @@ func TestTimerSlotReused(t *testing.T) {
 	assert.Positive(t, found, "the slot goes back to the pool")
 }
 
+// A slot's timer may still be set from its previous user when the next one
+// takes it, and fire while that round trip starts: everything the tick reads
+// (the exchange's slot field included) is written before the exchange is
+// published to the slot. Under -race this failed when the slot was assigned
+// after it was published.
+func TestTimerSlotStaleFireDuringStart(t *testing.T) {
+	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		time.Sleep(5 * ms) // the stale timer (1ms) fires meanwhile
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
+	})
+	tr := New(next, WithResponseHeader(time.Second))
+	for range 20 {
+		// A slot set to fire in 1ms, back in the pool with no user, as a
+		// finished round trip leaves it.
+		sl := tr.slots.get()
+		sl.arm(ms)
+		tr.slots.put(sl)
+		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+		resp, err := tr.RoundTrip(req)
+		require.NoError(t, err)
+		assert.Equal(t, 200, resp.StatusCode)
+	}
+}
+
+// The same for Total's requests.
+func TestTotalSlotStaleFireDuringStart(t *testing.T) {
+	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		time.Sleep(5 * ms)
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
+	})
+	tr := Total(time.Second)(next).(*total)
+	for range 20 {
+		sl := tr.slots.get()
+		sl.arm(ms)
+		tr.slots.put(sl)
+		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+		resp, err := tr.RoundTrip(req)
+		require.NoError(t, err)
+		assert.Equal(t, 200, resp.StatusCode)
+	}
+}
+
 // recordScanner follows TLS record headers however the stream is cut.
 func TestRecordScanner(t *testing.T) {
 	stream := []byte{

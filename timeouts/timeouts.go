@@ -115,7 +115,8 @@ func (t *Transport) start(req *http.Request) (*exchange, *http.Request) {
 		s.headerRun = 1
 	}
 	headerRuns := s.headerRun != 0
-	s.slot = t.slots.take(s) // publishes s to the slot's timer
+	s.slot = t.slots.get()
+	s.slot.publish(s) // after every field the timer's onTimer reads
 	if c.attempt > 0 {
 		s.ensure(t.ticks.attempt)
 	}

@@ -75,19 +75,23 @@ func (sl *timerSlot[T, P]) arm(d time.Duration) {
 // slots is a pool of timer slots, one pool per Transport or Total.
 type slots[T any, P ticker[T]] struct{ pool sync.Pool }
 
-// take takes a slot for u and publishes u to it. The slot's timer may still
-// be set from an earlier user and fire at any moment, so everything u needs
-// must be written before take.
-func (p *slots[T, P]) take(u *T) *timerSlot[T, P] {
+// get takes a slot from the pool (or makes one). Its timer may still be set
+// from an earlier user and fire at any moment; it does nothing until a user
+// is published with [timerSlot.publish].
+func (p *slots[T, P]) get() *timerSlot[T, P] {
 	sl, _ := p.pool.Get().(*timerSlot[T, P])
 	if sl == nil {
 		sl = &timerSlot[T, P]{}
 		sl.t = time.AfterFunc(time.Hour, sl.fire)
 		sl.t.Stop()
 	}
-	sl.user.Store(u)
 	return sl
 }
+
+// publish makes u the slot's user: from here on a firing calls u.onTimer, on
+// the timer's goroutine. Everything u's onTimer reads (its slot field
+// included) must be written before publish.
+func (sl *timerSlot[T, P]) publish(u *T) { sl.user.Store(u) }
 
 // put returns sl to the pool, its timer still set (see timerSlot).
 func (p *slots[T, P]) put(sl *timerSlot[T, P]) {
