@@ -138,7 +138,8 @@ func TestNotHedgedCostsNothing(t *testing.T) {
 // context can never end, and 4 when it can (the race, and the
 // context.WithCancelCause that the caller's context then needs: the context,
 // its cancel function, its channel). The hedge timer comes from a pool;
-// AllocsPerRun rounds down the rare timer a sync.Pool drops.
+// AllocsPerRun rounds down the rare timer a sync.Pool drops. Not parallel:
+// AllocsPerRun counts the allocations of every goroutine.
 func TestNoHedgeAllocations(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -24,19 +24,20 @@ import (
 // # Two ways to end it
 //
 // When the caller's context can end, the armed context is a
-// context.WithCancelCause of it: the caller's context tells it of its end at
-// no cost beyond the context itself, and a context derived from it (as
-// *http.Transport derives one) joins its children, one map per race.
+// context.WithCancelCause of it (three allocations: the context, its cancel
+// function, its channel): the caller's context tells it of its end through
+// its own bookkeeping, where watching it with context.AfterFunc would cost
+// three allocations besides a channel.
 //
 // When the caller's context can never end (context.Background, the context
-// of http.NewRequest), the armed context is the race's own: a Done channel,
-// closed by [firstCtx.end]. Contexts derived from it are told through
-// AfterFunc, so that the context package starts no goroutine for them. This
-// costs one allocation (the channel) where WithCancelCause costs three (the
-// context, its cancel function, its channel); over *http.Transport, the
-// context that the transport derives costs two more (the context package's
-// callback and its record of the stop function) instead of one (the map of
-// children). BenchmarkNoHedge and BenchmarkNoHedgeLoopback measure both.
+// of http.NewRequest), there is nothing to watch, and the armed context is
+// the race's own: a Done channel, closed by [firstCtx.endAs], its only
+// allocation. Contexts derived from it are told through AfterFunc, so that
+// the context package starts no goroutine for them; over *http.Transport,
+// which derives one from the request's, that costs two allocations (the
+// context package's callback and its record of the stop function), as many
+// as the map of children of a WithCancelCause context would.
+// BenchmarkNoHedge and BenchmarkNoHedgeLoopback measure both ways.
 type firstCtx struct {
 	r     *race                           // whose mu guards the fields below that need it
 	armed atomic.Bool                     // done is made; written under mu after done and inner

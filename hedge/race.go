@@ -29,7 +29,7 @@ var errNotSent = errors.New("hedge: hedge not sent")
 // it. The first attempt's request, its context and the wrapper of the
 // winner's body live inside the race, so a request that needs no hedge costs
 // one allocation, and one more (the Done channel) when the layer below
-// watches the context.
+// watches a context that only the race can end (see firstCtx).
 type race struct {
 	t     *Transport
 	req   *http.Request // the caller's
@@ -255,7 +255,8 @@ func wakeUp(wake chan struct{}) {
 }
 
 // losersLocked returns the cancel functions of every hedge but the winner
-// (0: the first attempt; k: hedge k). Called with r.mu held.
+// (0: the first attempt; k: hedge k); the first attempt's context is ended
+// apart, by [firstCtx.endAs]. Called with r.mu held.
 func (r *race) losersLocked(winner int) []context.CancelCauseFunc {
 	var cs []context.CancelCauseFunc
 	for i, h := range r.hedges {
