@@ -39,9 +39,9 @@ import (
 // as the map of children of a WithCancelCause context would.
 // BenchmarkNoHedge and BenchmarkNoHedgeLoopback measure both ways.
 type firstCtx struct {
-	r     *race                           // whose mu guards the fields below that need it
-	armed atomic.Bool                     // done is made; written under mu after done and inner
-	end   atomic.Uint32                   // why the own context ended (ctxEnd); written under mu
+	r     *race                           // its mu guards funcs, and the fields below until armed is set (they never change after)
+	armed atomic.Bool                     // done is made; written under mu after done, inner, cancel and own
+	end   atomic.Uint32                   // why the armed context ended (ctxEnd); written under mu
 	lost  atomic.Pointer[context.Context] // the own context's values and cause once a hedge won, set before end
 
 	done   <-chan struct{}         // the Done channel, made when the race arms
@@ -54,7 +54,7 @@ type firstCtx struct {
 	funcs0 [1]func()     // funcs' first slot, so that registering one costs nothing
 }
 
-// ctxEnd is why the first attempt's own context ended.
+// ctxEnd is why the first attempt's armed context ended.
 type ctxEnd = uint32
 
 const (
