@@ -17,6 +17,7 @@ type Transport struct {
 	hedges http.RoundTripper // where hedges go: next, or a clone of next when next is an *http.Transport
 	cfg    config
 	hosts  hosts // latency sketches, with an adaptive delay
+	slots  slots // hedge timers
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -72,7 +73,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, errclass.Wrap(err)
 	}
 	r := &race{t: t, req: req, delay: delay, sk: sk, start: start}
-	r.ctx = firstCtx{Context: req.Context(), r: r}
+	r.ctx.r = r
 	r.first = *req.WithContext(&r.ctx)
 	return r.finishFirst(t.RT().RoundTrip(&r.first))
 }

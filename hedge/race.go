@@ -3,6 +3,7 @@ package hedge
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -25,8 +26,10 @@ var errNotSent = errors.New("hedge: hedge not sent")
 
 // race is one hedged request: the first attempt, run by the caller's
 // goroutine, and the hedges, each run by the goroutine of the timer that sent
-// it. The first attempt's request and context live inside the race, so a
-// request that needs no hedge costs one allocation.
+// it. The first attempt's request, its context and the wrapper of the
+// winner's body live inside the race, so a request that needs no hedge costs
+// one allocation, and one more (the Done channel) when the layer below
+// watches a context that only the race can end (see firstCtx).
 type race struct {
 	t     *Transport
 	req   *http.Request // the caller's
@@ -34,18 +37,16 @@ type race struct {
 	ctx   firstCtx
 	start time.Time
 	delay time.Duration
-	sk    *sketch // nil with a fixed delay
+	sk    *sketch    // nil with a fixed delay
+	body  winnerBody // the winner's body as the caller gets it
 
-	armed atomic.Bool // inner is set; written under mu after inner
-
-	mu        sync.Mutex      // guards the fields below
-	inner     context.Context // the first attempt's cancellable context, made by the first Done
-	cancel    context.CancelCauseFunc
-	timer     *time.Timer // sends the next hedge
-	firstDone bool        // the first attempt returned
-	decided   bool        // the outcome is known: nothing more is sent, every later response is closed
-	live      int         // hedges sent whose RoundTrip has not returned
-	hedges    []sent      // hedge k at k-1
+	mu        sync.Mutex    // guards the fields below, and those of ctx that say so
+	slot      *timerSlot    // sends the next hedge; nil until armed, and once decided
+	due       time.Duration // when the next hedge is due, since start
+	firstDone bool          // the first attempt returned
+	decided   bool          // the outcome is known: nothing more is sent, every later response is closed
+	live      int           // hedges sent whose RoundTrip has not returned
+	hedges    []sent        // hedge k at k-1
 	win       *http.Response
 	winner    int           // the hedge that won, until the caller takes win
 	winAt     time.Duration // when a hedge won, since start
@@ -59,62 +60,20 @@ type sent struct {
 	at     time.Duration // when it was sent, since start
 }
 
-// firstCtx is the context of the first attempt. It is the caller's context
-// until the layer below first asks for Done, which shows that the layer can
-// abandon the attempt when the context ends. Only then is a cancellable
-// context made and the hedge timer set, counting from the start of the
-// attempt: an attempt that the layer below cannot abandon would hold the
-// caller until it ends, whatever a hedge did.
-type firstCtx struct {
-	context.Context // the caller's
-	r               *race
+// arm sets the hedge timer, counting from the start of the first attempt,
+// once the first attempt's context is one the race can end. Called with r.mu
+// held, once.
+func (r *race) arm() {
+	r.ctx.open()
+	r.due = r.delay
+	r.slot = r.t.slots.get(r.start)
+	r.slot.publish(r, r.delay-time.Since(r.start))
 }
 
-// Done returns the Done channel of the first attempt's cancellable context,
-// making it and setting the hedge timer on the first call. After the first
-// attempt has returned, it returns the caller's Done channel.
-func (c *firstCtx) Done() <-chan struct{} {
-	r := c.r
-	if r.armed.Load() {
-		return r.inner.Done()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.inner == nil {
-		if r.firstDone {
-			return c.Context.Done() // never cancelled by the race from now on
-		}
-		r.inner, r.cancel = context.WithCancelCause(c.Context)
-		r.timer = time.AfterFunc(r.delay-time.Since(r.start), r.fire)
-		r.armed.Store(true)
-	}
-	return r.inner.Done()
-}
-
-// Err returns the error of the cancellable context once made, else the
-// caller's.
-func (c *firstCtx) Err() error {
-	if c.r.armed.Load() {
-		return c.r.inner.Err()
-	}
-	return c.Context.Err()
-}
-
-// Value answers from the cancellable context once made (so that contexts
-// derived from this one attach to it, and context.Cause sees its cause), else
-// from the caller's.
-func (c *firstCtx) Value(key any) any {
-	if c.r.armed.Load() {
-		return c.r.inner.Value(key)
-	}
-	return c.Context.Value(key)
-}
-
-func (c *firstCtx) String() string { return "hedge.firstAttempt" }
-
-// fire sends the next hedge, on the timer's goroutine, and settles it.
-func (r *race) fire() {
-	k, at, req, ok := r.launch()
+// fire sends the next hedge if it is due, on the timer's goroutine, and
+// settles it.
+func (r *race) fire(sl *timerSlot) {
+	k, at, req, ok := r.launch(sl)
 	if !ok {
 		return
 	}
@@ -125,13 +84,25 @@ func (r *race) fire() {
 	r.settle(k, resp, err)
 }
 
-// launch decides whether hedge k goes out now and makes its request. The
-// budget is asked last, so a token is spent only on a hedge that is sent.
-func (r *race) launch() (k int, at time.Duration, req *http.Request, ok bool) {
+// launch decides whether hedge k goes out now, on a firing of sl, and makes
+// its request. A firing of a slot the race no longer holds is ignored; one
+// that came early (meant for the slot's previous user) sets the timer again.
+// The budget is asked last, so a token is spent only on a hedge that is
+// sent.
+func (r *race) launch(sl *timerSlot) (k int, at time.Duration, req *http.Request, ok bool) {
 	c := &r.t.cfg
 	ctx := r.req.Context()
 	r.mu.Lock()
-	if r.decided || !roomFor(ctx, r.delay) || (c.budget != nil && !c.budget.Withdraw()) {
+	if r.slot != sl || r.decided {
+		r.mu.Unlock()
+		return 0, 0, nil, false
+	}
+	if early := r.due - time.Since(r.start); early > 0 {
+		sl.t.Reset(early)
+		r.mu.Unlock()
+		return 0, 0, nil, false
+	}
+	if !roomFor(ctx, r.delay) || (c.budget != nil && !c.budget.Withdraw()) {
 		r.mu.Unlock()
 		return 0, 0, nil, false
 	}
@@ -144,7 +115,8 @@ func (r *race) launch() (k int, at time.Duration, req *http.Request, ok bool) {
 	k = len(r.hedges)
 	r.live++
 	if k < c.maxHedges {
-		r.timer.Reset(r.delay)
+		r.due = at + r.delay
+		sl.t.Reset(r.delay)
 	}
 	r.mu.Unlock()
 
@@ -179,6 +151,7 @@ func (r *race) settle(k int, resp *http.Response, err error) {
 		// The hook runs before the caller can return: before the first
 		// attempt is cancelled, or the caller woken.
 		r.t.cfg.hook(Event{Request: r.req, Hedge: k, Delay: h.at, Won: true})
+		r.ctx.endAs(lost)
 		for _, cancel := range losers {
 			cancel(errLost)
 		}
@@ -202,7 +175,6 @@ func (r *race) finishFirst(resp *http.Response, err error) (*http.Response, erro
 	elapsed := time.Since(r.start)
 	r.mu.Lock()
 	r.firstDone = true
-	cancel := r.cancel
 	switch {
 	case r.decided: // a hedge won and cancelled this attempt
 		waited := r.winAt
@@ -218,7 +190,7 @@ func (r *race) finishFirst(resp *http.Response, err error) (*http.Response, erro
 			c(errLost)
 		}
 		r.sample(elapsed)
-		return handOver(resp, cancel), nil
+		return r.handOver(resp, nil), nil
 	}
 	r.err = err
 	wait := r.live > 0
@@ -226,9 +198,7 @@ func (r *race) finishFirst(resp *http.Response, err error) (*http.Response, erro
 		wakeUp(r.decideLocked())
 	}
 	r.mu.Unlock()
-	if cancel != nil {
-		cancel(nil)
-	}
+	r.ctx.endAs(released)
 	if !wait {
 		return nil, errclass.Wrap(err)
 	}
@@ -262,7 +232,7 @@ func (r *race) take() (*http.Response, error) {
 		}
 		return nil, errclass.Wrap(err)
 	}
-	return handOver(resp, cancel), nil
+	return r.handOver(resp, cancel), nil
 }
 
 // decideLocked marks the outcome known: no hedge starts any more. It
@@ -270,8 +240,9 @@ func (r *race) take() (*http.Response, error) {
 // Called with r.mu held, once.
 func (r *race) decideLocked() chan struct{} {
 	r.decided = true
-	if r.timer != nil {
-		r.timer.Stop()
+	if r.slot != nil {
+		r.t.slots.put(r.slot)
+		r.slot = nil
 	}
 	return r.wake
 }
@@ -283,13 +254,11 @@ func wakeUp(wake chan struct{}) {
 	}
 }
 
-// losersLocked returns the cancel functions of every attempt but the
-// winner (0: the first attempt; k: hedge k). Called with r.mu held.
+// losersLocked returns the cancel functions of every hedge but the winner
+// (0: the first attempt; k: hedge k); the first attempt's context is ended
+// apart, by [firstCtx.endAs]. Called with r.mu held.
 func (r *race) losersLocked(winner int) []context.CancelCauseFunc {
 	var cs []context.CancelCauseFunc
-	if winner != 0 && r.cancel != nil {
-		cs = append(cs, r.cancel)
-	}
 	for i, h := range r.hedges {
 		if i+1 != winner {
 			cs = append(cs, h.cancel)
@@ -311,19 +280,59 @@ func roomFor(ctx context.Context, d time.Duration) bool {
 	return !ok || time.Until(dl) >= d
 }
 
-// handOver returns resp with its body wrapped to release its attempt's
-// context (cancel) when the caller is done with it: at EOF, on a read error
-// or at Close, with io.EOF, the error or nil as the cause. The body's bytes
-// are not touched.
-func handOver(resp *http.Response, cancel context.CancelCauseFunc) *http.Response {
+// handOver returns resp with its body wrapped to release the winner's
+// context when the caller is done with it (see winnerBody). cancel is the
+// winning hedge's, or nil when the first attempt won: then the body is
+// wrapped only if the race armed. The body's bytes are not touched.
+func (r *race) handOver(resp *http.Response, cancel context.CancelCauseFunc) *http.Response {
 	switch {
-	case cancel == nil:
+	case cancel == nil && !r.ctx.armed.Load():
 	case resp.Body == nil:
-		cancel(nil)
+		r.body.r, r.body.cancel = r, cancel
+		r.body.release(nil)
 	default:
-		resp.Body = body.Wrap(resp.Body, cancel)
+		r.body.rc, r.body.r, r.body.cancel = resp.Body, r, cancel
+		resp.Body = body.KeepWriter(&r.body, resp.Body)
 	}
 	return resp
+}
+
+// winnerBody is the body of the winner's response as the caller gets it.
+// It releases the winner's context exactly once, the first time a Read
+// returns an error (io.EOF included) or at Close, before closing the body.
+// It lives inside the race, since a race has one winner: wrapping costs no
+// allocation, where body.Wrap would cost one.
+type winnerBody struct {
+	rc       io.ReadCloser
+	r        *race
+	cancel   context.CancelCauseFunc // the winning hedge's; nil: the first attempt won
+	finished atomic.Bool
+}
+
+func (b *winnerBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.release(err)
+	}
+	return n, err
+}
+
+func (b *winnerBody) Close() error {
+	b.release(nil)
+	return b.rc.Close()
+}
+
+// release ends the winner's context, once: a hedge's with cause (io.EOF, a
+// read error, or nil at Close), the first attempt's with context.Canceled.
+func (b *winnerBody) release(cause error) {
+	if !b.finished.CompareAndSwap(false, true) {
+		return
+	}
+	if b.cancel != nil {
+		b.cancel(cause)
+	} else {
+		b.r.ctx.endAs(released)
+	}
 }
 
 // discard closes the body of a response nobody will read.
