@@ -90,4 +90,12 @@
 // its context, and about ten over net/http, which asks it for Done and for
 // its httptrace hooks and derives contexts from it. Total fires on time,
 // from a pooled timer too, and costs at most two allocations per request.
+//
+// # In testing/synctest bubbles
+//
+// A Transport (and a Total) reads the clock of the place it was made: made
+// inside a bubble, its bounds run on the bubble's fake clock; so make the
+// client under test inside the bubble. Timers made in a bubble are never
+// reused outside it, so a Transport that served a bubble keeps its bounds
+// outside it too.
 package timeouts

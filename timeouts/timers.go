@@ -44,6 +44,7 @@ type timerSlot[T any, P ticker[T]] struct {
 	t     *time.Timer
 	armed atomic.Int64 // the interval t was last set to (so it fires within it), or 0 when not set
 	user  atomic.Pointer[T]
+	fake  bool // made inside a testing/synctest bubble: never pooled (see slots)
 }
 
 // fire clears armed before it loads the user, and a user publishes what it
@@ -73,6 +74,13 @@ func (sl *timerSlot[T, P]) arm(d time.Duration) {
 }
 
 // slots is a pool of timer slots, one pool per Transport or Total.
+//
+// A timer made inside a testing/synctest bubble belongs to the bubble: it
+// runs on the bubble's clock, which stops with the bubble, and may not be
+// reset from outside it. Such a slot goes back to no pool: left there still
+// set, it would tell a round trip outside the bubble that its timer is set,
+// and that round trip's bounds would never fire. So inside a bubble each
+// round trip makes its own timer; outside, slots are reused.
 type slots[T any, P ticker[T]] struct{ pool sync.Pool }
 
 // get takes a slot from the pool (or makes one). Its timer may still be set
@@ -81,20 +89,29 @@ type slots[T any, P ticker[T]] struct{ pool sync.Pool }
 func (p *slots[T, P]) get() *timerSlot[T, P] {
 	sl, _ := p.pool.Get().(*timerSlot[T, P])
 	if sl == nil {
-		sl = &timerSlot[T, P]{}
+		sl = &timerSlot[T, P]{fake: inBubble(time.Now())}
 		sl.t = time.AfterFunc(time.Hour, sl.fire)
 		sl.t.Stop()
 	}
 	return sl
 }
 
+// inBubble reports whether now, a reading of time.Now, was taken inside a
+// testing/synctest bubble, where time.Now carries no monotonic clock reading
+// (runtime.time_runtimeNow), which Round(0) would strip. It costs a reading
+// of the clock, so it runs only when a slot is made.
+func inBubble(now time.Time) bool { return now == now.Round(0) }
+
 // publish makes u the slot's user: from here on a firing calls u.onTimer, on
 // the timer's goroutine. Everything u's onTimer reads (its slot field
 // included) must be written before publish.
 func (sl *timerSlot[T, P]) publish(u *T) { sl.user.Store(u) }
 
-// put returns sl to the pool, its timer still set (see timerSlot).
+// put returns sl to the pool, its timer still set (see timerSlot), unless it
+// was made in a bubble.
 func (p *slots[T, P]) put(sl *timerSlot[T, P]) {
 	sl.user.Store(nil)
-	p.pool.Put(sl)
+	if !sl.fake {
+		p.pool.Put(sl)
+	}
 }
