@@ -19,6 +19,7 @@ import (
 )
 
 func TestClassString(t *testing.T) {
+	t.Parallel()
 	// These names are a published interface (metrics, logs): never change one.
 	want := map[errclass.Class]string{
 		errclass.OK:          "ok",
@@ -44,6 +45,7 @@ func TestClassString(t *testing.T) {
 }
 
 func TestPhaseValues(t *testing.T) {
+	t.Parallel()
 	want := map[errclass.Phase]string{
 		errclass.PhaseNone: "", errclass.PhaseDNS: "dns", errclass.PhaseConnect: "connect",
 		errclass.PhaseTLSHandshake: "tls_handshake", errclass.PhaseWriteIdle: "write_idle",
@@ -59,6 +61,7 @@ func TestPhaseValues(t *testing.T) {
 }
 
 func TestSentinel(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		c    errclass.Class
 		want error
@@ -179,6 +182,7 @@ var wrappings = []struct {
 }
 
 func TestClassifyWrapping(t *testing.T) {
+	t.Parallel()
 	for _, tc := range classCases() {
 		for _, w := range wrappings {
 			t.Run(tc.name+"/"+w.name, func(t *testing.T) {
@@ -198,6 +202,7 @@ func TestClassifyWrapping(t *testing.T) {
 }
 
 func TestClassifyNil(t *testing.T) {
+	t.Parallel()
 	if got := errclass.Classify(nil); got != errclass.OK {
 		t.Errorf("Classify(nil) = %v, want ok", got)
 	}
@@ -210,6 +215,7 @@ func TestClassifyNil(t *testing.T) {
 }
 
 func TestClassifyResponse(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		resp *http.Response
@@ -233,6 +239,7 @@ func TestClassifyResponse(t *testing.T) {
 }
 
 func TestSentinelMatching(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  error

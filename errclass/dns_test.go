@@ -117,6 +117,7 @@ func dialTo(t *testing.T, addr string) func(ctx context.Context, network, addres
 }
 
 func TestRealDNS(t *testing.T) {
+	t.Parallel()
 	// Absolute names (trailing dot) so that no search domain is tried; the
 	// resolver never leaves loopback.
 	const url = "http://no-such-host.errclass.test.:80/"

@@ -18,6 +18,7 @@ import (
 )
 
 func TestRealH2StreamReset(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler) // HTTP/2: RST_STREAM with INTERNAL_ERROR
 	}))
@@ -121,6 +122,7 @@ func h2Client(t *testing.T, cfg *tls.Config) *http.Client {
 func unreplayable() io.Reader { return io.MultiReader(strings.NewReader("payload")) }
 
 func TestRealH2RefusedStream(t *testing.T) {
+	t.Parallel()
 	addr, cfg := newH2Server(t, func(c net.Conn, stream uint32) bool {
 		return writeFrame(c, frameRSTStream, 0, stream, u32(codeRefused)) == nil
 	})
@@ -166,6 +168,7 @@ type h2StreamError struct {
 func (h2StreamError) Error() string { return "stream error" }
 
 func TestRealH2GoAway(t *testing.T) {
+	t.Parallel()
 	t.Run("stream not processed", func(t *testing.T) {
 		addr, cfg := newH2Server(t, func(c net.Conn, stream uint32) bool {
 			// Last stream id 0: no stream of this connection was processed.
@@ -190,6 +193,7 @@ func TestRealH2GoAway(t *testing.T) {
 }
 
 func TestRealH2ResponseHeaderTimeout(t *testing.T) {
+	t.Parallel()
 	addr, cfg := newH2Server(t, func(c net.Conn, stream uint32) bool { return true })
 	c := &http.Client{Transport: newTransport(t, func(tr *http.Transport) {
 		tr.TLSClientConfig = cfg
@@ -201,6 +205,7 @@ func TestRealH2ResponseHeaderTimeout(t *testing.T) {
 }
 
 func TestRealH2CancelDeadlineClientTimeout(t *testing.T) {
+	t.Parallel()
 	// The server opens streams and never answers them.
 	streams := make(chan struct{}, 8)
 	addr, cfg := newH2Server(t, func(c net.Conn, stream uint32) bool {

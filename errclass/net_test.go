@@ -18,6 +18,7 @@ import (
 // Classify, PhaseOf and Unsent make of the error net/http returns.
 
 func TestRealRefused(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +35,7 @@ func TestRealRefused(t *testing.T) {
 }
 
 func TestRealDialTimeout(t *testing.T) {
+	t.Parallel()
 	srv := newRawServer(t, hold)
 	c := &http.Client{Transport: newTransport(t, func(tr *http.Transport) {
 		// A bound that has passed before the dial starts: a real dial
@@ -45,6 +47,7 @@ func TestRealDialTimeout(t *testing.T) {
 }
 
 func TestRealReset(t *testing.T) {
+	t.Parallel()
 	srv := newRawServer(t, func(c net.Conn) {
 		if readRequest(c) {
 			c.(*net.TCPConn).SetLinger(0) // Close sends RST
@@ -56,6 +59,7 @@ func TestRealReset(t *testing.T) {
 }
 
 func TestRealEOFBeforeResponse(t *testing.T) {
+	t.Parallel()
 	srv := newRawServer(t, func(c net.Conn) { readRequest(c) })
 	c := &http.Client{Transport: newTransport(t, nil)}
 	err := get(t, c, "http://"+srv.addr()+"/")
@@ -66,6 +70,7 @@ func TestRealEOFBeforeResponse(t *testing.T) {
 }
 
 func TestRealEOFMidBody(t *testing.T) {
+	t.Parallel()
 	srv := newRawServer(t, func(c net.Conn) {
 		if readRequest(c) {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
@@ -77,6 +82,7 @@ func TestRealEOFMidBody(t *testing.T) {
 }
 
 func TestRealMalformedResponse(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		reply string
@@ -103,6 +109,7 @@ func TestRealMalformedResponse(t *testing.T) {
 }
 
 func TestRealResponseHeaderTimeout(t *testing.T) {
+	t.Parallel()
 	srv := newRawServer(t, hold)
 	c := &http.Client{Transport: newTransport(t, func(tr *http.Transport) {
 		tr.ResponseHeaderTimeout = 100 * time.Millisecond
@@ -116,6 +123,7 @@ func TestRealResponseHeaderTimeout(t *testing.T) {
 }
 
 func TestRealTLSHandshakeTimeout(t *testing.T) {
+	t.Parallel()
 	srv := newRawServer(t, hold) // accepts TCP, never answers the ClientHello
 	c := &http.Client{Transport: newTransport(t, func(tr *http.Transport) {
 		tr.TLSHandshakeTimeout = 100 * time.Millisecond
@@ -125,6 +133,7 @@ func TestRealTLSHandshakeTimeout(t *testing.T) {
 }
 
 func TestRealClientTimeout(t *testing.T) {
+	t.Parallel()
 	t.Run("awaiting headers", func(t *testing.T) {
 		srv := newRawServer(t, hold)
 		c := &http.Client{Transport: newTransport(t, nil), Timeout: 100 * time.Millisecond}
@@ -148,6 +157,7 @@ func TestRealClientTimeout(t *testing.T) {
 }
 
 func TestRealCancelVersusDeadline(t *testing.T) {
+	t.Parallel()
 	// The server answers /ok and holds /hold after telling the test it has
 	// read it. A first request to /ok makes the connection, so that the
 	// cancel or deadline cannot fire while dialing.
@@ -205,6 +215,7 @@ func TestRealCancelVersusDeadline(t *testing.T) {
 }
 
 func TestRealUnknown(t *testing.T) {
+	t.Parallel()
 	c := &http.Client{Transport: newTransport(t, nil)}
 	tests := []struct{ name, url string }{
 		{"bad scheme", "ftp://127.0.0.1/"},

@@ -25,6 +25,7 @@ func (e *pauseErr) PausedFor() time.Duration { return e.d }
 func (e *pauseErr) Class() errclass.Class    { return errclass.BreakerOpen }
 
 func TestNeutral(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  error
@@ -51,6 +52,7 @@ func TestNeutral(t *testing.T) {
 }
 
 func TestPausedFor(t *testing.T) {
+	t.Parallel()
 	if got := errclass.PausedFor(nil); got != 0 {
 		t.Errorf("PausedFor(nil) = %v, want 0", got)
 	}

@@ -29,6 +29,7 @@ const (
 var planted = []string{"SECRETU", "SECRETP", "SECRETQ", "Zq7", "p%40ss", "p@ss"}
 
 func TestRedact(t *testing.T) {
+	t.Parallel()
 	u, err := url.Parse(secretURL)
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +151,7 @@ func newNginxLike(t *testing.T, ca, clientCA *testCA) *httptest.Server {
 }
 
 func TestFromResponseClientCertificateRejected(t *testing.T) {
+	t.Parallel()
 	ca, clientCA, otherCA := newCA(t), newCA(t), newCA(t)
 	srv := newNginxLike(t, ca, clientCA)
 	client := func(cert *tls.Certificate) *http.Client {
@@ -207,6 +209,7 @@ func TestFromResponseClientCertificateRejected(t *testing.T) {
 }
 
 func TestStatusErrorCertificateCodes(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		err  *errclass.StatusError
 		want bool

@@ -65,6 +65,7 @@ func response(t *testing.T, code int, rawURL string, body io.ReadCloser) *http.R
 }
 
 func TestFromResponsePassesErrors(t *testing.T) {
+	t.Parallel()
 	in := errors.New("round trip failed")
 	if got := errclass.FromResponse(nil, in); got != in {
 		t.Errorf("FromResponse(nil, err) = %v, want err unchanged", got)
@@ -80,6 +81,7 @@ func TestFromResponsePassesErrors(t *testing.T) {
 }
 
 func TestFromResponseNilNil(t *testing.T) {
+	t.Parallel()
 	err := errclass.FromResponse(nil, nil)
 	if err == nil {
 		t.Fatal("FromResponse(nil, nil) = nil, want an error")
@@ -93,6 +95,7 @@ func TestFromResponseNilNil(t *testing.T) {
 }
 
 func TestFromResponseBelow400(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{100, 200, 204, 301, 304, 399} {
 		body := &countingBody{r: strings.NewReader("payload")}
 		if err := errclass.FromResponse(response(t, code, "http://h/", body), nil); err != nil {
@@ -105,6 +108,7 @@ func TestFromResponseBelow400(t *testing.T) {
 }
 
 func TestFromResponseStatusError(t *testing.T) {
+	t.Parallel()
 	const (
 		secretQuery  = "q-secret-123"
 		secretUser   = "user-secret"
@@ -172,6 +176,7 @@ func TestFromResponseStatusError(t *testing.T) {
 }
 
 func TestStatusErrorText(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  *errclass.StatusError
@@ -192,6 +197,7 @@ func TestStatusErrorText(t *testing.T) {
 }
 
 func TestFromResponseBodyBound(t *testing.T) {
+	t.Parallel()
 	t.Run("endless body", func(t *testing.T) {
 		body := &countingBody{r: endless{}}
 		err := errclass.FromResponse(response(t, 500, "http://h/", body), nil)

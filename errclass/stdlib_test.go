@@ -15,6 +15,7 @@ import (
 // library file it names. If Go changes one of those messages, this test
 // fails and names it.
 func TestStdlibTextsStillInGOROOT(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
 		t.Fatalf("go env GOROOT: %v", err)

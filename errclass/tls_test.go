@@ -111,6 +111,7 @@ func tlsClient(t *testing.T, cfg *tls.Config) *http.Client {
 }
 
 func TestRealTLS(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	now := time.Now()
 	good := ca.leaf(t, loopback, nil, now.Add(-time.Hour), now.Add(time.Hour))

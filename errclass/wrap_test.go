@@ -14,6 +14,7 @@ import (
 )
 
 func TestWrap(t *testing.T) {
+	t.Parallel()
 	refused := opErr("dial", syscallErr("connect", syscall.ECONNREFUSED))
 	unknownCA := &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}
 	tests := []struct {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestBackoffRanges(t *testing.T) {
+	t.Parallel()
 	const base, cap = 100 * time.Millisecond, 2 * time.Second
 	exp := func(k int) time.Duration {
 		if k > 30 {
@@ -55,6 +56,7 @@ func exp2(exp func(int) time.Duration) func(int, time.Duration) time.Duration {
 }
 
 func TestBackoffDistribution(t *testing.T) {
+	t.Parallel()
 	const n = 20000
 	rnd := rand.New(rand.NewPCG(7, 7)).Float64
 	b := backoff{base: time.Second, cap: time.Minute, jitter: JitterFull}
@@ -81,6 +83,7 @@ func TestBackoffDistribution(t *testing.T) {
 }
 
 func TestBackoffDefaultSource(t *testing.T) {
+	t.Parallel()
 	c := resolve(nil)
 	assert.Equal(t, backoff{base: 100 * time.Millisecond, cap: 10 * time.Second, jitter: JitterFull}, c.backoff)
 	seen := map[time.Duration]bool{}
@@ -95,6 +98,7 @@ func TestBackoffDefaultSource(t *testing.T) {
 }
 
 func TestRetryAfterParse(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		value string
@@ -133,6 +137,7 @@ func TestRetryAfterParse(t *testing.T) {
 }
 
 func TestBudgetArithmetic(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	b := NewBudget()
 	// Starts with one second of floor: 10 retries.
@@ -168,6 +173,7 @@ func TestBudgetArithmetic(t *testing.T) {
 }
 
 func TestBudgetOptions(t *testing.T) {
+	t.Parallel()
 	b := NewBudget(WithRatio(0.5), WithFloor(0))
 	assert.False(t, b.withdraw(time.Now()), "no floor: starts empty")
 	for range 4 {

@@ -20,6 +20,7 @@ const (
 )
 
 func TestBudgetTotalOutage(t *testing.T) {
+	t.Parallel()
 	// C11: against a server that always fails, 1000 requests make at most
 	// requests×(1+ratio) + floor×(1+elapsed seconds) attempts.
 	tests := []struct {
@@ -68,6 +69,7 @@ func TestBudgetTotalOutage(t *testing.T) {
 }
 
 func TestBudgetQuietClientCanRetry(t *testing.T) {
+	t.Parallel()
 	// The floor lets a client that sends one request a second retry each.
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503})
@@ -83,6 +85,7 @@ func TestBudgetQuietClientCanRetry(t *testing.T) {
 }
 
 func TestBudgetDisabled(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503})
 		rt := retry.New(s, retry.WithBudget(nil))
@@ -96,6 +99,7 @@ func TestBudgetDisabled(t *testing.T) {
 }
 
 func TestBudgetDepositWithdraw(t *testing.T) {
+	t.Parallel()
 	// The exported pair other layers (hedge) spend the budget through: with
 	// no floor, ten deposits at ratio 0.1 earn exactly one withdrawal.
 	synctest.Test(t, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 )
 
 func TestWithTransporttestScript(t *testing.T) {
+	t.Parallel()
 	// The same status sequence on the shared scripted transport: every
 	// discarded body closed, the returned one left open for the caller.
 	synctest.Test(t, func(t *testing.T) {
@@ -49,6 +50,7 @@ func (*rwBody) Close() error                  { return nil }
 func (b *rwBody) Write(p []byte) (int, error) { return b.written.Write(p) }
 
 func TestUpgradeBodyKeepsWriter(t *testing.T) {
+	t.Parallel()
 	// A3: the response handed back is the one the next layer returned.
 	body := &rwBody{Reader: strings.NewReader("")}
 	base := instant{resp: &http.Response{StatusCode: 101, Body: body}}
@@ -61,6 +63,7 @@ func TestUpgradeBodyKeepsWriter(t *testing.T) {
 }
 
 func TestRedirectReturnedToClient(t *testing.T) {
+	t.Parallel()
 	// A4: retry never follows redirects; the outer client's CheckRedirect
 	// sees the 302.
 	s := newScript(step{status: 302, header: http.Header{"Location": {"/elsewhere"}}})
@@ -107,6 +110,7 @@ func TestStreamingBodyNotBuffered(t *testing.T) {
 }
 
 func TestWithRandom(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503})
 		var waits []time.Duration
@@ -121,6 +125,7 @@ func TestWithRandom(t *testing.T) {
 }
 
 func TestGetBodyFailureEndsLoop(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503}, step{status: 200})
 		req, err := http.NewRequest("PUT", "http://example.test/", strings.NewReader("x"))
@@ -136,6 +141,7 @@ func TestGetBodyFailureEndsLoop(t *testing.T) {
 
 // A GetBody that fails ends the loop without spending a budget token.
 func TestGetBodyFailureKeepsBudgetToken(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		budget := retry.NewBudget(retry.WithRatio(0), retry.WithFloor(1)) // one token, time frozen
 		tr := retry.New(newScript(step{status: 503}, step{status: 200}), retry.WithBudget(budget))

@@ -36,6 +36,7 @@ func (b *stubbornBody) Close() error             { b.closed.Add(1); return nil }
 // Issue 15.1: cancelling during a wait returns at once even when the
 // discarded body's Close does not stop the drain's Read.
 func TestCancelDuringWaitWithStubbornBody(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		body := &stubbornBody{release: make(chan struct{})}
 		time.AfterFunc(5*time.Second, func() { close(body.release) }) // lets the drain end, late
@@ -59,6 +60,7 @@ func TestCancelDuringWaitWithStubbornBody(t *testing.T) {
 // Issue 15.3: a slow GetBody eats the time left; the 503 comes back, not a
 // deadline error.
 func TestSlowGetBodyReturnsLastResponse(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
@@ -86,6 +88,7 @@ func TestSlowGetBodyReturnsLastResponse(t *testing.T) {
 
 // Issue 15.4: an invalid header name is refused when the option is made.
 func TestAttemptHeaderValidated(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"", "X Retry", "X-Retry:", "Ünïcode", "a\nb", "(x)"} {
 		assert.PanicsWithValue(t, "retry: WithAttemptHeader("+strconv.Quote(name)+"): need a valid header name",
 			func() { retry.WithAttemptHeader(name) }, "%q", name)
@@ -98,6 +101,7 @@ func TestAttemptHeaderValidated(t *testing.T) {
 // Issue 15.5: with Retry-After: 0 the discarded 503's body is still
 // drained, so its connection is reused: one connection for five requests.
 func TestZeroWaitDrainsBody(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	srv := transporttest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1)%2 == 1 {
@@ -123,6 +127,7 @@ func TestZeroWaitDrainsBody(t *testing.T) {
 
 // Issue 15.7: a body that GetBody returns together with an error is closed.
 func TestGetBodyErrorClosesBody(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503}, step{status: 200})
 		half := &reqBody{Reader: strings.NewReader("x")}
@@ -140,6 +145,7 @@ func TestGetBodyErrorClosesBody(t *testing.T) {
 // Issue 15.8: callers told Retry-After: 1 together come back spread over
 // [1 s, 1.1 s], none before 1 s; the hook's Wait includes the extra.
 func TestRetryAfterSpread(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		const callers = 50
 		var (
@@ -186,6 +192,7 @@ func TestRetryAfterSpread(t *testing.T) {
 // The random extra is 10 % of a long Retry-After, and never pushes a wait
 // that fits the cap beyond the deadline check.
 func TestRetryAfterSpreadShare(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503, header: http.Header{"Retry-After": {"20"}}}, step{status: 200})
 		var waits []time.Duration

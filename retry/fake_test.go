@@ -10,10 +10,19 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/rtchain/chain/internal/testflag"
 	"github.com/rtchain/chain/retry"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain lets the parallel tests overlap (see testflag.RaiseParallel),
+// four at a time, so that on a loaded machine their own work does not
+// starve the loopback exchanges of the others. The tests that look at the
+// whole process (its memory, the garbage collector) do not call
+// t.Parallel: they run alone, before the parallel ones.
+func TestMain(m *testing.M) {
+	testflag.RaiseParallel(4)
+	goleak.VerifyTestMain(m)
+}
 
 // step is one scripted outcome of the fake transport.
 type step struct {

@@ -42,6 +42,7 @@ func (bodyErr) Class() errclass.Class { return errclass.RequestBody }
 // Issue 14.8: every give-up has a reason, in the hook, in *retry.Error and
 // in the logical request's record; a success calls no give-up hook.
 func TestGiveUpReasons(t *testing.T) {
+	t.Parallel()
 	ra := func(v string) http.Header { return http.Header{"Retry-After": {v}} }
 	spent := retry.WithBudget(retry.NewBudget(retry.WithRatio(0), retry.WithFloor(0)))
 	tests := []struct {
@@ -132,6 +133,7 @@ func TestGiveUpReasons(t *testing.T) {
 }
 
 func TestNoGiveUpOnSuccess(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503}, step{status: 200})
 		rec := &record.Record{}
@@ -147,6 +149,7 @@ func TestNoGiveUpOnSuccess(t *testing.T) {
 }
 
 func TestGiveUpCanceledDuringWait(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(time.Second, cancel)
@@ -167,6 +170,7 @@ func TestGiveUpCanceledDuringWait(t *testing.T) {
 
 // Issue 14.2: hooks add up, in the order given.
 func TestHooksAddUp(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503}, step{status: 404})
 		var order []string
@@ -187,6 +191,7 @@ func TestHooksAddUp(t *testing.T) {
 // Issue 14.1: every error returned matches its class's sentinel and still
 // reaches the cause, with or without retries.
 func TestErrorsMatchSentinels(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		method   string
@@ -217,6 +222,7 @@ func TestErrorsMatchSentinels(t *testing.T) {
 // Issue 15.9: a retry refused below gives back the server's last answer,
 // with its Retry-After and body, not the refusal.
 func TestRefusalReturnsLastResponse(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 429, header: http.Header{"Retry-After": {"1"}}, body: "slow down"}, step{err: &breakerlike{}})
 		var got []retry.GiveUp
@@ -240,6 +246,7 @@ func TestRefusalReturnsLastResponse(t *testing.T) {
 // after a refusal, as its first 64 KiB and an error that says so: never cut
 // silently.
 func TestRefusalAfterLongBody(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		long := strings.Repeat("x", 100<<10)
 		s := newScript(step{status: 503, body: long}, step{err: limitedErr{}})
@@ -256,6 +263,7 @@ func TestRefusalAfterLongBody(t *testing.T) {
 // Issue 12.7: a refusal that relays a pause is waited out like the
 // Retry-After it came from, then the request is sent.
 func TestRefusalWithPauseWaitsAndSends(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		steps []step
@@ -286,6 +294,7 @@ func TestRefusalWithPauseWaitsAndSends(t *testing.T) {
 }
 
 func TestRefusalPauseBeyondDeadline(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
@@ -304,6 +313,7 @@ func TestRefusalPauseBeyondDeadline(t *testing.T) {
 // Issue 11.5: a retry is not started when less than the least time of an
 // attempt would be left; the first attempt is always sent.
 func TestMinAttemptTime(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		opts  []retry.Option
@@ -342,6 +352,7 @@ func TestMinAttemptTime(t *testing.T) {
 // Issue 11.7: the caller's own body failing, and a limiter's shedding, are
 // never retried by default.
 func TestRequestBodyAndLimitedNotRetried(t *testing.T) {
+	t.Parallel()
 	for _, e := range []error{bodyErr{}, limitedErr{}} {
 		t.Run(errclass.Classify(e).String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -357,6 +368,7 @@ func TestRequestBodyAndLimitedNotRetried(t *testing.T) {
 
 // Issue 16.8: the outcome is classified once and carried to the policy.
 func TestOutcomeCarriesClassification(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{err: errRefused}, step{err: phaseTimeout{errclass.PhaseResponseHeader}}, step{status: 200})
 		var got []retry.Outcome

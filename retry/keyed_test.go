@@ -47,6 +47,7 @@ func hostGet(tb testing.TB, host string) *http.Request {
 // Issue 15.10: a host in an outage spends its own budget, not the healthy
 // host's: by default, the budget is kept per host.
 func TestBudgetPerHost(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		opts    []retry.Option
@@ -88,6 +89,7 @@ func TestBudgetPerHost(t *testing.T) {
 }
 
 func TestKeyedBudgetBound(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		k := retry.NewKeyedBudget(2, retry.WithRatio(0), retry.WithFloor(1))
 		a, b := k.Budget("a"), k.Budget("b")
@@ -114,6 +116,7 @@ func TestKeyedBudgetBound(t *testing.T) {
 }
 
 func TestKeyedBudgetCustomKey(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		k := retry.NewKeyedBudget(8, retry.WithRatio(0), retry.WithFloor(1)) // one token per key
 		h := &hosts{calls: map[string]int{}}
@@ -133,6 +136,7 @@ func TestKeyedBudgetCustomKey(t *testing.T) {
 // Concurrent use of a KeyedBudget across many keys, with sweeps, is
 // race-free and keeps the bound.
 func TestKeyedBudgetConcurrent(t *testing.T) {
+	t.Parallel()
 	k := retry.NewKeyedBudget(16)
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -150,6 +154,7 @@ func TestKeyedBudgetConcurrent(t *testing.T) {
 // Issue 15.11: WithBufferBody retries a body without GetBody by keeping a
 // bounded copy of what the first attempt sent.
 func TestBufferBody(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		size  int
@@ -190,6 +195,7 @@ func TestBufferBody(t *testing.T) {
 // With an unknown length (chunked), the copy is complete once the
 // transport read the body to EOF.
 func TestBufferBodyUnknownLength(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503}, step{status: 200})
 		body := &reqBody{Reader: bytes.NewReader([]byte("stream"))}
@@ -212,6 +218,7 @@ func TestBufferBodyUnknownLength(t *testing.T) {
 // A first attempt that did not send the whole body (the server answered
 // before reading it) leaves an incomplete copy: sent once.
 func TestBufferBodyIncomplete(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		next := chain.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
 			io.CopyN(io.Discard, r.Body, 3)
@@ -231,6 +238,7 @@ func TestBufferBodyIncomplete(t *testing.T) {
 // Spellings of one host share its budget: the key is normalised as the
 // breaker's (lower case, default port dropped).
 func TestKeyedBudgetSpellingsShare(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		k := retry.NewKeyedBudget(8, retry.WithRatio(0), retry.WithFloor(1)) // one token per host
 		h := &hosts{calls: map[string]int{}}

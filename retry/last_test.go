@@ -17,6 +17,7 @@ import (
 // The last attempt that WithMaxAttempts allows is marked on its context, so
 // the tracing layer below can log its failure as final.
 func TestLastAttemptMarked(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var (
 			mu   sync.Mutex

@@ -48,6 +48,7 @@ func clientFor(base http.RoundTripper, opts ...retry.Option) (*http.Client, *cou
 }
 
 func TestLoopbackBodyReplayed(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Sequence(
 		transporttest.Reply{Status: 503, Body: "busy"},
 		transporttest.Reply{Status: 503, Body: "busy"},
@@ -73,6 +74,7 @@ func TestLoopbackBodyReplayed(t *testing.T) {
 }
 
 func TestLoopbackAnswerBeforeBody(t *testing.T) {
+	t.Parallel()
 	// B2: the server answers 503 before reading a large body and closes the
 	// connection; the transport may still be writing the first attempt's
 	// body when the retry starts. Each attempt has its own body.
@@ -102,6 +104,7 @@ func TestLoopbackAnswerBeforeBody(t *testing.T) {
 }
 
 func TestLoopbackHugeErrorBodyDoesNotStall(t *testing.T) {
+	t.Parallel()
 	// B4: a 1 GiB error body, then an endless one, then success. The
 	// retry drains at most 64 KiB of each and closes it.
 	var srv *transporttest.Server
@@ -145,6 +148,7 @@ func TestLoopbackHugeErrorBodyDoesNotStall(t *testing.T) {
 }
 
 func TestLoopbackSlowReadAfterReturn(t *testing.T) {
+	t.Parallel()
 	// C8: the attempt's context stays alive while the caller reads a large
 	// body slowly after RoundTrip returned.
 	big := bytes.Repeat([]byte("b"), 1<<20)
@@ -176,6 +180,7 @@ func TestLoopbackSlowReadAfterReturn(t *testing.T) {
 }
 
 func TestLoopbackRefusedPOSTRetried(t *testing.T) {
+	t.Parallel()
 	// C2: a refused connection proves the request was never sent, so a
 	// replayable POST is retried.
 	base := &http.Transport{}
@@ -196,6 +201,7 @@ func TestLoopbackRefusedPOSTRetried(t *testing.T) {
 }
 
 func TestLoopbackEmptyReply(t *testing.T) {
+	t.Parallel()
 	// C2: the server read the request and closed the connection: it may
 	// have processed it. GET is retried, POST is not.
 	for _, tt := range []struct {
@@ -218,6 +224,7 @@ func TestLoopbackEmptyReply(t *testing.T) {
 }
 
 func TestLoopbackTypedFailuresNotRetried(t *testing.T) {
+	t.Parallel()
 	// C3: certificate, scheme and header errors fail after one attempt.
 	tlsSrv := transporttest.NewUnstartedServer(transporttest.Reply{Status: 200})
 	tlsSrv.StartTLS()
@@ -252,6 +259,7 @@ func TestLoopbackTypedFailuresNotRetried(t *testing.T) {
 }
 
 func TestLoopbackRetryAfterOverCap(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Status: 429, Header: http.Header{"Retry-After": {"3600"}}, Body: "slow down"})
 	t.Cleanup(srv.Close)
 	client, _ := clientFor(srv.Client().Transport)
@@ -288,6 +296,7 @@ func (a attemptTimeout) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestLoopbackAttemptTimeoutVersusCaller(t *testing.T) {
+	t.Parallel()
 	// C7: an attempt timeout is retried (once more, by DefaultPolicy); the
 	// caller's deadline or cancellation is terminal.
 	t.Run("attempt timeout", func(t *testing.T) {
@@ -322,6 +331,7 @@ func TestLoopbackAttemptTimeoutVersusCaller(t *testing.T) {
 }
 
 func TestLoopbackOtherHostsKeepConnections(t *testing.T) {
+	t.Parallel()
 	// C9: a failing host does not tear down healthy keep-alive connections.
 	good := transporttest.NewServer(transporttest.Reply{Status: 200, Body: "ok"})
 	t.Cleanup(good.Close)
@@ -348,6 +358,7 @@ func TestLoopbackOtherHostsKeepConnections(t *testing.T) {
 }
 
 func TestLoopbackStaleKeepAliveNotCountedTwice(t *testing.T) {
+	t.Parallel()
 	// B3: attempts keep a working GetBody, so net/http's own retry of a
 	// stale keep-alive connection works below retry, unseen by it.
 	srv := transporttest.NewServer(transporttest.Reply{Body: "ok", Fault: transporttest.StaleKeepAlive})

@@ -48,6 +48,7 @@ func (openErr) Error() string         { return "breaker open" }
 func (openErr) Class() errclass.Class { return errclass.BreakerOpen }
 
 func TestStatusSequence(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503, body: "busy"}, step{status: 503, body: "busy"}, step{status: 200, body: "ok"})
 		rt := retry.New(s, noJitter)
@@ -72,6 +73,7 @@ func TestStatusSequence(t *testing.T) {
 }
 
 func TestExhaustionReturnsLastResponse(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503, body: "first"}, step{status: 503, body: "second"}, step{status: 503, body: "last"})
 		resp, err := retry.New(s).RoundTrip(get(t))
@@ -86,6 +88,7 @@ func TestExhaustionReturnsLastResponse(t *testing.T) {
 }
 
 func TestMaxAttemptsBoundary(t *testing.T) {
+	t.Parallel()
 	for n := 1; n <= 6; n++ {
 		t.Run(time.Duration(n).String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -101,6 +104,7 @@ func TestMaxAttemptsBoundary(t *testing.T) {
 }
 
 func TestMethodMatrix(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		method string
 		header string
@@ -145,6 +149,7 @@ func TestMethodMatrix(t *testing.T) {
 }
 
 func TestErrorPolicy(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		method string
@@ -199,6 +204,7 @@ func (e *tls509) Error() string { return "tls: failed to verify certificate: x50
 func (e *tls509) Unwrap() error { return e.UnknownAuthorityError }
 
 func TestTimeoutsRetriedOnceMore(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		to := phaseTimeout{errclass.PhaseAttempt}
 		s := newScript(step{err: to}, step{status: 503}, step{err: to}, step{status: 200})
@@ -212,6 +218,7 @@ func TestTimeoutsRetriedOnceMore(t *testing.T) {
 }
 
 func TestCallerDeadlineNotRetried(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
@@ -234,6 +241,7 @@ func (b *blockUntilDone) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestRetryAfter(t *testing.T) {
+	t.Parallel()
 	date := func(layout string, d time.Duration) string { return time.Now().Add(d).UTC().Format(layout) }
 	tests := []struct {
 		name     string
@@ -286,6 +294,7 @@ func TestRetryAfter(t *testing.T) {
 // back at once. FuzzRetryAfterWait found it at the largest cap (seed
 // overflow-under-max-cap).
 func TestRetryAfterOverflowAboveMaxCap(t *testing.T) {
+	t.Parallel()
 	for _, v := range []string{"99999999999", "Fri, 31 Dec 9999 23:59:59 GMT"} {
 		t.Run(v, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -304,6 +313,7 @@ func TestRetryAfterOverflowAboveMaxCap(t *testing.T) {
 }
 
 func TestDeadlineShorterThanWait(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		step step
@@ -336,6 +346,7 @@ func TestDeadlineShorterThanWait(t *testing.T) {
 }
 
 func TestCancelDuringWait(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		cause := errors.New("user pressed stop")
 		ctx, cancel := context.WithCancelCause(t.Context())
@@ -358,6 +369,7 @@ func TestCancelDuringWait(t *testing.T) {
 }
 
 func TestRequestBodyClosedOnEveryPath(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		steps []step
@@ -432,6 +444,7 @@ func (nilNil) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestNilResponseNilError(t *testing.T) {
+	t.Parallel()
 	resp, err := retry.New(nilNil{}).RoundTrip(get(t))
 	assert.Nil(t, resp)
 	require.EqualError(t, err, "retry: RoundTripper implementation (retry_test.nilNil) returned a nil *Response with a nil error",
@@ -439,6 +452,7 @@ func TestNilResponseNilError(t *testing.T) {
 }
 
 func TestNonReplayableBodySentOnce(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503}, step{status: 200})
 		body := &reqBody{Reader: strings.NewReader("stream")}
@@ -455,6 +469,7 @@ func TestNonReplayableBodySentOnce(t *testing.T) {
 }
 
 func TestCallerRequestUntouched(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503}, step{err: errReset}, step{status: 200})
 		bt := &bodyTracker{data: "payload"}
@@ -487,6 +502,7 @@ func TestCallerRequestUntouched(t *testing.T) {
 }
 
 func TestNestedAttemptNumbering(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503}, step{status: 200})
 		// The outer layer's retry reaches the inner layer with number 1 on
@@ -503,6 +519,7 @@ func TestNestedAttemptNumbering(t *testing.T) {
 }
 
 func TestOnRetryEvents(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503}, step{err: errReset}, step{status: 200})
 		var events []retry.Event
@@ -518,6 +535,7 @@ func TestOnRetryEvents(t *testing.T) {
 }
 
 func TestCustomPolicy(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 500}, step{status: 503}, step{status: 200})
 		var outcomes []retry.Outcome
@@ -543,6 +561,7 @@ func TestCustomPolicy(t *testing.T) {
 }
 
 func TestForwarding(t *testing.T) {
+	t.Parallel()
 	s := newScript(step{status: 200})
 	rt := retry.New(s)
 	assert.True(t, rt.Unwrap() == http.RoundTripper(s))
@@ -556,6 +575,7 @@ func TestForwarding(t *testing.T) {
 }
 
 func TestOptionPanics(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		f    func()
@@ -576,6 +596,7 @@ func TestOptionPanics(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{status: 503}, step{err: errReset}, step{status: 200}, step{status: 502}, step{status: 200})
 		rt := retry.New(s, retry.WithBudget(retry.NewBudget()))

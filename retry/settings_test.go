@@ -10,6 +10,7 @@ import (
 )
 
 func TestSettings(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, retry.Settings{
 		MaxAttempts: 3, BackoffBase: 100 * time.Millisecond, BackoffMax: 10 * time.Second, Jitter: retry.JitterFull,
 		RetryAfterCap: 30 * time.Second, MinAttemptTime: 10 * time.Millisecond,

@@ -73,6 +73,7 @@ func drain(b *retry.Budget) int {
 }
 
 func TestFleetBudgetSharesOneFloor(t *testing.T) {
+	t.Parallel()
 	// Two processes of a fleet, each with 100 requests: together they
 	// retry at most one floor plus the ratio of all requests.
 	s := newMemBudgets()
@@ -116,6 +117,7 @@ func TestFleetBudgetSharesOneFloor(t *testing.T) {
 }
 
 func TestFleetBudgetNewProcess(t *testing.T) {
+	t.Parallel()
 	// A new process has no token before its first round but its own
 	// deposits; then the fleet grants it some.
 	s := newMemBudgets()
@@ -131,6 +133,7 @@ func TestFleetBudgetNewProcess(t *testing.T) {
 }
 
 func TestFleetBudgetDegraded(t *testing.T) {
+	t.Parallel()
 	// Cut off from the fleet, the budget works as a local one, from an
 	// empty bucket; back in the fleet, it spends only fleet tokens again.
 	s := newMemBudgets()
@@ -150,6 +153,7 @@ func TestFleetBudgetDegraded(t *testing.T) {
 }
 
 func TestFleetBudgetKeyedNames(t *testing.T) {
+	t.Parallel()
 	s := newMemBudgets()
 	k := retry.NewKeyedBudget(4, retry.WithStore(s))
 	a, b := k.Budget("a.test"), k.Budget("b.test")

@@ -37,6 +37,7 @@ func golden(t *testing.T, name, got string) {
 }
 
 func TestConfigDefault(t *testing.T) {
+	t.Parallel()
 	s := standard.New()
 	defer s.CloseIdleConnections()
 	golden(t, "config_default.golden", s.Config().String())
@@ -45,6 +46,7 @@ func TestConfigDefault(t *testing.T) {
 // TestConfigCustom: settings of every kind, a layer removed, one replaced,
 // notes on the conditions that can never fire, and the limit's keys.
 func TestConfigCustom(t *testing.T) {
+	t.Parallel()
 	script := transporttest.NewScript(transporttest.Step{})
 	s := standard.New(standard.WithBase(script),
 		standard.WithTotal(20*time.Second),
@@ -69,6 +71,7 @@ func TestConfigCustom(t *testing.T) {
 // TestDefaultHeaderGivesWay: the stack's 10 s header bound is set only
 // where it can fire.
 func TestDefaultHeaderGivesWay(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		opts []standard.Option
@@ -105,6 +108,7 @@ func setting(t *testing.T, cfg standard.Config, layer, option string) standard.S
 // TestBoundsThatCouldNeverFire: New rejects a bound that another always
 // beats, naming both.
 func TestBoundsThatCouldNeverFire(t *testing.T) {
+	t.Parallel()
 	require.PanicsWithValue(t, "standard: timeouts.WithAttempt(15s) is above WithTotal(10s): "+
 		"the total always ends the request first, so the attempt bound could never fire", func() {
 		standard.New(standard.WithTotal(10*time.Second), standard.WithTimeouts(timeouts.WithAttempt(15*time.Second)))
@@ -122,6 +126,7 @@ func TestBoundsThatCouldNeverFire(t *testing.T) {
 // TestConfigNotes: a condition that can never fire is reported, never
 // rejected.
 func TestConfigNotes(t *testing.T) {
+	t.Parallel()
 	s := standard.New(standard.WithBase(transporttest.NewScript()), standard.WithTotal(5*time.Second),
 		standard.WithTimeouts(timeouts.WithAttempt(5*time.Second)))
 	assert.Equal(t, []string{
@@ -139,6 +144,7 @@ func TestConfigNotes(t *testing.T) {
 
 // TestNilOptionSkipped: a nil Option is skipped, in New and in Update.
 func TestNilOptionSkipped(t *testing.T) {
+	t.Parallel()
 	var s *standard.Stack
 	require.NotPanics(t, func() { s = standard.New(nil, standard.WithRetry(retry.WithMaxAttempts(2)), nil) })
 	assert.Equal(t, 2, s.Retry().Settings().MaxAttempts)
@@ -148,6 +154,7 @@ func TestNilOptionSkipped(t *testing.T) {
 // TestDefaultHeaderBoundInForce: the bound Config reports is the one that
 // fires, on a base that never answers (fake time).
 func TestDefaultHeaderBoundInForce(t *testing.T) {
+	t.Parallel()
 	hang := rtFunc(func(r *http.Request) (*http.Response, error) {
 		<-r.Context().Done()
 		return nil, r.Context().Err()
@@ -178,6 +185,7 @@ func TestDefaultHeaderBoundInForce(t *testing.T) {
 // TestDescribe: the Config of a set of options, or the error New would
 // panic with.
 func TestDescribe(t *testing.T) {
+	t.Parallel()
 	cfg, err := standard.Describe(standard.WithTimeouts(timeouts.WithAttempt(3 * time.Second)))
 	require.NoError(t, err)
 	assert.Equal(t, "3s", setting(t, cfg, "timeouts", "timeouts.WithAttempt").Value)

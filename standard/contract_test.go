@@ -21,6 +21,7 @@ import (
 // TestUpgradeThroughStack is A3: a 101 Switching Protocols response comes
 // through every layer (spans on) with a body the caller can write to.
 func TestUpgradeThroughStack(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, rw, err := http.NewResponseController(w).Hijack()
 		if err != nil {
@@ -60,6 +61,7 @@ func TestUpgradeThroughStack(t *testing.T) {
 // TestErrorShapeThroughStack is A6: a refused connection keeps its class and
 // its *net.OpError through every layer and *url.Error, after retries.
 func TestErrorShapeThroughStack(t *testing.T) {
+	t.Parallel()
 	tel := newTelemetry(t)
 	c := standard.Client(append(tel.options(), fast, standard.WithTotal(10*time.Second))...)
 	defer c.CloseIdleConnections()

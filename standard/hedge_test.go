@@ -21,6 +21,7 @@ import (
 // TestWithHedge: a slow first attempt gets a hedge, which wins; the hedges
 // spend the stack's retry budget and are counted as chain.hedge.* metrics.
 func TestWithHedge(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		tel := newTelemetry(t)
 		var calls atomic.Int32
@@ -52,6 +53,7 @@ func TestWithHedge(t *testing.T) {
 // TestWithHedgeKeepsBase: with the default base, hedges go through a pool of
 // their own at the bottom, and Base and chain.Base still give the base.
 func TestWithHedgeKeepsBase(t *testing.T) {
+	t.Parallel()
 	s := standard.New(standard.WithHedge())
 	defer s.CloseIdleConnections()
 	require.NotNil(t, s.Base())
@@ -63,6 +65,7 @@ func TestWithHedgeKeepsBase(t *testing.T) {
 // of the base made at the first hedge (so the TLS settings given to Base
 // after New apply to it).
 func TestHedgeOnItsOwnConnection(t *testing.T) {
+	t.Parallel()
 	var requests, conns atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if requests.Add(1) == 1 {

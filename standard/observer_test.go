@@ -50,6 +50,7 @@ func (tel *telemetry) series(t *testing.T) map[string]map[string]int64 {
 }
 
 func TestObserver(t *testing.T) {
+	t.Parallel()
 	tel := newTelemetry(t)
 	o := standard.NewObserver(tel.mp, standard.MaxAttributeValues(10))
 	for i := range 100 {
@@ -101,6 +102,7 @@ func TestObserver(t *testing.T) {
 }
 
 func TestNilObserver(t *testing.T) {
+	t.Parallel()
 	var o *standard.Observer
 	require.NotPanics(t, func() {
 		o.OnRetry(retry.Event{})
@@ -114,6 +116,7 @@ func TestNilObserver(t *testing.T) {
 }
 
 func TestObserverGiveUpsAndLimits(t *testing.T) {
+	t.Parallel()
 	tel := newTelemetry(t)
 	o := standard.NewObserver(tel.mp, standard.MaxAttributeValues(2))
 	for _, r := range []retry.GiveUpReason{retry.GiveUpBudget, retry.GiveUpBudget, retry.GiveUpLimited, "made up"} {
@@ -139,6 +142,7 @@ func TestObserverGiveUpsAndLimits(t *testing.T) {
 // give-ups and to the limit layer, whose limits and requests in flight are
 // gauges per host.
 func TestStackRecordsGiveUpsAndLimits(t *testing.T) {
+	t.Parallel()
 	tel := newTelemetry(t)
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)

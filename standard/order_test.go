@@ -47,6 +47,7 @@ func marker(name string, trail *[]string) func(http.RoundTripper) http.RoundTrip
 // TestOrderOfSlots: with every place set by WithLayer, a request passes the
 // places in the documented order.
 func TestOrderOfSlots(t *testing.T) {
+	t.Parallel()
 	var names []string
 	for _, l := range layers {
 		names = append(names, l.String())
@@ -67,6 +68,7 @@ func TestOrderOfSlots(t *testing.T) {
 // TestOrderOfDefaultStack walks the stack New builds with every opt-in
 // layer on from top to bottom.
 func TestOrderOfDefaultStack(t *testing.T) {
+	t.Parallel()
 	tel := newTelemetry(t)
 	s := standard.New(append(tel.options(), standard.WithTotal(time.Minute), standard.WithHedge(), standard.WithLimit())...)
 	defer s.CloseIdleConnections()
@@ -102,6 +104,7 @@ func TestOrderOfDefaultStack(t *testing.T) {
 // TestOrderOfPackageDoc: the package documentation lists the layers in the
 // documented order.
 func TestOrderOfPackageDoc(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile("doc.go")
 	require.NoError(t, err)
 	_, section, ok := strings.Cut(string(src), "// # The layers, outermost first")
@@ -127,6 +130,7 @@ func TestOrderOfPackageDoc(t *testing.T) {
 // to retry, which does not retry it, and the breaker, below, never sees
 // it.
 func TestWithLimitBelowRetryAboveBreaker(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	base := rtFunc(func(r *http.Request) (*http.Response, error) {

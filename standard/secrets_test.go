@@ -25,6 +25,7 @@ import (
 // 503, a refused connection, a success. None reaches a span, a span event, a
 // metric, a log record or errclass.Redact(err).Error().
 func TestNoSecretAnywhere(t *testing.T) {
+	t.Parallel()
 	secrets := []string{"SECRET", "Zq7", "p%40ss", "p@ss"}
 	srv := transporttest.NewServer(transporttest.Sequence(transporttest.Reply{Status: http.StatusServiceUnavailable}, transporttest.Reply{Body: "ok"}))
 	defer srv.Close()

@@ -26,6 +26,7 @@ import (
 // connection, a reset, an unknown CA, a name that does not resolve and a
 // header timeout.
 func TestSentinelsThroughClient(t *testing.T) {
+	t.Parallel()
 	reset := transporttest.NewServer(transporttest.Reply{Fault: transporttest.Reset})
 	defer reset.Close()
 	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))

@@ -24,13 +24,23 @@ import (
 	"github.com/rtchain/chain"
 	"github.com/rtchain/chain/breaker"
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/internal/testflag"
 	"github.com/rtchain/chain/retry"
 	"github.com/rtchain/chain/standard"
 	"github.com/rtchain/chain/timeouts"
 	"github.com/rtchain/chain/transporttest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain lets the parallel tests overlap (see testflag.RaiseParallel),
+// four at a time, so that on a loaded machine their own work does not
+// starve the loopback exchanges of the others. The tests that look at the
+// whole process (its goroutines, the global OTel providers) and the one
+// whose health check pings must be answered within 200ms do not call
+// t.Parallel: they run alone, before the parallel ones.
+func TestMain(m *testing.M) {
+	testflag.RaiseParallel(4)
+	goleak.VerifyTestMain(m)
+}
 
 // fast is the retry setting of the tests: short waits, no jitter.
 var fast = standard.WithRetry(retry.WithBackoff(time.Millisecond, 5*time.Millisecond, retry.JitterNone))
@@ -114,6 +124,7 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, string, error)
 // with resend_count 1), both outcomes counted by the breaker, the retry
 // recorded as a metric.
 func TestEndToEndRetriedRequest(t *testing.T) {
+	t.Parallel()
 	tel := newTelemetry(t)
 	srv := transporttest.NewServer(transporttest.Sequence(
 		transporttest.Reply{Status: http.StatusServiceUnavailable},
@@ -172,6 +183,7 @@ func TestEndToEndRetriedRequest(t *testing.T) {
 // timeouts layer fires on each attempt, the error names the phase, each
 // attempt has its span, and the timeouts are counted by phase.
 func TestEndToEndTimeout(t *testing.T) {
+	t.Parallel()
 	tel := newTelemetry(t)
 	srv := transporttest.NewServer(transporttest.Reply{Delay: time.Minute})
 	defer srv.Close()
@@ -199,6 +211,7 @@ func TestEndToEndTimeout(t *testing.T) {
 
 // TestDefaults checks the documented defaults on the pieces.
 func TestDefaults(t *testing.T) {
+	t.Parallel()
 	s := standard.New()
 	defer s.CloseIdleConnections()
 	require.NotNil(t, s.Base())
@@ -222,6 +235,7 @@ func TestDefaults(t *testing.T) {
 // TestDefaultHeaderTimeoutFires checks D1 with real time: a slow-header
 // server fails with phase response_header, well before a generous bound.
 func TestDefaultHeaderTimeoutFires(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Delay: time.Minute})
 	defer srv.Close()
 	c := standard.Client(fast, standard.WithRetry(retry.WithMaxAttempts(1)),
@@ -236,6 +250,7 @@ func TestDefaultHeaderTimeoutFires(t *testing.T) {
 // TestCallerRequestUnchanged is A1: the caller's request is identical after
 // a round trip that was retried through every layer.
 func TestCallerRequestUnchanged(t *testing.T) {
+	t.Parallel()
 	tel := newTelemetry(t)
 	srv := transporttest.NewServer(transporttest.Sequence(
 		transporttest.Reply{Status: http.StatusServiceUnavailable},
@@ -284,6 +299,7 @@ func (c *idleCounter) CloseIdleConnections() { c.n.Add(1) }
 // TestCloseIdleConnectionsReachesBase is A2: http.Client.CloseIdleConnections
 // reaches the base transport through every layer, spans included.
 func TestCloseIdleConnectionsReachesBase(t *testing.T) {
+	t.Parallel()
 	tel := newTelemetry(t)
 	base := &idleCounter{RoundTripper: transporttest.NewScript()}
 	c := standard.Client(append(tel.options(), standard.WithBase(base), standard.WithTotal(time.Minute))...)
@@ -297,6 +313,7 @@ func TestCloseIdleConnectionsReachesBase(t *testing.T) {
 // unchanged; the outer client's CheckRedirect sees it and the server gets
 // one request.
 func TestRedirectReturnedToClient(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusFound, Header: http.Header{"Location": {"/elsewhere"}}})
 	defer srv.Close()
 	c := standard.Client(fast)
@@ -317,6 +334,7 @@ func TestRedirectReturnedToClient(t *testing.T) {
 // TestNilNilBase is A5: a base that returns neither response nor error
 // gives an error, not a panic.
 func TestNilNilBase(t *testing.T) {
+	t.Parallel()
 	tel := newTelemetry(t)
 	base := chain.RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
 	c := standard.Client(append(tel.options(), standard.WithBase(base), fast)...)
@@ -330,6 +348,7 @@ func TestNilNilBase(t *testing.T) {
 // TestLastResponseOnExhaustion is B5: after the last attempt the caller gets
 // the last 503 with its body intact.
 func TestLastResponseOnExhaustion(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusServiceUnavailable, Body: "try later"})
 	defer srv.Close()
 	c := standard.Client(fast, standard.WithRetry(retry.WithMaxAttempts(3)))
@@ -344,6 +363,7 @@ func TestLastResponseOnExhaustion(t *testing.T) {
 // TestOpenBreakerUnderRetry is E7: once the breaker is open, a request is
 // rejected once, with no network call and no retry.
 func TestOpenBreakerUnderRetry(t *testing.T) {
+	t.Parallel()
 	script := transporttest.NewScript(transporttest.Step{Status: http.StatusInternalServerError})
 	tel := newTelemetry(t)
 	var retries atomic.Int32
@@ -376,6 +396,7 @@ func TestOpenBreakerUnderRetry(t *testing.T) {
 // TestOtherHostsKeepConnections is C9: failures and retries against one host
 // never tear down the kept-alive connections to another.
 func TestOtherHostsKeepConnections(t *testing.T) {
+	t.Parallel()
 	healthy := transporttest.NewServer(transporttest.Reply{Body: "ok"})
 	defer healthy.Close()
 	failing := transporttest.NewServer(transporttest.Reply{BodySize: 0, Fault: transporttest.ResetMidBody})
@@ -411,6 +432,7 @@ func (c closeCounter) Close() error { c.n.Add(1); return nil }
 // closed on success, on a base error, on (nil, nil), and on a breaker
 // rejection.
 func TestRequestBodyClosed(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
 	cases := []struct {
 		name string
@@ -443,6 +465,7 @@ func TestRequestBodyClosed(t *testing.T) {
 
 // TestWithoutAndReplaceLayers checks the layer options.
 func TestWithoutAndReplaceLayers(t *testing.T) {
+	t.Parallel()
 	script := transporttest.NewScript(transporttest.Step{Status: http.StatusServiceUnavailable})
 	var marks []string
 	mark := func(name string) func(http.RoundTripper) http.RoundTripper {

@@ -93,6 +93,7 @@ func points(t *testing.T, reader *sdkmetric.ManualReader) int {
 // hooks first and relies on every WithOn… option appending its hook
 // (DESIGN contract 8), which each concern package implements.
 func TestHooksAddUpWithMeterProvider(t *testing.T) {
+	t.Parallel()
 	t.Run("retry", func(t *testing.T) {
 		tel := newTelemetry(t)
 		script := transporttest.NewScript(transporttest.Step{Status: 503}, transporttest.Step{})
@@ -193,6 +194,7 @@ func TestLoggerAloneUsesNoGlobalProvider(t *testing.T) {
 // TestNoBodyEndsSpansThroughStack: HEAD and 204 responses end their spans
 // through the whole stack although the caller never closes the body.
 func TestNoBodyEndsSpansThroughStack(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/204" {
 			w.WriteHeader(http.StatusNoContent)
@@ -249,6 +251,7 @@ func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r)
 // TestSummaryOfFailedRequest: a request that failed after retries is
 // summarised once, at ERROR, with its attempts and the give-up reason.
 func TestSummaryOfFailedRequest(t *testing.T) {
+	t.Parallel()
 	script := transporttest.NewScript(transporttest.Step{Status: 503})
 	var logs logBuffer
 	c := standard.Client(standard.WithBase(script), standard.WithLogger(newLogger(&logs)),
@@ -270,6 +273,7 @@ func TestSummaryOfFailedRequest(t *testing.T) {
 // TestRejectionSummaryAtWarn: a request that an open breaker rejected
 // without sending it is summarised at WARN, the failures before at ERROR.
 func TestRejectionSummaryAtWarn(t *testing.T) {
+	t.Parallel()
 	script := transporttest.NewScript(transporttest.Step{Status: http.StatusInternalServerError})
 	var logs logBuffer
 	c := standard.Client(standard.WithBase(script), fast, standard.WithLogger(newLogger(&logs)),
@@ -291,6 +295,7 @@ func TestRejectionSummaryAtWarn(t *testing.T) {
 // TestTotalTimeoutRecorded: a request that runs out of its WithTotal time is
 // counted by phase, and the caller's timeouts hook sees it too.
 func TestTotalTimeoutRecorded(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		tel := newTelemetry(t)
 		hang := rtFunc(func(r *http.Request) (*http.Response, error) {

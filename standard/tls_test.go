@@ -85,6 +85,7 @@ func body(t *testing.T, rt http.RoundTripper, url string) string {
 // certificate from a tlsrotate file source; after a rotation, new requests
 // present the new certificate and none fails.
 func TestWithTLS(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("test-ca")
 	srv := mtlsServer(t, ca, nil)
 	src, dir := fileSource(t, ca, true)
@@ -106,6 +107,7 @@ func TestWithTLS(t *testing.T) {
 // TLSClientConfig, are kept, and the client certificate is still presented
 // (before, the server answered "certificate required").
 func TestBaseUnderWithTLSKeepsClientCertificate(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("test-ca")
 	srv := mtlsServer(t, ca, nil)
 	src, dir := fileSource(t, ca, false) // no CA bundle: the roots come from Base()
@@ -169,6 +171,7 @@ func renewalStack(t *testing.T, ca *transporttest.CA) (*standard.Stack, *provide
 // certificate, the next succeeds on a renewed connection, the breaker stays
 // closed and the renewal counter moves.
 func TestWithTLSRenewsInsteadOfOpeningTheBreaker(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	srv := mtlsServer(t, ca, nil)
 	s, prov, reader := renewalStack(t, ca)
@@ -200,6 +203,7 @@ func TestWithTLSRenewsInsteadOfOpeningTheBreaker(t *testing.T) {
 // nothing better, the fresh connection fails the same way, that failure
 // counts, and the breaker opens.
 func TestWithTLSOpensTheBreakerWhenMaterialStaysWrong(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	srv := mtlsServer(t, ca, nil)
 	s, _, _ := renewalStack(t, ca)
@@ -223,6 +227,7 @@ func TestWithTLSOpensTheBreakerWhenMaterialStaysWrong(t *testing.T) {
 
 // TestTLSMetrics reads the chain.tls.* metrics through an SDK ManualReader.
 func TestTLSMetrics(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("test-ca")
 	srv := mtlsServer(t, ca, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, clientSerial(r)+"\n")

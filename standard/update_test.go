@@ -21,6 +21,7 @@ import (
 // TestUpdateChangesEachLayer: Update changes the retry, per-attempt
 // timeouts and breaker settings, and the next requests use them.
 func TestUpdateChangesEachLayer(t *testing.T) {
+	t.Parallel()
 	script := transporttest.NewScript(transporttest.Step{Status: http.StatusServiceUnavailable})
 	s := standard.New(standard.WithBase(script), fast, standard.WithRetry(retry.WithMaxAttempts(2)))
 	budget, timeoutsBefore := s.Budget(), s.Timeouts()
@@ -52,6 +53,7 @@ func TestUpdateChangesEachLayer(t *testing.T) {
 // TestUpdateAllOrNothing: an Update that fails changes nothing, in any
 // layer, and says why.
 func TestUpdateAllOrNothing(t *testing.T) {
+	t.Parallel()
 	s := standard.New(standard.WithTotal(10 * time.Second))
 	defer s.CloseIdleConnections()
 	before := s.Config().String()
@@ -91,6 +93,7 @@ func TestUpdateAllOrNothing(t *testing.T) {
 // (run with -race): the failing host's breaker stays open, the healthy
 // host's requests all succeed, and the last settings are in force.
 func TestUpdateUnderLoadKeepsBreakerState(t *testing.T) {
+	t.Parallel()
 	base := rtFunc(func(r *http.Request) (*http.Response, error) {
 		status := http.StatusOK
 		if r.URL.Host == "down.test" {

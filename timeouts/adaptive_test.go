@@ -66,6 +66,7 @@ func readBy(body io.Reader, size int) (int64, error) {
 // the bound is 1.8 x 700ms = 1.26s, so a stall after such a stream fails at
 // 1.26s, not at the 10s ceiling.
 func TestAdaptiveBodyIdleFollowsBursts(t *testing.T) {
+	t.Parallel()
 	for _, p := range protos {
 		for _, size := range []int{4 << 10, 0} {
 			t.Run(fmt.Sprintf("%s/read%d", p.name, size), func(t *testing.T) {
@@ -104,6 +105,7 @@ func TestAdaptiveBodyIdleFollowsBursts(t *testing.T) {
 // Item 1: until the 3rd gap the static bound applies (clamped to the
 // ceiling), or 5s when the first gap is already 2s or more.
 func TestAdaptiveBodyIdleColdStart(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		every time.Duration
@@ -131,6 +133,7 @@ func TestAdaptiveBodyIdleColdStart(t *testing.T) {
 // Item 1: WithBodyIdle(0) and WithWriteIdle(0) with an adaptive option leave
 // the adaptive bound working on its own (cold start at the ceiling).
 func TestAdaptiveWorksWithoutStaticBound(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 10, Fault: transporttest.Stall}), false)
 		c := memClient(t, srv, timeouts.WithBodyIdle(0), timeouts.WithAdaptiveBodyIdle(2, 100*ms, 3*time.Second))
@@ -177,6 +180,7 @@ func batchedReader(batch int, pause time.Duration) http.Handler {
 // bound becomes 3 x 600ms. A server that then stops reading is cut at that
 // bound.
 func TestAdaptiveWriteIdleBatchedReader(t *testing.T) {
+	t.Parallel()
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

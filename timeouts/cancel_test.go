@@ -18,6 +18,7 @@ import (
 // the caller's own earlier deadline stays the caller's error. (The connect
 // phase needs the kernel: see TestCallerCancelConnect.)
 func TestCallerCancelEachPhase(t *testing.T) {
+	t.Parallel()
 	for _, tc := range callerCancelCases() {
 		if tc.after == 0 {
 			tc.after = 100 * ms

@@ -33,6 +33,7 @@ func (b *body) Close() error { b.closed.Add(1); return nil }
 
 // B6: the request body is closed on success and on every error path.
 func TestRequestBodyClosedEveryPath(t *testing.T) {
+	t.Parallel()
 	for _, tc := range bodyClosedCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -115,6 +116,7 @@ type testKey struct{}
 
 // A1: the caller's request is not modified.
 func TestRequestNotModified(t *testing.T) {
+	t.Parallel()
 	s := transporttest.NewScript(transporttest.Step{Body: "ok"})
 	b := &body{Reader: strings.NewReader("payload")}
 	ctx := context.WithValue(context.Background(), testKey{}, 1)
@@ -135,6 +137,7 @@ func TestRequestNotModified(t *testing.T) {
 // WithOnTimeout is called once per timeout, with the caller's request, and
 // hooks given several times add up, in order.
 func TestOnTimeoutOnceAndHooksAddUp(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 10, Fault: transporttest.Stall}), false)
 		var mu sync.Mutex
@@ -170,6 +173,7 @@ func TestOnTimeoutOnceAndHooksAddUp(t *testing.T) {
 // of a finished exchange reports anything: many short exchanges with short
 // bounds, then time passes.
 func TestContextEndsAtCloseNoLateTimer(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var hooked atomic.Int32
 		next := rtFunc(func(r *http.Request) (*http.Response, error) {
@@ -213,6 +217,7 @@ func TestContextEndsAtCloseNoLateTimer(t *testing.T) {
 // A3: the body of a 101 response keeps io.Writer through New and Total, and
 // no idle bound cuts the upgraded stream.
 func TestUpgradeKeepsWriter(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		conn := &rwc{Reader: strings.NewReader("hello")}
 		next := rtFunc(func(r *http.Request) (*http.Response, error) {
@@ -248,6 +253,7 @@ func (c *rwc) Close() error                { c.closed = true; return nil }
 // A3 over a real HTTP/1.1 upgrade: an upgraded connection through New and
 // Total keeps io.Writer, and no idle or attempt bound cuts it.
 func TestUpgradeEcho(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Status: http.StatusSwitchingProtocols}), false)
 		inner := timeouts.New(memBase(t, srv), timeouts.WithBodyIdle(50*ms), timeouts.WithAttempt(50*ms))
@@ -274,6 +280,7 @@ func TestUpgradeEcho(t *testing.T) {
 
 // A2: Unwrap and CloseIdleConnections reach the transport below.
 func TestUnwrapAndCloseIdle(t *testing.T) {
+	t.Parallel()
 	s := transporttest.NewScript()
 	inner := timeouts.New(s)
 	outer := timeouts.Total(time.Second)(timeouts.Middleware()(inner))
@@ -289,6 +296,7 @@ func TestUnwrapAndCloseIdle(t *testing.T) {
 // A5 with a response: a next that returns a response and an error breaks the
 // contract; the response body is closed and only the error comes back.
 func TestBothResponseAndError(t *testing.T) {
+	t.Parallel()
 	b := &body{Reader: strings.NewReader("x")}
 	boom := errors.New("boom")
 	next := rtFunc(func(*http.Request) (*http.Response, error) {
@@ -304,6 +312,7 @@ func TestBothResponseAndError(t *testing.T) {
 // Every error the layer returns matches its class's sentinel (errclass.Wrap)
 // and keeps its cause.
 func TestErrorsMatchSentinels(t *testing.T) {
+	t.Parallel()
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}
 	next := rtFunc(func(*http.Request) (*http.Response, error) { return nil, refused })
 	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)

@@ -54,6 +54,7 @@ func (b *slowBody) Close() error { return nil }
 // of that Read must not start the write idle clock again, or the response
 // body would later fail with write_idle.
 func TestWriteIdleNotRestartedAfterClose(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		upload := &blockingBody{release: make(chan struct{})}
 		next := chain.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
@@ -91,6 +92,7 @@ func (headerTimeout) Temporary() bool { return true }
 // With no bound of its own, the layer still reports a transport's timeout
 // as *Error (errclass knows net/http's texts), and its hook hears about it.
 func TestUnboundedLayerReportsTransportTimeout(t *testing.T) {
+	t.Parallel()
 	var heard []errclass.Phase
 	next := chain.RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, headerTimeout{} })
 	tr := timeouts.New(next,
@@ -111,6 +113,7 @@ func TestUnboundedLayerReportsTransportTimeout(t *testing.T) {
 // and the handshake itself, the middleware turns net/http's timeouts into
 // *Error with the transport's bounds as Limit.
 func TestTranslatesNetHTTPTimeouts(t *testing.T) {
+	t.Parallel()
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -151,6 +154,7 @@ func (ioTimeout) Temporary() bool { return true }
 // may fail before our timer's tick: the attempt bound is still what the
 // caller sees.
 func TestAttemptBoundEnforcedBelow(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		next := chain.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
 			dl, ok := r.Context().Deadline()
@@ -207,6 +211,7 @@ func requireRequestBody(t *testing.T, err, cause error) {
 // can over TLS and h2), and even when the source's error looks like a reset
 // or a timeout.
 func TestRequestBodyFailureIsTheCallers(t *testing.T) {
+	t.Parallel()
 	for _, cause := range []error{io.ErrUnexpectedEOF, ioTimeout{}, errors.New("source broke")} {
 		t.Run(cause.Error(), func(t *testing.T) {
 			next := chain.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -18,21 +17,18 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rtchain/chain/errclass"
+	"github.com/rtchain/chain/internal/testflag"
 	"github.com/rtchain/chain/timeouts"
 	"github.com/rtchain/chain/transporttest"
 )
 
-// TestMain lets the parallel tests (those of loopback_test.go, which mostly
-// wait on real sockets) overlap: by default go test runs only GOMAXPROCS of
-// them at once, two on a small machine, which would serialise their waits.
-// An explicit -parallel is kept.
+// TestMain lets the parallel tests overlap (see testflag.RaiseParallel):
+// those of loopback_test.go mostly wait on real sockets, and the bubbles'
+// work then fills their waits. The tests that look at the whole process
+// (allocations, the sync.Pool of a transport) do not call t.Parallel: they
+// run alone, before the parallel ones.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
-	if !explicit {
-		flag.Set("test.parallel", "16")
-	}
+	testflag.RaiseParallel(16)
 	goleak.VerifyTestMain(m)
 }
 

@@ -23,6 +23,7 @@ const ms = time.Millisecond
 
 // The read idle rule of WithAdaptiveBodyIdle, exactly as documented.
 func TestReadGapsRule(t *testing.T) {
+	t.Parallel()
 	a := adaptive{factor: 1.8, floor: 200 * ms, ceiling: 10 * time.Second}
 	var g readGaps
 	// Cold start: the static bound, clamped to the ceiling; 0 (no static
@@ -79,6 +80,7 @@ func TestReadGapsRule(t *testing.T) {
 
 // The write idle rule of WithAdaptiveWriteIdle, exactly as documented.
 func TestWriteGapsRule(t *testing.T) {
+	t.Parallel()
 	a := adaptive{factor: 3, floor: 100 * ms, ceiling: 5 * time.Second}
 	var g writeGaps
 	assert.Equal(t, 5*time.Second, g.bound(30*time.Second, a), "cold: static, clamped")
@@ -106,6 +108,7 @@ func TestWriteGapsRule(t *testing.T) {
 // The probe finds net/http/httptrace's context key; if it did not, the
 // header clock would start at RoundTrip for every request.
 func TestTraceKeyProbe(t *testing.T) {
+	t.Parallel()
 	require.NotNil(t, traceKey)
 	ct := &httptrace.ClientTrace{}
 	ctx := httptrace.WithClientTrace(context.Background(), ct)
@@ -115,6 +118,7 @@ func TestTraceKeyProbe(t *testing.T) {
 // A trace set by the caller keeps working under the middleware: its hooks
 // are called as well as ours.
 func TestTraceComposes(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"})
 		srv.Listener = transporttest.NewMemListener()
@@ -167,6 +171,7 @@ func TestTimerSlotReused(t *testing.T) {
 // published to the slot. Under -race this failed when the slot was assigned
 // after it was published.
 func TestTimerSlotStaleFireDuringStart(t *testing.T) {
+	t.Parallel()
 	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		time.Sleep(5 * ms) // the stale timer (1ms) fires meanwhile
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
@@ -187,6 +192,7 @@ func TestTimerSlotStaleFireDuringStart(t *testing.T) {
 
 // The same for Total's requests.
 func TestTotalSlotStaleFireDuringStart(t *testing.T) {
+	t.Parallel()
 	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		time.Sleep(5 * ms)
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
@@ -205,6 +211,7 @@ func TestTotalSlotStaleFireDuringStart(t *testing.T) {
 
 // recordScanner follows TLS record headers however the stream is cut.
 func TestRecordScanner(t *testing.T) {
+	t.Parallel()
 	stream := []byte{
 		0x16, 3, 1, 0, 2, 'a', 'b', // handshake, 2 bytes
 		0x14, 3, 3, 0, 1, 1, // change cipher spec
@@ -226,6 +233,7 @@ func TestRecordScanner(t *testing.T) {
 }
 
 func TestIsRequestLine(t *testing.T) {
+	t.Parallel()
 	for p, want := range map[string]bool{
 		"GET / HTTP/1.1\r\n": true, "PROPFIND /x HTTP/1.1": true, "CONNECT h:443 HTTP/1.1": true,
 		"get / HTTP/1.1": false, "GET": false, "\x16\x03\x01": false, "": false, "ABCDEFGHIJKLMNOPQ /": false,
@@ -380,6 +388,7 @@ func (f *fakeConn) SetReadDeadline(t time.Time) error {
 // writer was descheduled) starts no header clock: otherwise the deadline
 // would fire later on a connection that has its answer, or sits idle.
 func TestConnHeaderClockAnswerBeforeWriteReturns(t *testing.T) {
+	t.Parallel()
 	d := &dialer{header: time.Second}
 	f := &fakeConn{reply: []byte("HTTP/1.1 200 OK\r\n"), release: make(chan struct{})}
 	c := d.wrap(f).(*conn)

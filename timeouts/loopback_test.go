@@ -303,16 +303,16 @@ func throttle(dst io.Writer, src io.Reader, rate int) {
 	}
 }
 
-// Item 8: a 1 MiB upload through a 256 KB/s hop completes under a 1s write
-// idle bound (its bytes leave in steps shorter than the bound), and an
-// upload to a server that stops reading fails with write_idle, even when
-// the whole body would fit in the kernel's buffers.
+// Item 8: a 1 MiB upload through a 512 KB/s hop (2s in all) completes
+// under a 1s write idle bound (its bytes leave in steps shorter than the
+// bound), and an upload to a server that stops reading fails with
+// write_idle, even when the whole body would fit in the kernel's buffers.
 func TestLoopbackWriteProgress(t *testing.T) {
 	t.Parallel()
 	t.Run("slow hop", func(t *testing.T) {
 		t.Parallel()
 		srv := start(t, transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"}), false)
-		hop := slowHop(t, srv.Listener.Addr().String(), 256<<10)
+		hop := slowHop(t, srv.Listener.Addr().String(), 512<<10)
 		c := client(t, srv, timeouts.WithWriteIdle(time.Second), timeouts.WithResponseHeader(10*time.Second))
 		req, err := http.NewRequest(http.MethodPut, "http://"+hop+"/", newUpload(1<<20))
 		require.NoError(t, err)

@@ -18,6 +18,7 @@ import (
 
 // Invalid values panic at construction with a message naming the option.
 func TestOptionPanics(t *testing.T) {
+	t.Parallel()
 	cases := map[string]func(){
 		"timeouts: WithDNS(0s): must be positive":                  func() { timeouts.WithDNS(0) },
 		"timeouts: WithConnect(-1s): must be positive":             func() { timeouts.WithConnect(-time.Second) },
@@ -54,6 +55,7 @@ func TestOptionPanics(t *testing.T) {
 // response header bounds are enforced by its connections, not by the
 // Transport's fields (one enforcer per bound).
 func TestNewTransportSettings(t *testing.T) {
+	t.Parallel()
 	tr := timeouts.NewTransport()
 	assert.Zero(t, tr.TLSHandshakeTimeout)
 	assert.Zero(t, tr.ResponseHeaderTimeout)
@@ -78,6 +80,7 @@ func TestNewTransportSettings(t *testing.T) {
 // not happen and the bound, and ends with the cause; the error satisfies
 // every check.
 func TestErrorText(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		phase errclass.Phase
 		limit time.Duration

@@ -23,6 +23,7 @@ import (
 
 // T-12, D1: the response header bound.
 func TestResponseHeader(t *testing.T) {
+	t.Parallel()
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -42,6 +43,7 @@ func TestResponseHeader(t *testing.T) {
 
 // T-4, D2: a body that stops, right after the header and mid-stream.
 func TestBodyIdle(t *testing.T) {
+	t.Parallel()
 	for _, p := range protos {
 		for _, after := range []int{0, 1000} {
 			t.Run(fmt.Sprintf("%s/after%d", p.name, after), func(t *testing.T) {
@@ -70,6 +72,7 @@ func TestBodyIdle(t *testing.T) {
 // T-7: the body idle error is the same over HTTP/1.1 and h2, and no lower
 // error leaks through.
 func TestBodyIdleSameErrorBothProtocols(t *testing.T) {
+	t.Parallel()
 	var texts []string
 	for _, p := range protos {
 		synctest.Test(t, func(t *testing.T) {
@@ -91,6 +94,7 @@ func TestBodyIdleSameErrorBothProtocols(t *testing.T) {
 // it. T-16: the bounds are per request, never on the connection: a pooled
 // connection idle for ten body idle bounds is reused.
 func TestConnectionAfterBodyIdle(t *testing.T) {
+	t.Parallel()
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -131,6 +135,7 @@ func TestConnectionAfterBodyIdle(t *testing.T) {
 
 // T-5: a trickle that outlives the idle bound ten times over is not cut.
 func TestTrickleNotCut(t *testing.T) {
+	t.Parallel()
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -153,6 +158,7 @@ func TestTrickleNotCut(t *testing.T) {
 // T-6, T-10, C8: a consumer that pauses three idle bounds between reads of a
 // body sent at once is not cut, and the context lives until EOF.
 func TestSlowConsumerNotCut(t *testing.T) {
+	t.Parallel()
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -185,6 +191,7 @@ func TestSlowConsumerNotCut(t *testing.T) {
 // T-11: an upload to a peer that never reads fails with write_idle, and the
 // request body is closed.
 func TestWriteIdle(t *testing.T) {
+	t.Parallel()
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -206,6 +213,7 @@ func TestWriteIdle(t *testing.T) {
 // T-11: a slow producer (time inside the caller's Read) is not counted, and
 // an upload that keeps moving is not cut.
 func TestWriteIdleSlowProducerNotCut(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"}), false)
 		const idle = 100 * ms
@@ -239,6 +247,7 @@ func (s *slowProducer) Read(p []byte) (int, error) {
 // A blackhole (connect succeeds, nothing answers) is a response header
 // timeout.
 func TestBlackholeIsResponseHeader(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole}), false)
 		c := memClient(t, srv, timeouts.WithResponseHeader(200*ms))
@@ -249,6 +258,7 @@ func TestBlackholeIsResponseHeader(t *testing.T) {
 
 // T-1 matrix for the attempt bound: it covers header and body together.
 func TestAttempt(t *testing.T) {
+	t.Parallel()
 	for _, p := range protos {
 		t.Run(p.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

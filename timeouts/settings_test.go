@@ -14,6 +14,7 @@ import (
 
 // The documented defaults, as SettingsOf and Transport.Settings report them.
 func TestSettingsDefaults(t *testing.T) {
+	t.Parallel()
 	want := timeouts.Settings{
 		DNS: time.Second, Connect: 500 * time.Millisecond, TLSHandshake: 2 * time.Second,
 		ResponseHeader: 3 * time.Second, BodyIdle: 30 * time.Second, WriteIdle: 30 * time.Second,
@@ -27,6 +28,7 @@ func TestSettingsDefaults(t *testing.T) {
 // Every option shows in the settings; a later option wins and a nil one is
 // skipped; New, Middleware and SettingsOf resolve a list alike.
 func TestSettingsOfOptions(t *testing.T) {
+	t.Parallel()
 	opts := []timeouts.Option{
 		timeouts.WithDNS(2 * time.Second),
 		timeouts.WithConnect(time.Second),

@@ -79,6 +79,7 @@ func (r *testRetry) RoundTrip(req *http.Request) (*http.Response, error) {
 // smaller of its bound and the time left; the end is Phase total, wrapping
 // the last attempt's error.
 func TestTotalOverAttempts(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{Delay: time.Minute}), false)
 		inner := timeouts.New(memBase(t, srv), timeouts.WithAttempt(300*ms), timeouts.WithResponseHeader(0))
@@ -110,6 +111,7 @@ func TestTotalOverAttempts(t *testing.T) {
 // Item 4: Total keeps the cause. Attempts refused until the deadline: the
 // error is Phase total, and errors.Is still finds ECONNREFUSED.
 func TestTotalKeepsCause(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		refused := &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}
 		next := chain.RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, refused })
@@ -126,6 +128,7 @@ func TestTotalKeepsCause(t *testing.T) {
 // Total covers the response body too; a caller deadline that comes first
 // stays the caller's.
 func TestTotalBodyAndCallerDeadline(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := inMemory(t, transporttest.NewUnstartedServer(transporttest.Reply{BodySize: 1000, Trickle: 35 * ms}), false)
 		c := &http.Client{Transport: timeouts.Total(300 * ms)(memBase(t, srv))}
@@ -149,6 +152,7 @@ func TestTotalBodyAndCallerDeadline(t *testing.T) {
 }
 
 func TestTotalPanicsOnInvalid(t *testing.T) {
+	t.Parallel()
 	assert.PanicsWithValue(t, "timeouts: Total(0s): must be positive", func() { timeouts.Total(0) })
 }
 
@@ -156,6 +160,7 @@ func TestTotalPanicsOnInvalid(t *testing.T) {
 // options do not implement TotalOption (so Total(d, WithAttempt(x)) does not
 // compile); the hook is both.
 func TestTotalOptionTypes(t *testing.T) {
+	t.Parallel()
 	option := reflect.TypeFor[timeouts.Option]()
 	total := reflect.TypeFor[timeouts.TotalOption]()
 	for _, o := range []timeouts.Option{timeouts.WithAttempt(time.Second), timeouts.WithResponseHeader(time.Second),
@@ -170,6 +175,7 @@ func TestTotalOptionTypes(t *testing.T) {
 
 // Total keeps the RoundTripper rules when next breaks them.
 func TestTotalWithBrokenNext(t *testing.T) {
+	t.Parallel()
 	t.Run("nil response and nil error", func(t *testing.T) {
 		b := &body{Reader: strings.NewReader("x")}
 		next := chain.RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
@@ -209,6 +215,7 @@ func TestTotalWithBrokenNext(t *testing.T) {
 // The context Total gives the layers below: its deadline, its values, and
 // its end once the body is closed.
 func TestTotalContext(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var seen context.Context
 		next := chain.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {

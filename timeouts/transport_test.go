@@ -42,6 +42,7 @@ func requireTyped(t *testing.T, err error, phase errclass.Phase) *timeouts.Error
 // Item 2: NewTransport alone bounds the response header on HTTP/1, over
 // cleartext and TLS, with a typed error.
 func TestNewTransportAloneHeader(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		start func(*testing.T, *transporttest.Server) *transporttest.Server
@@ -67,6 +68,7 @@ func TestNewTransportAloneHeader(t *testing.T) {
 // Item 2: the TLS handshake bound of NewTransport alone is typed, over TLS
 // 1.3 and 1.2.
 func TestNewTransportAloneTLSHandshake(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := inMemoryTLS(t, transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole}))
 		c := &http.Client{Transport: memBase(t, srv, timeouts.WithTLSHandshake(300*ms))}
@@ -84,6 +86,7 @@ func TestNewTransportAloneTLSHandshake(t *testing.T) {
 // the handshake's), and a connection that sits idle in the pool for longer
 // than either bound is neither cut nor reported.
 func TestNewTransportHandshakeEnds(t *testing.T) {
+	t.Parallel()
 	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		t.Run(tls.VersionName(v), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -126,6 +129,7 @@ func TestNewTransportHandshakeEnds(t *testing.T) {
 // is not cut. If net/http's HTTP/2 client stopped setting write deadlines,
 // the connection would take it for HTTP/1 and this would fail.
 func TestNewTransportH2NotCut(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			chunk := make([]byte, 64<<10)
@@ -151,6 +155,7 @@ func TestNewTransportH2NotCut(t *testing.T) {
 // header bound to the exchange, whichever bound is shorter; with New's
 // header bound off, the connection's applies.
 func TestHeaderBoundEnforcedOnce(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name          string
 		conn, layer   time.Duration
@@ -188,6 +193,7 @@ func TestHeaderBoundEnforcedOnce(t *testing.T) {
 // T-2: the handshake bound frees the connection slot even though the caller
 // gave up first: with one connection per host, a later request dials anew.
 func TestHandshakeBoundFreesSlot(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := inMemoryTLS(t, transporttest.NewUnstartedServer(transporttest.Reply{Fault: transporttest.Blackhole}))
 		b := memBase(t, srv, timeouts.WithTLSHandshake(300*ms))
@@ -206,6 +212,7 @@ func TestHandshakeBoundFreesSlot(t *testing.T) {
 
 // T-3: a resolver that never answers fails with Phase dns.
 func TestDNSHang(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c := &http.Client{Transport: timeouts.NewTransport(timeouts.WithDNS(200*ms), timeouts.WithResolver(hangingResolver{}))}
 		var err error
@@ -237,6 +244,7 @@ func (r fixedResolver) LookupNetIP(context.Context, string, string) ([]netip.Add
 // second (IPv6) is raced after the fallback delay and connects, long before
 // the connect bound. With the race off, the connect bound runs out first.
 func TestHappyEyeballs(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		fallback time.Duration
@@ -286,6 +294,7 @@ func TestHappyEyeballs(t *testing.T) {
 // class and matches ErrNetwork; a name that does not exist is DNS, not a
 // timeout; an empty answer is an error.
 func TestDialerErrors(t *testing.T) {
+	t.Parallel()
 	addr := transporttest.DeadAddr()
 	tr := timeouts.NewTransport()
 	_, err := tr.DialContext(context.Background(), "tcp", addr)

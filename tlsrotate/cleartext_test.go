@@ -75,6 +75,7 @@ func (s *cleartextSetup) get(t *testing.T, url string) string {
 // directly or through an https proxy, still move to new connections that
 // present the new certificate.
 func TestCleartextConnectionsSurviveRotations(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, url string
 		tls       bool
@@ -121,6 +122,7 @@ func TestCleartextConnectionsSurviveRotations(t *testing.T) {
 // A request without TLS keeps the RoundTripper contract: its body is
 // closed on every path, and its errors match their class's sentinel.
 func TestCleartextRequestContract(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newCleartextSetup(t)
 		for _, name := range []string{"success", "refused"} {

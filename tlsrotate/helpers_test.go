@@ -14,18 +14,25 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/rtchain/chain/internal/testflag"
 	"github.com/rtchain/chain/tlsrotate"
 	"github.com/rtchain/chain/transporttest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain lets the parallel tests overlap (see testflag.RaiseParallel):
+// the real-time ones mostly wait on loopback and fsnotify, and their waits
+// then overlap with the bubbles' work. The tests that count allocations or
+// goroutines of the whole process do not call t.Parallel: they run alone,
+// before the parallel ones.
+func TestMain(m *testing.M) {
+	testflag.RaiseParallel(16)
+	goleak.VerifyTestMain(m)
+}
 
 // env is one mutual-TLS setup: a CA, a directory with the client's files, a
 // server that requires client certificates and a source watching the files.
 // It runs in real time, on loopback and fsnotify, for what depends on the
-// kernel; everything else runs in synctest bubbles (see bubble). The
-// real-time tests call t.Parallel, so that their waits overlap once the
-// bubbles, which run first, are done.
+// kernel; everything else runs in synctest bubbles (see bubble).
 type env struct {
 	t    *testing.T
 	ca   *transporttest.CA

@@ -16,6 +16,7 @@ import (
 // TestVerifyServerFailsClosed is R-11: no host name means no connection,
 // whatever the certificate.
 func TestVerifyServerFailsClosed(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	dir := t.TempDir()
 	require.NoError(t, transporttest.WritePair(dir, ca.IssueClient("c", time.Hour)))
@@ -36,6 +37,7 @@ func TestVerifyServerFailsClosed(t *testing.T) {
 // R-8 with a CA migration: a generation whose connections may carry the
 // previous certificate retires by the earlier expiry of the two.
 func TestExpiryCoversPreviousCertificate(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	leaf := func(notAfter time.Time) *x509.Certificate { return &x509.Certificate{NotAfter: notAfter} }
 	cur := leaf(now.Add(10 * time.Hour))

@@ -64,6 +64,7 @@ func (n *nginxLike) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // came (sent once, body intact); the renewal re-reads the source, and the
 // next request presents the new certificate.
 func TestNginxStyleRejectionRenews(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ca := transporttest.NewCA("ca")
 		ngx := &nginxLike{next: streamingHandler()}
@@ -96,6 +97,7 @@ func TestNginxStyleRejectionRenews(t *testing.T) {
 }
 
 func TestNginxRejection(t *testing.T) {
+	t.Parallel()
 	nginx := func(mod func(*http.Response)) *http.Response {
 		r := &http.Response{StatusCode: 400, ProtoMajor: 1, Close: true, Header: http.Header{
 			"Server": {"nginx/1.22.1"}, "Content-Type": {"text/html"}}}

@@ -75,6 +75,7 @@ func handshakeError(t *testing.T, err error) *tlsrotate.HandshakeError {
 // (no breaker counts it); the renewal re-reads the source at once, and the
 // next request succeeds on a new connection with the new certificate.
 func TestRenewalWhenServerSwitchesClientCA(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ca := transporttest.NewCA("ca")
 		srv, c, tr, prov := switchingServer(t, ca)
@@ -111,6 +112,7 @@ func TestRenewalWhenServerSwitchesClientCA(t *testing.T) {
 // problem is real. Once a request succeeds again, a later rejection starts a
 // renewal again.
 func TestRenewalWhenMaterialStaysWrong(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ca := transporttest.NewCA("ca")
 		srv, c, tr, _ := switchingServer(t, ca)
@@ -144,6 +146,7 @@ func TestRenewalWhenMaterialStaysWrong(t *testing.T) {
 // seconds, one failure is below the 15 % share and counts; the third in a
 // row renews. With no attempt in the window, the first failure is above it.
 func TestRenewalRule(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ca := transporttest.NewCA("ca")
 		srv, c, tr, prov := switchingServer(t, ca)
@@ -180,6 +183,7 @@ func TestRenewalRule(t *testing.T) {
 // bundle on disk already trusts it, but the watcher has not said so. The
 // unknown authority starts a renewal whose re-read brings the new bundle.
 func TestRenewalWhenServerMovesToANewCA(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := newBubble(t, false)
 		caFile := b.dir + "/" + transporttest.CAFileName
@@ -213,6 +217,7 @@ func TestRenewalWhenServerMovesToANewCA(t *testing.T) {
 // never answers the handshake. The timeout keeps its class, phase and
 // sentinel, and is neutral while the renewal runs.
 func TestHandshakeTimeoutStartsARenewal(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ca := transporttest.NewCA("ca")
 		ml := transporttest.NewMemListener()

@@ -34,6 +34,7 @@ func inBubbles(t *testing.T, test func(t *testing.T, h2 bool)) {
 // come after so many requests, not after so much time, so that every
 // generation takes its share whatever the requests cost.
 func TestZeroFailedRequestsAcrossRotations(t *testing.T) {
+	t.Parallel()
 	inBubbles(t, func(t *testing.T, h2 bool) {
 		b := newBubble(t, h2)
 		c, _ := b.client()
@@ -124,6 +125,7 @@ func (b *bubble) rotateTo(p *transporttest.Pair) {
 // connection finishes without error while new requests already use the new
 // certificate; the old connection is closed once its body is done.
 func TestInflightStreamOnOldConnectionCompletes(t *testing.T) {
+	t.Parallel()
 	inBubbles(t, func(t *testing.T, h2 bool) {
 		b := newBubble(t, h2)
 		c, tr := b.client()
@@ -161,6 +163,7 @@ func TestInflightStreamOnOldConnectionCompletes(t *testing.T) {
 // TestDrainTimeoutClosesStuckConnection: a body nobody finishes is cut at
 // the drain timeout, and its connection counts as stale until then.
 func TestDrainTimeoutClosesStuckConnection(t *testing.T) {
+	t.Parallel()
 	inBubbles(t, func(t *testing.T, h2 bool) {
 		b := newBubble(t, h2)
 		c, tr := b.client(tlsrotate.WithDrainTimeout(300 * time.Millisecond))
@@ -187,6 +190,7 @@ func TestDrainTimeoutClosesStuckConnection(t *testing.T) {
 }
 
 func TestImmediateRetirementClosesInflight(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := newBubble(t, false)
 		c, _ := b.client(tlsrotate.WithRetirement(tlsrotate.Immediate))
@@ -208,6 +212,7 @@ func TestImmediateRetirementClosesInflight(t *testing.T) {
 // stale and closed by CloseIdleConnections (before, they were forgotten and
 // stayed open for good).
 func TestNoneRetirementKeepsOldGenerationsReachable(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := newBubble(t, false)
 		c, tr := b.client(tlsrotate.WithRetirement(tlsrotate.None))
@@ -236,6 +241,7 @@ func TestNoneRetirementKeepsOldGenerationsReachable(t *testing.T) {
 // going over the old connection at NotAfter, so the server sees none on a
 // connection whose certificate has expired.
 func TestNoRequestOnExpiredConnection(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := newBubble(t, true)
 		p := b.ca.IssueClient("short", 3*time.Second)
@@ -266,6 +272,7 @@ func TestNoRequestOnExpiredConnection(t *testing.T) {
 // re-read then, so a renewed certificate waiting on disk (with no watcher
 // to announce it) is taken for the new connections.
 func TestCertificateInsideExpiryMarginIsRetired(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		require.Equal(t, 5*time.Minute, tlsrotate.DefaultExpiryMargin, "the design's margin")
 		b := newBubble(t, false)
@@ -293,6 +300,7 @@ func TestCertificateInsideExpiryMarginIsRetired(t *testing.T) {
 // replaced every MaxConnectionAge, and none lives longer than it plus the
 // drain timeout; no request fails.
 func TestMaxConnectionAge(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := newBubble(t, true)
 		c, tr := b.client(tlsrotate.WithMaxConnectionAge(400*time.Millisecond), tlsrotate.WithDrainTimeout(300*time.Millisecond))
@@ -321,6 +329,7 @@ func TestMaxConnectionAge(t *testing.T) {
 // TestRequestBodyClosedOnEveryPath: the request body is closed once on
 // success, on a dial error and on a rejected handshake.
 func TestRequestBodyClosedOnEveryPath(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := newBubble(t, false)
 		_, tr := b.client()

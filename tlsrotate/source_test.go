@@ -29,6 +29,7 @@ func rejection(t *testing.T, err error) *tlsrotate.RejectError {
 // candidate is reported (by the background poll to WithOnError, and by
 // Reload) with its reason, and handshakes keep using the old pair.
 func TestInvalidMaterialIsRejectedAndOldPairKeepsWorking(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		write  func(b *bubble, cert, key string)
@@ -112,6 +113,7 @@ func writePair(t *testing.T, cert, key string, p *transporttest.Pair) {
 // then (within a debounce) the key raises no error; a mismatch that is still
 // there a debounce later is reported.
 func TestKeyMismatchIsLookedAtTwice(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		b := newBubble(t, false, tlsrotate.WithPollInterval(time.Minute), tlsrotate.WithDebounce(time.Second))
@@ -136,6 +138,7 @@ func TestKeyMismatchIsLookedAtTwice(t *testing.T) {
 // TestPollingFallbackFindsChange: with fsnotify off, polling finds the change
 // within the poll interval.
 func TestPollingFallbackFindsChange(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := newBubble(t, false, tlsrotate.WithPollInterval(200*time.Millisecond))
 		p := b.ca.IssueClient("client", time.Hour)
@@ -148,6 +151,7 @@ func TestPollingFallbackFindsChange(t *testing.T) {
 }
 
 func TestExpiringCertificateIsReported(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ca := transporttest.NewCA("ca")
 		dir := t.TempDir()
@@ -176,6 +180,7 @@ func TestExpiringCertificateIsReported(t *testing.T) {
 // TestStartup is R-13: a missing or invalid file fails the constructor;
 // WithStartTimeout waits for the files instead.
 func TestStartup(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
 		cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
@@ -207,6 +212,7 @@ func TestStartup(t *testing.T) {
 // TestFuncSourceStartTimeoutBoundsAHangingProvider is R-13: with a start
 // timeout, a provider that never answers fails the constructor in time.
 func TestFuncSourceStartTimeoutBoundsAHangingProvider(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		_, err := tlsrotate.NewFuncSource(func(ctx context.Context) (*tlsrotate.Material, error) {
@@ -224,6 +230,7 @@ func TestFuncSourceStartTimeoutBoundsAHangingProvider(t *testing.T) {
 // later reloads fail at once instead of piling up calls; once it returns,
 // reloads work again.
 func TestFuncSourceLoadTimeout(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ca := transporttest.NewCA("ca")
 		p := ca.IssueClient("c", time.Hour)

@@ -33,6 +33,7 @@ func TestBundleGrowthIsAChange(t *testing.T) {
 }
 
 func TestParseBundle(t *testing.T) {
+	t.Parallel()
 	a, b := transporttest.NewCA("a"), transporttest.NewCA("b")
 	both := append(append([]byte{}, a.CertPEM...), b.CertPEM...)
 	certs, err := tlsrotate.ParseBundle(append(append([]byte("\n\n"), both...), " \n"...))
@@ -59,6 +60,7 @@ func TestParseBundle(t *testing.T) {
 }
 
 func TestExpiresInUsesClock(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	dir := t.TempDir()
 	p := ca.IssueClient("c", time.Hour)
@@ -73,6 +75,7 @@ func TestExpiresInUsesClock(t *testing.T) {
 }
 
 func TestFuncSource(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	p1 := ca.IssueClient("one", time.Hour)
 	cur := &tlsrotate.Material{CertPEM: p1.CertPEM, KeyPEM: p1.KeyPEM, CAPEM: ca.CertPEM}
@@ -110,6 +113,7 @@ func TestFuncSource(t *testing.T) {
 }
 
 func TestOptionsPanicOnInvalidValues(t *testing.T) {
+	t.Parallel()
 	for name, f := range map[string]func(){
 		"poll":       func() { tlsrotate.WithPollInterval(0) },
 		"debounce":   func() { tlsrotate.WithDebounce(-1) },
@@ -136,6 +140,7 @@ func TestOptionsPanicOnInvalidValues(t *testing.T) {
 // TestWithClockNilMeansDefault: WithClock(nil) is time.Now, as
 // breaker.WithClock(nil) is.
 func TestWithClockNilMeansDefault(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	p := ca.IssueClient("c", time.Hour)
 	src, err := tlsrotate.NewFuncSource(func(context.Context) (*tlsrotate.Material, error) {
@@ -177,6 +182,7 @@ func ecPair(t *testing.T, ca *transporttest.CA) (cert, key []byte) {
 // accepted (before, the EC PARAMETERS block and the combined file were
 // rejected), and what must stay strict stays strict.
 func TestLayoutsThatX509KeyPairAccepts(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	p := ca.IssueClient("client", time.Hour)
 	ecCert, ecKey := ecPair(t, ca)
@@ -218,6 +224,7 @@ func TestLayoutsThatX509KeyPairAccepts(t *testing.T) {
 // TestSwappedPathsAreNamed: a file source whose certificate and key paths
 // are swapped says so.
 func TestSwappedPathsAreNamed(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	dir := t.TempDir()
 	require.NoError(t, transporttest.WritePair(dir, ca.IssueClient("client", time.Hour)))
@@ -232,6 +239,7 @@ func TestSwappedPathsAreNamed(t *testing.T) {
 // issuer bundle to verify a chain against (before, it was taken, and every
 // handshake failed at the server).
 func TestKeyUsageMustAllowClients(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	server := ca.IssueServer()
 	err := pairSource(server.CertPEM, server.KeyPEM)
@@ -243,6 +251,7 @@ func TestKeyUsageMustAllowClients(t *testing.T) {
 // TestMaterialSizeCap: a field of more than MaxMaterialSize bytes is
 // rejected with a clear reason, from a file or from a function.
 func TestMaterialSizeCap(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	p := ca.IssueClient("client", time.Hour)
 	huge := append(append([]byte{}, p.CertPEM...), make([]byte, tlsrotate.MaxMaterialSize)...)

@@ -212,6 +212,7 @@ func TestCAMigrationServesPreviousCertificateToOldServers(t *testing.T) {
 // known to be unsent, so a POST may be resent (before: a bare "context
 // deadline exceeded", no phase, not unsent).
 func TestConfigureHandshakeTimeoutIsUnsent(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ca := transporttest.NewCA("ca")
 		p := ca.IssueClient("client", time.Hour)

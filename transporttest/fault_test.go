@@ -54,6 +54,7 @@ func TestStall(t *testing.T) {
 }
 
 func TestResetMidBody(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{BodySize: 10, Fault: transporttest.ResetMidBody})
 	t.Cleanup(srv.Close)
 	status, body, err := get(t, srv.Client(), srv.URL, 5*time.Second)
@@ -69,6 +70,7 @@ func isReset(err error) bool {
 }
 
 func TestEmptyReply(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.EmptyReply})
 	t.Cleanup(srv.Close)
 	_, _, err := get(t, srv.Client(), srv.URL, 5*time.Second)
@@ -78,6 +80,7 @@ func TestEmptyReply(t *testing.T) {
 }
 
 func TestMalformedChunked(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.MalformedChunked})
 	t.Cleanup(srv.Close)
 	status, body, err := get(t, srv.Client(), srv.URL, 5*time.Second)
@@ -88,6 +91,7 @@ func TestMalformedChunked(t *testing.T) {
 }
 
 func TestStaleKeepAlive(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Body: "ok", Fault: transporttest.StaleKeepAlive})
 	t.Cleanup(srv.Close)
 	c := newClient(t)
@@ -127,6 +131,7 @@ func TestStaleKeepAlive(t *testing.T) {
 }
 
 func TestBlackhole(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.Blackhole})
 	t.Cleanup(srv.Close)
 	start := time.Now()
@@ -173,6 +178,7 @@ func (b *uploadBody) Close() error {
 }
 
 func TestNoRead(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.NoRead})
 	t.Cleanup(srv.Close)
 	ctx, cancel := transporttest.DeadlineWhen(func() bool { return srv.Stats().Requests == 1 })
@@ -210,6 +216,7 @@ func TestAnswerBeforeBody(t *testing.T) {
 }
 
 func TestReset(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Fault: transporttest.Reset})
 	t.Cleanup(srv.Close)
 	resp, err := newClient(t).Post(srv.URL, "text/plain", strings.NewReader("maybe processed"))
@@ -224,6 +231,7 @@ func TestReset(t *testing.T) {
 // TestBlackholeInSequence: a Blackhole that is not the server's whole
 // handler takes the connection once the request header has arrived.
 func TestBlackholeInSequence(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Sequence(transporttest.Reply{Body: "ok"}, reply(transporttest.Blackhole)))
 	t.Cleanup(srv.Close)
 	c := newClient(t)

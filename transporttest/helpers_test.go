@@ -10,15 +10,19 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/rtchain/chain/internal/testflag"
 	"github.com/rtchain/chain/transporttest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// Tests that mostly wait on real time (loopback fixtures with delays, the
-// server's lingering close) call t.Parallel, so that their waits overlap
-// once the other tests, run first one at a time, are done; tests that check
-// for leaked goroutines must not, and do not.
+// TestMain lets the parallel tests overlap (see testflag.RaiseParallel).
+// Every test calls t.Parallel, so that the waits on real time (loopback
+// fixtures with delays, the server's lingering close) overlap, except the
+// tests that check for leaked goroutines: they run alone, before the
+// parallel ones.
+func TestMain(m *testing.M) {
+	testflag.RaiseParallel(16)
+	goleak.VerifyTestMain(m)
+}
 
 // A mode is how a test starts a server: over cleartext HTTP/1.1 on
 // loopback (""), TLS with HTTP/1.1 ("tls"), TLS with HTTP/2 ("h2"),

@@ -18,6 +18,7 @@ import (
 )
 
 func TestHTTP2(t *testing.T) {
+	t.Parallel()
 	srv := serve(transporttest.Sequence(transporttest.Reply{Status: 503}, transporttest.Reply{Body: "ok"}), "h2")
 	t.Cleanup(srv.Close)
 	c := srv.Client()
@@ -42,6 +43,7 @@ func TestHTTP2(t *testing.T) {
 // TestHTTP2Fixtures runs stalling fixtures over HTTP/2, as the timeouts
 // package does (T-7, T-12; the slow header is in TestSlowHeader).
 func TestHTTP2Fixtures(t *testing.T) {
+	t.Parallel()
 	t.Run("Stall", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv := serve(transporttest.Reply{BodySize: 3, Fault: transporttest.Stall}, "mem/h2")
@@ -69,6 +71,7 @@ func TestHTTP2Fixtures(t *testing.T) {
 // MemListener, so that a slow machine cannot miss a ping of the healthy
 // connection, and the detection time is exact.
 func TestFreezeDeadHTTP2(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := serve(transporttest.Reply{Body: "ok"}, "mem/h2")
 		t.Cleanup(srv.Close)
@@ -109,6 +112,7 @@ func TestFreezeHTTP1(t *testing.T) {
 }
 
 func TestGoAway(t *testing.T) {
+	t.Parallel()
 	srv := goAway(2, "h2")
 	t.Cleanup(srv.Close)
 	c := srv.Client()
@@ -144,6 +148,7 @@ func TestGoAway(t *testing.T) {
 // streams a GOAWAY left unprocessed, and from its second retry of a request
 // it backs off for a second, which the bubble's clock skips.
 func TestGoAwayConcurrent(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := goAway(3, "mem/h2")
 		t.Cleanup(srv.Close)
@@ -164,6 +169,7 @@ func TestGoAwayConcurrent(t *testing.T) {
 }
 
 func TestGoAwayHTTP1(t *testing.T) {
+	t.Parallel()
 	srv := goAway(1, "")
 	t.Cleanup(srv.Close)
 	c := newClient(t)
@@ -177,6 +183,7 @@ func TestGoAwayHTTP1(t *testing.T) {
 }
 
 func TestGoAwayCloseWhileBusy(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"})
 	srv.GoAwayAfter = 1
 	srv.EnableHTTP2 = true

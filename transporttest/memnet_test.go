@@ -20,6 +20,7 @@ import (
 )
 
 func TestUpgradeEcho(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusSwitchingProtocols})
 	t.Cleanup(srv.Close)
 	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
@@ -44,6 +45,7 @@ func TestUpgradeEcho(t *testing.T) {
 }
 
 func TestUpgradeEchoRejectsPlainRequest(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusSwitchingProtocols})
 	t.Cleanup(srv.Close)
 	status, _, err := get(t, srv.Client(), srv.URL, 5*time.Second)
@@ -52,6 +54,7 @@ func TestUpgradeEchoRejectsPlainRequest(t *testing.T) {
 }
 
 func TestUpgradeEchoClose(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Status: http.StatusSwitchingProtocols})
 	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 	req.Header.Set("Connection", "Upgrade")
@@ -65,6 +68,7 @@ func TestUpgradeEchoClose(t *testing.T) {
 }
 
 func TestMemListener(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewUnstartedServer(transporttest.Reply{Status: 201, Body: "in memory"})
 	srv.Listener = transporttest.NewMemListener()
 	srv.Start()
@@ -81,6 +85,7 @@ func TestMemListener(t *testing.T) {
 }
 
 func TestMemListenerTLSHTTP2(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewUnstartedServer(transporttest.Reply{Body: "h2"})
 	srv.Listener = transporttest.NewMemListener()
 	srv.EnableHTTP2 = true
@@ -93,6 +98,7 @@ func TestMemListenerTLSHTTP2(t *testing.T) {
 }
 
 func TestMemListenerDialErrors(t *testing.T) {
+	t.Parallel()
 	l := transporttest.NewMemListener()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -109,6 +115,7 @@ func TestMemListenerDialErrors(t *testing.T) {
 // a synctest bubble: they take no real time, and the fake clock shows
 // exactly the waits.
 func TestSynctestBubble(t *testing.T) {
+	t.Parallel()
 	t.Run("SlowHeader", headerTimeoutInBubble)
 	t.Run("Trickle", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
@@ -166,6 +173,7 @@ func memPair(t *testing.T) (client, server net.Conn) {
 }
 
 func TestMemConn(t *testing.T) {
+	t.Parallel()
 	t.Run("buffered writes", func(t *testing.T) {
 		c, s := memPair(t)
 		// Both ends write before either reads: fine with buffers, a
@@ -235,6 +243,7 @@ func TestMemConn(t *testing.T) {
 
 // TestMemListenerShapes runs failure shapes in memory, inside a bubble.
 func TestMemListenerShapes(t *testing.T) {
+	t.Parallel()
 	t.Run("ResetMidBody", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv := serve(transporttest.Reply{BodySize: 3, Fault: transporttest.ResetMidBody}, "mem")

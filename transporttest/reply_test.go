@@ -17,6 +17,7 @@ import (
 )
 
 func TestSequence(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Sequence(
 		transporttest.Reply{Status: 503, Header: http.Header{"Retry-After": {"1"}}, Body: "busy"},
 		transporttest.Reply{Status: 200, Body: "ok"},
@@ -56,6 +57,7 @@ func TestSequence(t *testing.T) {
 }
 
 func TestZeroReplyAndEmptySequence(t *testing.T) {
+	t.Parallel()
 	for name, h := range map[string]http.Handler{"Reply{}": transporttest.Reply{}, "Sequence()": transporttest.Sequence()} {
 		t.Run(name, func(t *testing.T) {
 			srv := transporttest.NewServer(h)
@@ -71,6 +73,7 @@ func TestZeroReplyAndEmptySequence(t *testing.T) {
 // TestSequenceCopiesReplies: changing the caller's slice or headers after
 // Sequence does not change what the server sends.
 func TestSequenceCopiesReplies(t *testing.T) {
+	t.Parallel()
 	replies := []transporttest.Reply{{Header: http.Header{"X": {"1"}}, Body: "one"}}
 	srv := transporttest.NewServer(transporttest.Sequence(replies...))
 	t.Cleanup(srv.Close)
@@ -85,6 +88,7 @@ func TestSequenceCopiesReplies(t *testing.T) {
 }
 
 func TestSeenBodyCapped(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{})
 	t.Cleanup(srv.Close)
 	const size = 1<<20 + 4096
@@ -98,6 +102,7 @@ func TestSeenBodyCapped(t *testing.T) {
 }
 
 func TestConnectionIDs(t *testing.T) {
+	t.Parallel()
 	srv := transporttest.NewServer(transporttest.Reply{Body: "ok"})
 	t.Cleanup(srv.Close)
 	c1, c2 := newClient(t), newClient(t)
@@ -116,6 +121,7 @@ func TestConnectionIDs(t *testing.T) {
 // TestSlowHeader runs in bubbles, on a MemListener, over HTTP/1.1 and
 // HTTP/2, so that the time the header timeout takes is exact.
 func TestSlowHeader(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		mode  mode
 		proto string
@@ -179,6 +185,7 @@ func TestTrickleBody(t *testing.T) {
 }
 
 func TestDeadAddr(t *testing.T) {
+	t.Parallel()
 	_, _, err := get(t, newClient(t), "http://"+transporttest.DeadAddr(), 5*time.Second)
 	require.Error(t, err)
 	var op *net.OpError
@@ -205,6 +212,7 @@ func TestSlowReader(t *testing.T) {
 // TestSequenceBodySize runs in a bubble, on a MemListener, so that "at once"
 // is exact.
 func TestSequenceBodySize(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) { testSequenceBodySize(t) })
 }
 
@@ -244,6 +252,7 @@ func testSequenceBodySize(t *testing.T) {
 }
 
 func TestRawReply(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, raw, wantErr string
 		wantStatus         int
@@ -271,6 +280,7 @@ func TestRawReply(t *testing.T) {
 // http.Handlers, usable under httptest; StaleKeepAlive, which needs to
 // know connections, then answers every request.
 func TestRepliesUnderAnotherServer(t *testing.T) {
+	t.Parallel()
 	seq := httptest.NewServer(transporttest.Sequence(transporttest.Reply{Status: 503}, transporttest.Reply{Body: "ok"}))
 	t.Cleanup(seq.Close)
 	stale := httptest.NewServer(transporttest.Reply{Body: "ok", Fault: transporttest.StaleKeepAlive})

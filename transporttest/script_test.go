@@ -39,6 +39,7 @@ func (c *closeCounter) count() int {
 }
 
 func TestScriptSteps(t *testing.T) {
+	t.Parallel()
 	errRefused := syscall.ECONNREFUSED
 	s := transporttest.NewScript(
 		transporttest.Step{Status: 503, Header: http.Header{"Retry-After": {"2"}}, Body: "busy"},
@@ -91,6 +92,7 @@ func TestScriptSteps(t *testing.T) {
 }
 
 func TestScriptClosesRequestBody(t *testing.T) {
+	t.Parallel()
 	for name, step := range map[string]transporttest.Step{
 		"response": {Status: 200},
 		"error":    {Err: errors.New("boom")},
@@ -121,6 +123,7 @@ func TestScriptClosesRequestBody(t *testing.T) {
 }
 
 func TestScriptDelay(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := transporttest.NewScript(transporttest.Step{Delay: 3 * time.Second, Body: "late"})
 		start := time.Now()
@@ -133,6 +136,7 @@ func TestScriptDelay(t *testing.T) {
 }
 
 func TestScriptDelayHonoursContext(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := transporttest.NewScript(transporttest.Step{Delay: time.Hour})
 		cause := errors.New("caller gave up")
@@ -149,6 +153,7 @@ func TestScriptDelayHonoursContext(t *testing.T) {
 }
 
 func TestScriptThroughClient(t *testing.T) {
+	t.Parallel()
 	s := transporttest.NewScript(transporttest.Step{Status: 302, Header: http.Header{"Location": {"/next"}}}, transporttest.Step{Body: "there"})
 	c := &http.Client{Transport: s}
 	resp, err := c.Get("http://example.test/start")
@@ -164,6 +169,7 @@ func TestScriptThroughClient(t *testing.T) {
 }
 
 func TestScriptConcurrent(t *testing.T) {
+	t.Parallel()
 	s := transporttest.NewScript(transporttest.Step{Body: "x"})
 	var wg sync.WaitGroup
 	for range 50 {
@@ -183,6 +189,7 @@ func TestScriptConcurrent(t *testing.T) {
 }
 
 func TestScriptBodyErr(t *testing.T) {
+	t.Parallel()
 	cut := errors.New("cut")
 	s := transporttest.NewScript(transporttest.Step{Body: "part", BodyErr: cut})
 	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)

@@ -20,6 +20,7 @@ import (
 )
 
 func TestCAIssuesVerifiableCertificates(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	srv := ca.IssueServer()
 	for _, host := range []string{"localhost", "127.0.0.1", "::1"} {
@@ -94,6 +95,7 @@ func serialOf(r transporttest.Request) string {
 }
 
 func TestMutualTLSRecordsClientCertificates(t *testing.T) {
+	t.Parallel()
 	for _, h2 := range []bool{false, true} {
 		t.Run(fmt.Sprint("h2=", h2), func(t *testing.T) {
 			ca := transporttest.NewCA("ca")
@@ -131,6 +133,7 @@ func TestMutualTLSRecordsClientCertificates(t *testing.T) {
 }
 
 func TestUpdateTLSRotatesCertificateAndClientCAs(t *testing.T) {
+	t.Parallel()
 	ca, ca2 := transporttest.NewCA("ca"), transporttest.NewCA("ca2")
 	s := mutualTLS(ca, nil)
 	s.StartTLS()
@@ -168,6 +171,7 @@ func TestUpdateTLSRotatesCertificateAndClientCAs(t *testing.T) {
 // TestClientTrustsOwnCertificate: the server's client trusts a certificate
 // given in TLS, whoever issued it, as httptest's does.
 func TestClientTrustsOwnCertificate(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	s := transporttest.NewUnstartedServer(transporttest.Reply{Body: "ok"})
 	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.IssueServer().Certificate}}
@@ -181,6 +185,7 @@ func TestClientTrustsOwnCertificate(t *testing.T) {
 }
 
 func TestWriteFileAtomicLeavesNoTemporaryFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "f")
 	require.NoError(t, transporttest.WriteFileAtomic(path, []byte("one")))
@@ -195,6 +200,7 @@ func TestWriteFileAtomicLeavesNoTemporaryFiles(t *testing.T) {
 }
 
 func TestWriteKubernetesSwapsAllFilesAtOnce(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA("ca")
 	dir := t.TempDir()
 	p1, p2 := ca.IssueClient("a", time.Hour), ca.IssueClient("b", time.Hour)

@@ -33,6 +33,7 @@ func requireRow(t *testing.T, table, layer, setting, value, def string) {
 // defaults and layers, and the notes; it sends nothing, with or without a
 // URL.
 func TestConfig(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runOut("-config")
 	require.Equal(t, 0, code, errOut)
 	require.Empty(t, errOut)
@@ -68,6 +69,7 @@ func TestConfig(t *testing.T) {
 
 // -config -json is the same table as one JSON object.
 func TestConfigJSON(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runOut("-config", "-json", "-header-timeout", "3s", "-timeout", "20s")
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, 1, strings.Count(out, "\n"), "one object, one line: %s", out)
@@ -93,6 +95,7 @@ func TestConfigJSON(t *testing.T) {
 // the options, exit code 2: with -config, and before anything is sent in
 // the other modes.
 func TestConfigContradiction(t *testing.T) {
+	t.Parallel()
 	srv := tt.NewServer(tt.Reply{})
 	defer srv.Close()
 	for _, tc := range []struct {

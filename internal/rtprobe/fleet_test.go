@@ -78,6 +78,7 @@ func runFleet(t *testing.T, f *fakeFleet, args ...string) (loadSummary, int, str
 // request, and closes it at the end; the summary shows the store, its URL
 // redacted.
 func TestLoadFleet(t *testing.T) {
+	t.Parallel()
 	f := &fakeFleet{}
 	var first sync.Once
 	var syncedFirst bool
@@ -118,6 +119,7 @@ func TestLoadFleet(t *testing.T) {
 // -fleet is for load; the build of this module has no fleet store and
 // says, in one line, which build has.
 func TestFleetNotInThisBuild(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runOut("-fleet", "redis://127.0.0.1:6379", "-n", "5", "http://127.0.0.1:1")
 	require.Equal(t, 2, code)
 	require.Empty(t, out)

@@ -14,6 +14,7 @@ import (
 // -h prints, to stdout, every flag, the examples and the exit codes; so does
 // serve -h, with every kind. Every way of asking gives the same stream.
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	var pf probeFlags
 	var sf serveFlags
 	cases := []struct {
@@ -58,6 +59,7 @@ func TestHelp(t *testing.T) {
 // A bad argument prints one line saying what is wrong, and the hint to use
 // -h, to stderr, and exits with 2; never the whole usage.
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -112,6 +114,7 @@ func TestUsageErrors(t *testing.T) {
 // The serve mode's failure to start is exit code 1, with the error on
 // stderr.
 func TestServeCannotListen(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "ok")
 	var out, errOut bytes.Buffer
 	addr := strings.TrimPrefix(s.info.URL, "http://")

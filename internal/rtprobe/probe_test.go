@@ -51,6 +51,7 @@ func newRedirector() *tt.Server {
 // A redirect is shown as one, with its target (redacted); it is not an
 // attempt: each hop's attempts are numbered on their own.
 func TestProbeRedirects(t *testing.T) {
+	t.Parallel()
 	srv := newRedirector()
 	defer srv.Close()
 	var out, errOut bytes.Buffer
@@ -79,6 +80,7 @@ func TestProbeRedirects(t *testing.T) {
 // it as not reached: a DNS failure does not print the resolver's own dials
 // as "connect".
 func TestProbeDNSFailure(t *testing.T) {
+	t.Parallel()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"-attempts", "1", "http://user:pw@host.invalid/x?token=secret"}, &out, &errOut)
 	s := out.String()
@@ -94,6 +96,7 @@ func TestProbeDNSFailure(t *testing.T) {
 
 // The judgement of phases, on traces made by hand.
 func TestPhases(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now()
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	dnsErr := errors.New("no such host")
@@ -125,6 +128,7 @@ func TestPhases(t *testing.T) {
 
 // The error line keeps the URL, redacted; no dangling "Get:".
 func TestProbeErrorKeepsRedactedURL(t *testing.T) {
+	t.Parallel()
 	addr := tt.DeadAddr()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"-attempts", "2", "http://user:pw@" + addr + "/x?token=secret"}, &out, &errOut)
@@ -139,6 +143,7 @@ func TestProbeErrorKeepsRedactedURL(t *testing.T) {
 
 // A timeout is shown in the phase it cut.
 func TestProbeTimeoutPhase(t *testing.T) {
+	t.Parallel()
 	srv := tt.NewServer(tt.Reply{Delay: time.Minute})
 	defer srv.Close()
 	res, code := probeJSON(t, "-attempts", "1", "-header-timeout", "100ms", srv.URL)
@@ -153,6 +158,7 @@ func TestProbeTimeoutPhase(t *testing.T) {
 
 // -json: one object per probe, with the phases, status and retries.
 func TestProbeJSON(t *testing.T) {
+	t.Parallel()
 	srv := tt.NewServer(tt.Sequence(tt.Reply{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"0"}}}, tt.Reply{Body: "hello"}))
 	defer srv.Close()
 	res, code := probeJSON(t, "-v", srv.URL+"/p?key=secret")
@@ -176,6 +182,7 @@ func TestProbeJSON(t *testing.T) {
 
 // -o saves the body, -show-body prints it after the summary.
 func TestProbeBody(t *testing.T) {
+	t.Parallel()
 	srv := tt.NewServer(tt.Reply{Body: "the body\n"})
 	defer srv.Close()
 	file := filepath.Join(t.TempDir(), "body.txt")
@@ -194,6 +201,7 @@ func TestProbeBody(t *testing.T) {
 
 // A URL without a scheme is https.
 func TestProbeNoScheme(t *testing.T) {
+	t.Parallel()
 	srv := tt.NewUnstartedServer(tt.Reply{Body: "secure"})
 	srv.StartTLS()
 	defer srv.Close()
@@ -217,6 +225,7 @@ func TestProbeNoScheme(t *testing.T) {
 
 // -k skips the verification of the server's certificate.
 func TestProbeInsecure(t *testing.T) {
+	t.Parallel()
 	srv := tt.NewUnstartedServer(tt.Reply{Body: "secure"})
 	srv.StartTLS()
 	defer srv.Close()
@@ -241,6 +250,7 @@ func writeCA(t *testing.T, srv *tt.Server) string {
 // probes again when the files change, through the same client, and the new
 // certificate is presented on a new connection.
 func TestProbeCertWatch(t *testing.T) {
+	t.Parallel()
 	ca := tt.NewCA("test CA")
 	srv := tt.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, clientSerial(r)) // the client certificate's serial
@@ -298,6 +308,7 @@ func pemOf(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERT
 // hop, and a connection attempt net/http makes on its own (a stale pooled
 // connection) is the same attempt, resent.
 func TestAttemptNumbers(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	tr := &tracer{attempts: []*attemptTrace{
 		{hop: 0, firstByte: now},

@@ -19,6 +19,7 @@ import (
 // calls opens (by the 95 % success rule, although retries hid the failures),
 // and a healthy host with one slow call among 120 stays closed.
 func TestRuleScenarios(t *testing.T) {
+	t.Parallel()
 	cfg := shortConfig()
 	cfg.only = map[string]bool{"10% failing host (rule)": true, "one slow call among many (rule)": true}
 	var out bytes.Buffer
@@ -37,6 +38,7 @@ func TestRuleScenarios(t *testing.T) {
 // The rule scenarios' checks fail on the outcomes the old breaker gave: an
 // open breaker for the healthy host, a closed one for the failing host.
 func TestRuleScenarioChecksCanFail(t *testing.T) {
+	t.Parallel()
 	cfg := shortConfig()
 	byName := map[string]scenario{}
 	for _, sc := range scenarios() {
@@ -51,6 +53,7 @@ func TestRuleScenarioChecksCanFail(t *testing.T) {
 
 // -json writes one object per scenario, parsed back here.
 func TestScenariosJSON(t *testing.T) {
+	t.Parallel()
 	cfg := shortConfig()
 	cfg.only = map[string]bool{"dead port": true, "503 then 200 (Retry-After)": true}
 	cfg.retryAfterSecs = 0
@@ -89,6 +92,7 @@ func TestScenariosJSON(t *testing.T) {
 // sheds at the client and keeps the goodput. The check fails on plain's
 // figures.
 func TestOverloadScenario(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		cfg := defaultScenarioConfig()
 		cfg.overload.mem = true

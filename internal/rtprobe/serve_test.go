@@ -123,6 +123,7 @@ func get(c *http.Client, url string) (errclass.Class, string) {
 // Every kind of the serve mode, answered by a client of ours: the class the
 // client sees is the one the fake is for, and the fake logs what it did.
 func TestServeKinds(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args     []string
 		attempts int
@@ -189,6 +190,7 @@ func TestServeKinds(t *testing.T) {
 // One log line per request, with the connection, the method, the path and
 // what the fake did; the TLS kinds print where the CA file is.
 func TestServeLog(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "sequence", "503,200", "-retry-after", "0", "-tls")
 	require.FileExists(t, s.info.CA)
 	lines := servedLog(t, s, 2, "/a", 1)
@@ -203,6 +205,7 @@ func TestServeLog(t *testing.T) {
 
 // serve -json writes one JSON object per event, parsed back here.
 func TestServeJSON(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "mtls", "-json")
 	c := clientFor(t, s.info, 1)
 	class, _ := get(c, s.info.URL+"/b")
@@ -231,6 +234,7 @@ func TestServeJSON(t *testing.T) {
 
 // mtls -rotate issues new client certificates into the directory.
 func TestServeRotate(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := startServe(t, "mtls", "-dir", dir, "-rotate", "50ms")
 	first, err := os.ReadFile(s.info.Cert)
@@ -245,6 +249,7 @@ func TestServeRotate(t *testing.T) {
 }
 
 func TestServeBlackholeHangsPlainClient(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "blackhole")
 	rctx, rcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer rcancel()
@@ -261,6 +266,7 @@ func TestServeBlackholeHangsPlainClient(t *testing.T) {
 // counts them: a reused connection keeps its number, a new one takes the
 // next.
 func TestServeLogConnections(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "stale-keepalive")
 	lines := servedLog(t, s, 1, "/s", 2)
 	require.Len(t, lines, 5, "serving, three requests, stopped")

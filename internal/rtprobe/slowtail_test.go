@@ -33,6 +33,7 @@ func runTailScenario(t *testing.T, cfg scenarioConfig) (int, scenarioJSON) {
 // P99 to about that delay, at a few extra server hits per hundred requests. The check fails on
 // plain's figures, on too many hits and on a failed request.
 func TestSlowTailScenario(t *testing.T) {
+	t.Parallel()
 	cfg := defaultScenarioConfig()
 	code, sc := runTailScenario(t, cfg)
 	t.Logf("plain: %s; chain: %s", sc.Plain.Result, sc.Chain.Result)
@@ -83,6 +84,7 @@ func TestSlowTailScenario(t *testing.T) {
 // With an empty budget chain sends no hedge: its P99 is plain's and the
 // scenario fails (exit code 1).
 func TestSlowTailScenarioFailsWithoutHedges(t *testing.T) {
+	t.Parallel()
 	cfg := defaultScenarioConfig()
 	cfg.tail.ratio, cfg.tail.perSec = 0, 0
 	code, sc := runTailScenario(t, cfg)
