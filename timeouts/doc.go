@@ -76,7 +76,7 @@
 // # Precision and cost
 //
 // The middleware starts no goroutine per request, and on the request's path
-// it reads no clock and sets no timer in the common case: each round trip
+// it reads the clock once and sets no timer in the common case: each round trip
 // borrows a timer from a pool kept by the Transport, which ticks while a
 // bound is running, every sixteenth of that bound, and checks the bounds. A
 // bound therefore fires no earlier than its limit and at most an eighth of
@@ -95,7 +95,8 @@
 //
 // A Transport (and a Total) reads the clock of the place it was made: made
 // inside a bubble, its bounds run on the bubble's fake clock; so make the
-// client under test inside the bubble. Timers made in a bubble are never
-// reused outside it, so a Transport that served a bubble keeps its bounds
-// outside it too.
+// client under test inside the bubble. Inside a bubble each round trip makes
+// its own timer, and timers made outside are not used there, so one client
+// (a package-level one, say) can serve tests inside and outside bubbles: its
+// bounds keep working outside.
 package timeouts

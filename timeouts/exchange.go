@@ -27,8 +27,9 @@ const (
 //
 // The exchange's timer ticks while a bound is running, every sixteenth of
 // that bound, and each tick reads the clock once and checks every running
-// bound; nothing on the request's own path reads the clock or touches a timer
-// in the common case (see timerSlot). The response header bound and the
+// bound; the request's own path reads the clock once, at the start (to tell
+// a synctest bubble, see slots), and touches no timer in the common case
+// (see timerSlot). The response header bound and the
 // static body idle bound are sampled: a tick that first sees the header clock
 // running, or a Read in progress (readSeq odd), notes the time; a later tick
 // that sees the same one still running and a full bound gone since fires. A

@@ -180,7 +180,7 @@ func TestTimerSlotStaleFireDuringStart(t *testing.T) {
 	for range 20 {
 		// A slot set to fire in 1ms, back in the pool with no user, as a
 		// finished round trip leaves it.
-		sl := tr.slots.get()
+		sl := tr.slots.get(false)
 		sl.arm(ms)
 		tr.slots.put(sl)
 		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
@@ -199,7 +199,7 @@ func TestTotalSlotStaleFireDuringStart(t *testing.T) {
 	})
 	tr := Total(time.Second)(next).(*total)
 	for range 20 {
-		sl := tr.slots.get()
+		sl := tr.slots.get(false)
 		sl.arm(ms)
 		tr.slots.put(sl)
 		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)

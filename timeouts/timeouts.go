@@ -97,8 +97,9 @@ func (t *Transport) start(req *http.Request) (*exchange, *http.Request) {
 	c := &t.cfg
 	s := &exchange{t: t}
 	s.req = req
+	now := t.clock.now()
 	if c.attempt > 0 {
-		s.attemptAt = t.clock.now() + int64(c.attempt)
+		s.attemptAt = now + int64(c.attempt)
 	}
 	// The copy lives in s: WithContext's own copy does not escape, so the
 	// exchange, its context and the request next gets cost one allocation.
@@ -115,7 +116,7 @@ func (t *Transport) start(req *http.Request) (*exchange, *http.Request) {
 		s.headerRun = 1
 	}
 	headerRuns := s.headerRun != 0
-	s.slot = t.slots.get()
+	s.slot = t.slots.get(t.clock.bubbled(now))
 	s.slot.publish(s) // after every field the timer's onTimer reads
 	if c.attempt > 0 {
 		s.ensure(t.ticks.attempt)

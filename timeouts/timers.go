@@ -10,9 +10,22 @@ import (
 // store in an int64. A Transport and a Total each have their own, made at
 // construction (inside a testing/synctest bubble, it runs on the bubble's
 // clock).
-type clock struct{ epoch time.Time }
+type clock struct {
+	epoch time.Time
+	fake  bool // made inside a bubble
+}
 
-func newClock() clock { return clock{epoch: time.Now()} }
+func newClock() clock {
+	now := time.Now()
+	return clock{epoch: now, fake: inBubble(now)}
+}
+
+// bubbled reports whether now, a reading of c, was taken inside a
+// testing/synctest bubble: when c was made in one, or when the reading comes
+// before c's epoch, which happens only in a bubble (its clock starts at
+// midnight UTC on 2000-01-01, so a clock made outside reads a negative time
+// there).
+func (c clock) bubbled(now int64) bool { return c.fake || now <= 0 }
 
 // now returns the time since the epoch plus 1ns, so that 0 can mean "not
 // set".
@@ -77,19 +90,25 @@ func (sl *timerSlot[T, P]) arm(d time.Duration) {
 //
 // A timer made inside a testing/synctest bubble belongs to the bubble: it
 // runs on the bubble's clock, which stops with the bubble, and may not be
-// reset from outside it. Such a slot goes back to no pool: left there still
-// set, it would tell a round trip outside the bubble that its timer is set,
-// and that round trip's bounds would never fire. So inside a bubble each
-// round trip makes its own timer; outside, slots are reused.
+// reset from outside it; a timer made outside runs on the real clock, and
+// its firing would touch the bubble's channels from outside. So inside a
+// bubble each round trip makes its own timer and drops it at the end; outside,
+// slots are reused. Telling the two apart costs a reading of the clock per
+// round trip.
 type slots[T any, P ticker[T]] struct{ pool sync.Pool }
 
 // get takes a slot from the pool (or makes one). Its timer may still be set
 // from an earlier user and fire at any moment; it does nothing until a user
-// is published with [timerSlot.publish].
-func (p *slots[T, P]) get() *timerSlot[T, P] {
-	sl, _ := p.pool.Get().(*timerSlot[T, P])
+// is published with [timerSlot.publish]. bubble tells whether the caller runs
+// inside a testing/synctest bubble: there it gets a slot of its own, which
+// no other round trip will use.
+func (p *slots[T, P]) get(bubble bool) *timerSlot[T, P] {
+	var sl *timerSlot[T, P]
+	if !bubble {
+		sl, _ = p.pool.Get().(*timerSlot[T, P])
+	}
 	if sl == nil {
-		sl = &timerSlot[T, P]{fake: inBubble(time.Now())}
+		sl = &timerSlot[T, P]{fake: bubble}
 		sl.t = time.AfterFunc(time.Hour, sl.fire)
 		sl.t.Stop()
 	}
@@ -98,8 +117,7 @@ func (p *slots[T, P]) get() *timerSlot[T, P] {
 
 // inBubble reports whether now, a reading of time.Now, was taken inside a
 // testing/synctest bubble, where time.Now carries no monotonic clock reading
-// (runtime.time_runtimeNow), which Round(0) would strip. It costs a reading
-// of the clock, so it runs only when a slot is made.
+// (runtime.time_runtimeNow), which Round(0) would strip.
 func inBubble(now time.Time) bool { return now == now.Round(0) }
 
 // publish makes u the slot's user: from here on a firing calls u.onTimer, on
