@@ -195,8 +195,8 @@ func (c *firstCtx) endAs(e ctxEnd) {
 		cancel(errLost)
 		c.lost.Store(&lc)
 	}
+	c.end.Store(e) // before close: whoever sees Done closed sees Err non-nil
 	close(c.own)
-	c.end.Store(e)
 	funcs := c.funcs
 	c.funcs = nil
 	r.mu.Unlock()

@@ -75,7 +75,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := &race{t: t, req: req, delay: delay, sk: sk, start: start}
 	r.ctx.r = r
 	r.first = *req.WithContext(&r.ctx)
-	return r.finishFirst(t.RT().RoundTrip(&r.first))
+	returned := false
+	defer func() {
+		if !returned {
+			r.abandon() // next panicked: the panic goes on
+		}
+	}()
+	resp, err := t.RT().RoundTrip(&r.first)
+	returned = true
+	return r.finishFirst(resp, err)
 }
 
 // plan decides whether req may be hedged, after which delay, and when its

@@ -93,7 +93,9 @@ func (r *race) launch(sl *timerSlot) (k int, at time.Duration, req *http.Request
 	c := &r.t.cfg
 	ctx := r.req.Context()
 	r.mu.Lock()
-	if r.slot != sl || r.decided {
+	if r.slot != sl || r.decided || len(r.hedges) >= c.maxHedges {
+		// Not this race's timer, or every hedge is out: a firing meant
+		// for the slot's previous user that arrives late sends nothing.
 		r.mu.Unlock()
 		return 0, 0, nil, false
 	}
@@ -209,6 +211,26 @@ func (r *race) finishFirst(resp *http.Response, err error) (*http.Response, erro
 	return r.take()
 }
 
+// abandon ends the race when the first attempt's RoundTrip panicked:
+// nothing more is sent, every hedge is cancelled, a hedge's response that
+// had won is closed, and the first attempt's context ends.
+func (r *race) abandon() {
+	r.mu.Lock()
+	r.firstDone = true
+	if !r.decided {
+		wakeUp(r.decideLocked())
+	}
+	losers := r.losersLocked(0)
+	win := r.win
+	r.win = nil
+	r.mu.Unlock()
+	for _, cancel := range losers {
+		cancel(errLost)
+	}
+	discard(win)
+	r.ctx.endAs(released)
+}
+
 // take returns the winning hedge's response, or the error when every attempt
 // failed or the caller's context ended the wait.
 func (r *race) take() (*http.Response, error) {
@@ -287,7 +309,8 @@ func roomFor(ctx context.Context, d time.Duration) bool {
 func (r *race) handOver(resp *http.Response, cancel context.CancelCauseFunc) *http.Response {
 	switch {
 	case cancel == nil && !r.ctx.armed.Load():
-	case resp.Body == nil:
+	case resp.Body == nil || resp.Body == http.NoBody:
+		// Nothing to read: release at once (callers rarely close NoBody).
 		r.body.r, r.body.cancel = r, cancel
 		r.body.release(nil)
 	default:
