@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -294,8 +295,20 @@ func TestShortLivedProcess(t *testing.T) {
 		require.False(t, isOpen(job.get(t, h)))
 	}
 	require.NoError(t, job.store.Close())
+	// The job's client is still in use when its store closes, as in a
+	// program that closes the store before it drops the client: a breaker
+	// that nothing references any more may be collected before Close, and
+	// its last outcomes with it (the store holds breakers weakly).
+	runtime.KeepAlive(job.stack)
+	var seen breaker.Counts
+	defer func() {
+		if t.Failed() {
+			t.Logf("the fleet's window as the other member saw it last: %+v", seen)
+		}
+	}()
 	waitFor(t, staleness, "the job's outcomes reach the fleet", func() bool {
-		return a.breaker().Window(h.key()).Failures == 4
+		seen = a.breaker().Window(h.key())
+		return seen.Failures == 4
 	})
 
 	a.trip(t, h)

@@ -169,14 +169,20 @@ func (s *Store) Close() error {
 
 var errClosed = errors.New("redisstore: store closed")
 
-// loop runs a round every interval until ctx ends.
+// loop runs a round every interval until ctx ends. A round runs to its
+// end (bounded by the store's timeout) even when ctx ends meanwhile: a
+// round cut short would take the outcomes it collected with it, and
+// Close's last round would find nothing left to push.
 func (s *Store) loop(ctx context.Context) {
 	defer close(s.done)
 	tick := time.NewTicker(s.cfg.interval)
 	defer tick.Stop()
 	for {
+		if ctx.Err() != nil { // closed before this round began: Close runs the last
+			return
+		}
 		s.roundMu.Lock()
-		s.round(ctx)
+		s.round(context.WithoutCancel(ctx))
 		s.roundMu.Unlock()
 		select {
 		case <-ctx.Done():
