@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rtchain/chain/internal/bubble"
 )
 
 // timerSlot is a reusable hedge timer. Its callback is bound once, so a race
@@ -46,7 +48,7 @@ type slots struct{ pool sync.Pool }
 // get returns a slot, its timer stopped or about to fire for nobody. now is
 // the caller's reading of time.Now, which tells whether it runs in a bubble.
 func (p *slots) get(now time.Time) *timerSlot {
-	pooled := !inBubble(now)
+	pooled := !bubble.In(now)
 	if pooled {
 		if sl, _ := p.pool.Get().(*timerSlot); sl != nil {
 			return sl
@@ -67,10 +69,3 @@ func (p *slots) put(sl *timerSlot) {
 		p.pool.Put(sl)
 	}
 }
-
-// inBubble reports whether now, a reading of time.Now, was taken inside a
-// testing/synctest bubble: there, time.Now carries no monotonic clock
-// reading (runtime.time_runtimeNow), which Round(0) would strip. A reading
-// without one outside a bubble (past the year 2157) only costs a timer per
-// race.
-func inBubble(now time.Time) bool { return now == now.Round(0) }

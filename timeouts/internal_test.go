@@ -168,42 +168,43 @@ func TestTimerSlotReused(t *testing.T) {
 // A slot's timer may still be set from its previous user when the next one
 // takes it, and fire while that round trip starts: everything the tick reads
 // (the exchange's slot field included) is written before the exchange is
-// published to the slot. Under -race this failed when the slot was assigned
+// published to the slot. Under -race these failed when the slot was assigned
 // after it was published.
 func TestTimerSlotStaleFireDuringStart(t *testing.T) {
 	t.Parallel()
-	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		time.Sleep(5 * ms) // the stale timer (1ms) fires meanwhile
-		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
-	})
-	tr := New(next, WithResponseHeader(time.Second))
-	for range 20 {
-		// A slot set to fire in 1ms, back in the pool with no user, as a
-		// finished round trip leaves it.
-		sl := tr.slots.get(false)
-		sl.arm(ms)
-		tr.slots.put(sl)
-		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
-		resp, err := tr.RoundTrip(req)
-		require.NoError(t, err)
-		assert.Equal(t, 200, resp.StatusCode)
-	}
+	tr := New(slowNext(), WithResponseHeader(time.Second))
+	staleFireDuringStart(t, tr, func() { plantArmed(&tr.slots) })
 }
 
-// The same for Total's requests.
 func TestTotalSlotStaleFireDuringStart(t *testing.T) {
 	t.Parallel()
-	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	tr := Total(time.Second)(slowNext()).(*total)
+	staleFireDuringStart(t, tr, func() { plantArmed(&tr.slots) })
+}
+
+// slowNext answers after 5ms, long enough for a 1ms stale timer to fire.
+func slowNext() http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		time.Sleep(5 * ms)
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
 	})
-	tr := Total(time.Second)(next).(*total)
+}
+
+// plantArmed puts back in p a slot set to fire in 1ms with no user, as a
+// finished round trip leaves it.
+func plantArmed[T any, P ticker[T]](p *slots[T, P]) {
+	sl := p.get(false)
+	sl.arm(ms)
+	p.put(sl)
+}
+
+// staleFireDuringStart sends 20 requests through rt, each after plant.
+func staleFireDuringStart(t *testing.T, rt http.RoundTripper, plant func()) {
+	t.Helper()
 	for range 20 {
-		sl := tr.slots.get(false)
-		sl.arm(ms)
-		tr.slots.put(sl)
+		plant()
 		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
-		resp, err := tr.RoundTrip(req)
+		resp, err := rt.RoundTrip(req)
 		require.NoError(t, err)
 		assert.Equal(t, 200, resp.StatusCode)
 	}

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rtchain/chain/internal/bubble"
 )
 
 // clock reads monotonic nanoseconds since its epoch: cheap to compare and
@@ -17,7 +19,7 @@ type clock struct {
 
 func newClock() clock {
 	now := time.Now()
-	return clock{epoch: now, fake: inBubble(now)}
+	return clock{epoch: now, fake: bubble.In(now)}
 }
 
 // bubbled reports whether now, a reading of c, was taken inside a
@@ -99,26 +101,21 @@ type slots[T any, P ticker[T]] struct{ pool sync.Pool }
 
 // get takes a slot from the pool (or makes one). Its timer may still be set
 // from an earlier user and fire at any moment; it does nothing until a user
-// is published with [timerSlot.publish]. bubble tells whether the caller runs
+// is published with [timerSlot.publish]. inBubble tells whether the caller runs
 // inside a testing/synctest bubble: there it gets a slot of its own, which
 // no other round trip will use.
-func (p *slots[T, P]) get(bubble bool) *timerSlot[T, P] {
+func (p *slots[T, P]) get(inBubble bool) *timerSlot[T, P] {
 	var sl *timerSlot[T, P]
-	if !bubble {
+	if !inBubble {
 		sl, _ = p.pool.Get().(*timerSlot[T, P])
 	}
 	if sl == nil {
-		sl = &timerSlot[T, P]{fake: bubble}
+		sl = &timerSlot[T, P]{fake: inBubble}
 		sl.t = time.AfterFunc(time.Hour, sl.fire)
 		sl.t.Stop()
 	}
 	return sl
 }
-
-// inBubble reports whether now, a reading of time.Now, was taken inside a
-// testing/synctest bubble, where time.Now carries no monotonic clock reading
-// (runtime.time_runtimeNow), which Round(0) would strip.
-func inBubble(now time.Time) bool { return now == now.Round(0) }
 
 // publish makes u the slot's user: from here on a firing calls u.onTimer, on
 // the timer's goroutine. Everything u's onTimer reads (its slot field

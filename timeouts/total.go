@@ -8,6 +8,7 @@ import (
 
 	"github.com/rtchain/chain/errclass"
 	"github.com/rtchain/chain/internal/body"
+	"github.com/rtchain/chain/internal/bubble"
 	"github.com/rtchain/chain/internal/layer"
 )
 
@@ -92,9 +93,9 @@ func (t *total) RoundTrip(req *http.Request) (*http.Response, error) {
 	// One allocation for the request's state, its context and the copy of
 	// the request (WithContext's own copy does not escape).
 	x.out = *req.WithContext(x)
-	x.slot = t.slots.get(inBubble(deadline)) // deadline keeps time.Now's monotonic reading, if any
-	x.slot.publish(x)                        // after every field the timer's onTimer reads
-	x.mu.Lock()                              // arm's callers are serialised: onTimer arms under x.mu
+	x.slot = t.slots.get(bubble.In(deadline)) // deadline keeps time.Now's monotonic reading, if any
+	x.slot.publish(x)                         // after every field the timer's onTimer reads
+	x.mu.Lock()                               // arm's callers are serialised: onTimer arms under x.mu
 	x.slot.arm(t.d)
 	x.mu.Unlock()
 	returned := false
